@@ -1,0 +1,78 @@
+// Package scheme decodes, defaults and validates edgeplace plugin args.
+//
+// The kube-scheduler leaves args of out-of-tree plugins undecoded
+// (runtime.Unknown); the plugins' factories turn them into internal types
+// here, strictly, so that a typo in a field name fails start-up.
+package scheme
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	configv1 "github.com/edgeplace/edgeplace/pkg/apis/config/v1"
+	"github.com/edgeplace/edgeplace/pkg/apis/config/validation"
+)
+
+var (
+	// Scheme knows the internal and v1 args with their defaults and conversions.
+	Scheme = runtime.NewScheme()
+	// Codecs decodes args strictly: unknown or duplicate fields are errors.
+	Codecs = serializer.NewCodecFactory(Scheme, serializer.EnableStrict)
+)
+
+func init() {
+	utilruntime.Must(config.AddToScheme(Scheme))
+	utilruntime.Must(configv1.AddToScheme(Scheme))
+	utilruntime.Must(Scheme.SetVersionPriority(configv1.SchemeGroupVersion))
+}
+
+// NetworkLatencyArgs turns what the framework hands a plugin factory into
+// defaulted, validated internal args. obj may be nil (no pluginConfig entry),
+// raw JSON or YAML (*runtime.Unknown), versioned args, or internal args.
+func NetworkLatencyArgs(obj runtime.Object) (*config.NetworkLatencyArgs, error) {
+	out := &config.NetworkLatencyArgs{}
+	if in, ok := obj.(*config.NetworkLatencyArgs); ok {
+		out = in.DeepCopy()
+	} else if err := decodeArgs(obj, out, "NetworkLatencyArgs"); err != nil {
+		return nil, err
+	}
+	if errs := validation.ValidateNetworkLatencyArgs(field.NewPath("args"), out); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	return out, nil
+}
+
+// decodeArgs fills the internal object into from versioned input, applying
+// the v1 defaults on the way.
+func decodeArgs(obj runtime.Object, into runtime.Object, kind string) error {
+	gvk := configv1.SchemeGroupVersion.WithKind(kind)
+	var versioned runtime.Object
+	switch in := obj.(type) {
+	case nil:
+		fresh, err := Scheme.New(gvk)
+		if err != nil {
+			return err
+		}
+		versioned = fresh
+	case *runtime.Unknown:
+		raw := in.Raw
+		if len(raw) == 0 {
+			raw = []byte("{}")
+		}
+		// The codec decodes into the v1 type (strictly), defaults it and
+		// converts it to the internal type held by into.
+		if _, _, err := Codecs.UniversalDecoder().Decode(raw, &gvk, into); err != nil {
+			return fmt.Errorf("decoding %s: %w", kind, err)
+		}
+		return nil
+	default:
+		versioned = in.DeepCopyObject()
+	}
+	Scheme.Default(versioned)
+	return Scheme.Convert(versioned, into, nil)
+}

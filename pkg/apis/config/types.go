@@ -1,0 +1,40 @@
+package config
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Percentile names which RTT figure of a measurement window an SLO and the
+// score are held against.
+type Percentile string
+
+const (
+	// P50 is the window's median RTT.
+	P50 Percentile = "p50"
+	// P90 is the window's 90th-percentile RTT.
+	P90 Percentile = "p90"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// NetworkLatencyArgs configures the NetworkLatency plugin.
+type NetworkLatencyArgs struct {
+	metav1.TypeMeta
+
+	// MeasurementTTL is how long a measurement counts as fresh. An older one
+	// is treated exactly like a missing one.
+	MeasurementTTL metav1.Duration
+	// DefaultPercentile is used by pods that do not name one.
+	DefaultPercentile Percentile
+	// DefaultDemandWeight is the weight of a demand landmark listed without one.
+	DefaultDemandWeight int32
+	// MaxDemandLandmarks bounds how many landmarks one pod may list.
+	MaxDemandLandmarks int32
+	// ScoreWindowMin and ScoreWindowPercent shape NormalizeScore: the best
+	// candidate scores 100 and a node whose demand-weighted RTT is worse by
+	// max(ScoreWindowMin, ScoreWindowPercent% of the best) or more scores 0,
+	// linearly in between. A narrow window keeps milliseconds meaningful next
+	// to the stock plugins' scores.
+	ScoreWindowMin     metav1.Duration
+	ScoreWindowPercent int32
+}

@@ -1,0 +1,29 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:defaulter-gen=true
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// NetworkLatencyArgs configures the NetworkLatency plugin. Every field is
+// optional; see defaults.go for the values used when a field is left out.
+type NetworkLatencyArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// MeasurementTTL is how long a measurement counts as fresh; an older one
+	// is treated exactly like a missing one.
+	MeasurementTTL *metav1.Duration `json:"measurementTTL,omitempty"`
+	// DefaultPercentile ("p50" or "p90") is used by pods that name none.
+	DefaultPercentile *string `json:"defaultPercentile,omitempty"`
+	// DefaultDemandWeight is the weight of a demand landmark listed without one.
+	DefaultDemandWeight *int32 `json:"defaultDemandWeight,omitempty"`
+	// MaxDemandLandmarks bounds how many landmarks one pod may list.
+	MaxDemandLandmarks *int32 `json:"maxDemandLandmarks,omitempty"`
+	// ScoreWindowMin and ScoreWindowPercent shape NormalizeScore: the best
+	// candidate scores 100, a node worse by max(ScoreWindowMin,
+	// ScoreWindowPercent% of the best) or more scores 0.
+	ScoreWindowMin     *metav1.Duration `json:"scoreWindowMin,omitempty"`
+	ScoreWindowPercent *int32           `json:"scoreWindowPercent,omitempty"`
+}

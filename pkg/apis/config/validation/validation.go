@@ -1,0 +1,50 @@
+// Package validation checks edgeplace plugin args after defaulting.
+package validation
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
+)
+
+// Bounds on NetworkLatencyArgs. They are wide: they exist to catch unit
+// mistakes ("5" meaning nanoseconds, a percent of 2000) at start-up.
+const (
+	maxMeasurementTTL     = 24 * time.Hour
+	maxScoreWindowMin     = 10 * time.Second
+	maxScoreWindowPercent = 1000
+	maxDemandWeight       = 1_000_000
+	maxDemandLandmarks    = 1024
+)
+
+// ValidateNetworkLatencyArgs returns every problem with args; path is where
+// the args sit in the configuration, so that messages name the field.
+func ValidateNetworkLatencyArgs(path *field.Path, args *config.NetworkLatencyArgs) field.ErrorList {
+	var errs field.ErrorList
+	if ttl := args.MeasurementTTL.Duration; ttl <= 0 || ttl > maxMeasurementTTL {
+		errs = append(errs, field.Invalid(path.Child("measurementTTL"), args.MeasurementTTL.String(),
+			"must be greater than 0 and at most "+maxMeasurementTTL.String()))
+	}
+	switch args.DefaultPercentile {
+	case config.P50, config.P90:
+	default:
+		errs = append(errs, field.NotSupported(path.Child("defaultPercentile"), args.DefaultPercentile,
+			[]config.Percentile{config.P50, config.P90}))
+	}
+	if w := args.DefaultDemandWeight; w < 1 || w > maxDemandWeight {
+		errs = append(errs, field.Invalid(path.Child("defaultDemandWeight"), w, "must be between 1 and 1000000"))
+	}
+	if n := args.MaxDemandLandmarks; n < 1 || n > maxDemandLandmarks {
+		errs = append(errs, field.Invalid(path.Child("maxDemandLandmarks"), n, "must be between 1 and 1024"))
+	}
+	if w := args.ScoreWindowMin.Duration; w <= 0 || w > maxScoreWindowMin {
+		errs = append(errs, field.Invalid(path.Child("scoreWindowMin"), args.ScoreWindowMin.String(),
+			"must be greater than 0 and at most "+maxScoreWindowMin.String()))
+	}
+	if p := args.ScoreWindowPercent; p < 0 || p > maxScoreWindowPercent {
+		errs = append(errs, field.Invalid(path.Child("scoreWindowPercent"), p, "must be between 0 and 1000"))
+	}
+	return errs
+}

@@ -1,0 +1,189 @@
+// Package intent reads what a pod asks of the network from its annotations:
+// which landmarks (user populations) it serves and with what weight, the RTT
+// it must stay within, and which percentile that bound is held against.
+package intent
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
+)
+
+// Pod annotations read by edgeplace.
+const (
+	// DemandAnnotation lists the landmarks a pod serves, with optional
+	// integer weights: "zhejiang-telecom:60,jiangsu-unicom:40".
+	DemandAnnotation = "edgeplace.io/demand"
+	// MaxRTTAnnotation is a hard SLO: every demand landmark must be within
+	// this RTT of the chosen node, for example "25ms".
+	MaxRTTAnnotation = "edgeplace.io/max-rtt"
+	// PercentileAnnotation picks the RTT figure the SLO and the score use:
+	// "p50" or "p90".
+	PercentileAnnotation = "edgeplace.io/rtt-percentile"
+)
+
+// Bounds on annotation values.
+const (
+	maxWeight = 1_000_000
+	maxRTT    = time.Minute
+	// maxQuoted bounds how much of a bad value an error message repeats.
+	maxQuoted = 64
+)
+
+// Demand is one landmark a pod serves and its share of the pod's users.
+type Demand struct {
+	Landmark string
+	Weight   int64
+}
+
+// Intent is a pod's resolved network intent.
+type Intent struct {
+	// Demand is sorted by landmark name, without duplicates.
+	Demand []Demand
+	// MaxRTT is the hard SLO; zero means the pod has none.
+	MaxRTT     time.Duration
+	Percentile config.Percentile
+}
+
+// HasSLO says whether the pod must be kept within MaxRTT of its demand.
+func (in *Intent) HasSLO() bool { return in.MaxRTT > 0 }
+
+// Options are the defaults and limits applied while parsing.
+type Options struct {
+	DefaultPercentile config.Percentile
+	DefaultWeight     int64
+	MaxLandmarks      int
+}
+
+// Error says which annotation is wrong, and why, in words a pod's owner can
+// act on. It is what the pod's PodScheduled condition shows.
+type Error struct {
+	Annotation string
+	Value      string
+	Reason     string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("annotation %s=%s: %s", e.Annotation, quote(e.Value), e.Reason)
+}
+
+// Relevant says whether an annotation key is one edgeplace reads; a change to
+// any other annotation cannot change a pod's intent.
+func Relevant(key string) bool {
+	return key == DemandAnnotation || key == MaxRTTAnnotation || key == PercentileAnnotation
+}
+
+// Changed says whether two versions of a pod differ in their intent
+// annotations.
+func Changed(oldPod, newPod *v1.Pod) bool {
+	for _, key := range []string{DemandAnnotation, MaxRTTAnnotation, PercentileAnnotation} {
+		if oldPod.Annotations[key] != newPod.Annotations[key] {
+			return true
+		}
+	}
+	return false
+}
+
+// FromPod parses the pod's annotations. It returns nil and no error for a pod
+// that states no network intent at all.
+func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
+	demand, hasDemand := pod.Annotations[DemandAnnotation]
+	maxRTT, hasMaxRTT := pod.Annotations[MaxRTTAnnotation]
+	pct, hasPct := pod.Annotations[PercentileAnnotation]
+	if !hasDemand && !hasMaxRTT && !hasPct {
+		return nil, nil
+	}
+	if !hasDemand {
+		key, value := MaxRTTAnnotation, maxRTT
+		if !hasMaxRTT {
+			key, value = PercentileAnnotation, pct
+		}
+		return nil, &Error{key, value, "needs " + DemandAnnotation + " to say which landmarks it applies to"}
+	}
+
+	in := &Intent{Percentile: opts.DefaultPercentile}
+	var err error
+	if in.Demand, err = ParseDemand(demand, opts); err != nil {
+		return nil, err
+	}
+	if hasMaxRTT {
+		if in.MaxRTT, err = ParseMaxRTT(maxRTT); err != nil {
+			return nil, err
+		}
+	}
+	if hasPct {
+		switch p := config.Percentile(strings.TrimSpace(pct)); p {
+		case config.P50, config.P90:
+			in.Percentile = p
+		default:
+			return nil, &Error{PercentileAnnotation, pct, `must be "p50" or "p90"`}
+		}
+	}
+	return in, nil
+}
+
+// ParseDemand parses "landmark[:weight],..." into demands sorted by landmark.
+func ParseDemand(value string, opts Options) ([]Demand, error) {
+	fail := func(reason string, args ...any) ([]Demand, error) {
+		return nil, &Error{DemandAnnotation, value, fmt.Sprintf(reason, args...)}
+	}
+	// Count before splitting so that a hostile value cannot make us allocate
+	// a huge slice.
+	if n := strings.Count(value, ",") + 1; n > opts.MaxLandmarks {
+		return fail("lists %d landmarks, more than the limit of %d", n, opts.MaxLandmarks)
+	}
+	var out []Demand
+	for item := range strings.SplitSeq(value, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return fail("has an empty entry; write landmark[:weight] separated by commas")
+		}
+		name, weightText, hasWeight := strings.Cut(item, ":")
+		name = strings.TrimSpace(name)
+		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+			return fail("landmark name %s is not a valid object name: %s", quote(name), msgs[0])
+		}
+		weight := opts.DefaultWeight
+		if hasWeight {
+			w, err := strconv.ParseInt(strings.TrimSpace(weightText), 10, 64)
+			if err != nil || w < 1 || w > maxWeight {
+				return fail("weight %s of landmark %q must be a whole number from 1 to %d", quote(weightText), name, maxWeight)
+			}
+			weight = w
+		}
+		out = append(out, Demand{Landmark: name, Weight: weight})
+	}
+	slices.SortFunc(out, func(a, b Demand) int { return strings.Compare(a.Landmark, b.Landmark) })
+	for i := 1; i < len(out); i++ {
+		if out[i].Landmark == out[i-1].Landmark {
+			return fail("lists landmark %q twice", out[i].Landmark)
+		}
+	}
+	return out, nil
+}
+
+// ParseMaxRTT parses an RTT bound such as "25ms" or "1.5ms".
+func ParseMaxRTT(value string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(value))
+	if err != nil {
+		return 0, &Error{MaxRTTAnnotation, value, `must be a duration with a unit, such as "25ms"`}
+	}
+	if d <= 0 || d > maxRTT {
+		return 0, &Error{MaxRTTAnnotation, value, "must be greater than 0 and at most " + maxRTT.String()}
+	}
+	return d, nil
+}
+
+func quote(s string) string {
+	if len(s) > maxQuoted {
+		return strconv.Quote(s[:maxQuoted]) + fmt.Sprintf("...(%d bytes)", len(s))
+	}
+	return strconv.Quote(s)
+}

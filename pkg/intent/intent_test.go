@@ -1,0 +1,101 @@
+package intent
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
+)
+
+var opts = Options{DefaultPercentile: config.P90, DefaultWeight: 1, MaxLandmarks: 4}
+
+func pod(annotations map[string]string) *v1.Pod {
+	return &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: annotations}}
+}
+
+func TestFromPod(t *testing.T) {
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		want        *Intent
+		wantErr     string // substring of the error; "" for none
+	}{
+		{name: "no annotations", annotations: nil, want: nil},
+		{name: "unrelated annotations", annotations: map[string]string{"team": "cdn"}, want: nil},
+		{
+			name:        "weighted demand sorted by landmark",
+			annotations: map[string]string{DemandAnnotation: "zhejiang-telecom:60, jiangsu-unicom:40"},
+			want: &Intent{Percentile: config.P90, Demand: []Demand{
+				{Landmark: "jiangsu-unicom", Weight: 40}, {Landmark: "zhejiang-telecom", Weight: 60},
+			}},
+		},
+		{
+			name:        "weight defaults",
+			annotations: map[string]string{DemandAnnotation: "a"},
+			want:        &Intent{Percentile: config.P90, Demand: []Demand{{Landmark: "a", Weight: 1}}},
+		},
+		{
+			name:        "SLO and percentile",
+			annotations: map[string]string{DemandAnnotation: "a:2", MaxRTTAnnotation: "25ms", PercentileAnnotation: "p50"},
+			want:        &Intent{Percentile: config.P50, MaxRTT: 25 * time.Millisecond, Demand: []Demand{{Landmark: "a", Weight: 2}}},
+		},
+		{
+			name:        "fractional SLO",
+			annotations: map[string]string{DemandAnnotation: "a", MaxRTTAnnotation: "1.5ms"},
+			want:        &Intent{Percentile: config.P90, MaxRTT: 1500 * time.Microsecond, Demand: []Demand{{Landmark: "a", Weight: 1}}},
+		},
+		{name: "SLO without demand", annotations: map[string]string{MaxRTTAnnotation: "25ms"}, wantErr: "edgeplace.io/max-rtt=\"25ms\": needs edgeplace.io/demand"},
+		{name: "percentile without demand", annotations: map[string]string{PercentileAnnotation: "p90"}, wantErr: "edgeplace.io/rtt-percentile=\"p90\": needs"},
+		{name: "non-numeric weight", annotations: map[string]string{DemandAnnotation: "a:abc"}, wantErr: `weight "abc" of landmark "a" must be a whole number`},
+		{name: "zero weight", annotations: map[string]string{DemandAnnotation: "a:0"}, wantErr: `weight "0"`},
+		{name: "negative weight", annotations: map[string]string{DemandAnnotation: "a:-5"}, wantErr: `weight "-5"`},
+		{name: "huge weight", annotations: map[string]string{DemandAnnotation: "a:1e400"}, wantErr: `weight "1e400"`},
+		{name: "empty entry", annotations: map[string]string{DemandAnnotation: "a,,b"}, wantErr: "empty entry"},
+		{name: "empty demand", annotations: map[string]string{DemandAnnotation: ""}, wantErr: "empty entry"},
+		{name: "duplicate landmark", annotations: map[string]string{DemandAnnotation: "a:1,b,a:2"}, wantErr: `lists landmark "a" twice`},
+		{name: "bad landmark name", annotations: map[string]string{DemandAnnotation: "Zhe Jiang"}, wantErr: `landmark name "Zhe Jiang" is not a valid object name`},
+		{name: "too many landmarks", annotations: map[string]string{DemandAnnotation: "a,b,c,d,e"}, wantErr: "lists 5 landmarks, more than the limit of 4"},
+		{name: "SLO without unit", annotations: map[string]string{DemandAnnotation: "a", MaxRTTAnnotation: "25"}, wantErr: `max-rtt="25": must be a duration with a unit`},
+		{name: "SLO NaN", annotations: map[string]string{DemandAnnotation: "a", MaxRTTAnnotation: "NaN"}, wantErr: "must be a duration"},
+		{name: "SLO zero", annotations: map[string]string{DemandAnnotation: "a", MaxRTTAnnotation: "0ms"}, wantErr: "must be greater than 0"},
+		{name: "SLO negative", annotations: map[string]string{DemandAnnotation: "a", MaxRTTAnnotation: "-3ms"}, wantErr: "must be greater than 0"},
+		{name: "SLO huge", annotations: map[string]string{DemandAnnotation: "a", MaxRTTAnnotation: "2h"}, wantErr: "at most 1m0s"},
+		{name: "bad percentile", annotations: map[string]string{DemandAnnotation: "a", PercentileAnnotation: "p99"}, wantErr: `must be "p50" or "p90"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := FromPod(pod(tt.annotations), opts)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				var perr *Error
+				assert.ErrorAs(t, err, &perr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestErrorQuotesLongValuesBriefly(t *testing.T) {
+	long := strings.Repeat("x", 10_000) + ":oops"
+	_, err := FromPod(pod(map[string]string{DemandAnnotation: long}), opts)
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 400, "the message must not repeat a giant value")
+	assert.Contains(t, err.Error(), "(10005 bytes)")
+}
+
+func TestChanged(t *testing.T) {
+	a := pod(map[string]string{DemandAnnotation: "a", "other": "1"})
+	b := pod(map[string]string{DemandAnnotation: "a", "other": "2"})
+	c := pod(map[string]string{DemandAnnotation: "b"})
+	assert.False(t, Changed(a, b), "an unrelated annotation is not an intent change")
+	assert.True(t, Changed(a, c))
+}

@@ -1,0 +1,450 @@
+// Package netmap keeps the measured RTT from every node to every landmark in
+// memory, as immutable snapshots that the scheduler plugins read without
+// locks.
+//
+// Writers (the informers in watch.go, or tests and benchmarks directly)
+// record changes; Flush applies everything recorded since the last flush as
+// one new snapshot. NodeNetwork updates copy only the 64-row table chunks and
+// the index buckets they touch; only a change to the set of landmarks
+// rebuilds the whole map.
+package netmap
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+)
+
+// Map is the network map. The zero value is not usable; call New.
+type Map struct {
+	current atomic.Pointer[Snapshot]
+
+	mu        sync.Mutex // guards pending and listeners
+	pending   pending
+	listeners []func(prev, next *Snapshot)
+	kick      chan struct{}
+
+	flushMu     sync.Mutex         // one flush at a time; guards the fields below
+	nodes       map[string]string  // node -> site label value
+	sites       map[string]nameSet // site -> its nodes
+	objects     map[string]*v1alpha1.NodeNetwork
+	claims      map[string]nameSet // site -> site-scoped objects naming it
+	lmarks      nameSet
+	rowByObject map[string]int32
+	freeRows    []int32
+}
+
+type nameSet = map[string]struct{}
+
+type pending struct {
+	nodes     map[string]*string               // nil: deleted
+	objects   map[string]*v1alpha1.NodeNetwork // nil: deleted
+	landmarks map[string]bool                  // false: deleted
+	state     *State
+}
+
+func (p *pending) empty() bool {
+	return len(p.nodes) == 0 && len(p.objects) == 0 && len(p.landmarks) == 0 && p.state == nil
+}
+
+// New returns an empty map in state Unavailable.
+func New() *Map {
+	m := &Map{
+		kick:        make(chan struct{}, 1),
+		nodes:       map[string]string{},
+		sites:       map[string]nameSet{},
+		objects:     map[string]*v1alpha1.NodeNetwork{},
+		claims:      map[string]nameSet{},
+		lmarks:      nameSet{},
+		rowByObject: map[string]int32{},
+	}
+	m.current.Store(emptySnapshot())
+	return m
+}
+
+// Current returns the latest snapshot.
+func (m *Map) Current() *Snapshot { return m.current.Load() }
+
+// OnUpdate registers f to run, on the flushing goroutine, after each new
+// snapshot is published.
+func (m *Map) OnUpdate(f func(prev, next *Snapshot)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.listeners = append(m.listeners, f)
+}
+
+// SetNode records a node and the value of its site label ("" for none).
+func (m *Map) SetNode(name, site string) {
+	m.record(func(p *pending) { setKey(&p.nodes, name, &site) })
+}
+
+// DeleteNode records that a node is gone.
+func (m *Map) DeleteNode(name string) { m.record(func(p *pending) { setKey(&p.nodes, name, nil) }) }
+
+// SetNodeNetwork records a new or updated NodeNetwork. The map keeps the
+// pointer: callers must not modify the object afterwards.
+func (m *Map) SetNodeNetwork(nn *v1alpha1.NodeNetwork) {
+	m.record(func(p *pending) { setKey(&p.objects, nn.Name, nn) })
+}
+
+// DeleteNodeNetwork records that a NodeNetwork is gone.
+func (m *Map) DeleteNodeNetwork(name string) {
+	m.record(func(p *pending) { setKey[*v1alpha1.NodeNetwork](&p.objects, name, nil) })
+}
+
+// SetLandmark records that a landmark exists.
+func (m *Map) SetLandmark(name string) {
+	m.record(func(p *pending) { setKey(&p.landmarks, name, true) })
+}
+
+// DeleteLandmark records that a landmark is gone.
+func (m *Map) DeleteLandmark(name string) {
+	m.record(func(p *pending) { setKey(&p.landmarks, name, false) })
+}
+
+// SetState records how complete the map is.
+func (m *Map) SetState(s State) { m.record(func(p *pending) { p.state = &s }) }
+
+func setKey[V any](mp *map[string]V, k string, v V) {
+	if *mp == nil {
+		*mp = map[string]V{}
+	}
+	(*mp)[k] = v
+}
+
+func (m *Map) record(f func(*pending)) {
+	m.mu.Lock()
+	f(&m.pending)
+	m.mu.Unlock()
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Flush publishes one snapshot with every change recorded so far. It
+// returns the published snapshot (the current one if nothing changed).
+func (m *Map) Flush() *Snapshot {
+	m.flushMu.Lock()
+	defer m.flushMu.Unlock()
+
+	m.mu.Lock()
+	p := m.pending
+	m.pending = pending{}
+	listeners := slices.Clone(m.listeners)
+	m.mu.Unlock()
+
+	prev := m.current.Load()
+	if p.empty() {
+		return prev
+	}
+	var next *Snapshot
+	if m.applyLandmarks(p.landmarks) {
+		m.applyNodes(p.nodes, nil)
+		m.applyObjects(p.objects, nil)
+		next = m.rebuild()
+	} else {
+		next = m.update(prev, p)
+	}
+	next.generation = prev.generation + 1
+	next.state = prev.state
+	if p.state != nil {
+		next.state = *p.state
+	}
+	m.current.Store(next)
+	for _, f := range listeners {
+		f(prev, next)
+	}
+	return next
+}
+
+// applyLandmarks updates the landmark set and says whether it changed.
+func (m *Map) applyLandmarks(changes map[string]bool) bool {
+	changed := false
+	for name, present := range changes {
+		if _, had := m.lmarks[name]; had != present {
+			changed = true
+			if present {
+				m.lmarks[name] = struct{}{}
+			} else {
+				delete(m.lmarks, name)
+			}
+		}
+	}
+	return changed
+}
+
+// applyNodes updates node -> site and adds the affected nodes to touched.
+func (m *Map) applyNodes(changes map[string]*string, touched nameSet) {
+	for name, site := range changes {
+		old, had := m.nodes[name]
+		if had {
+			delete(m.sites[old], name)
+		}
+		if site == nil {
+			delete(m.nodes, name)
+		} else {
+			m.nodes[name] = *site
+			addTo(m.sites, *site, name)
+		}
+		if touched != nil && (!had || site == nil || old != *site) {
+			touched[name] = struct{}{}
+		}
+	}
+}
+
+// applyObjects updates the stored NodeNetworks and adds the nodes whose row
+// may change to touched.
+func (m *Map) applyObjects(changes map[string]*v1alpha1.NodeNetwork, touched nameSet) {
+	for name, nn := range changes {
+		if old, had := m.objects[name]; had {
+			if site := siteOf(old); site != "" {
+				delete(m.claims[site], name)
+				m.touchSite(site, touched)
+			}
+		}
+		if nn == nil {
+			delete(m.objects, name)
+		} else {
+			m.objects[name] = nn
+			if site := siteOf(nn); site != "" {
+				addTo(m.claims, site, name)
+				m.touchSite(site, touched)
+			}
+		}
+		if touched != nil {
+			touched[name] = struct{}{}
+		}
+	}
+}
+
+func (m *Map) touchSite(site string, touched nameSet) {
+	if touched == nil {
+		return
+	}
+	for n := range m.sites[site] {
+		touched[n] = struct{}{}
+	}
+}
+
+func siteOf(nn *v1alpha1.NodeNetwork) string {
+	if nn.Spec.Scope == v1alpha1.ScopeSite {
+		return nn.Spec.Site
+	}
+	return ""
+}
+
+func addTo(m map[string]nameSet, key, member string) {
+	if m[key] == nil {
+		m[key] = nameSet{}
+	}
+	m[key][member] = struct{}{}
+}
+
+// objectFor returns the NodeNetwork a node's measurements come from: its own,
+// else its site's (the alphabetically first, if several claim the site).
+func (m *Map) objectFor(node string) (string, bool) {
+	if nn, ok := m.objects[node]; ok && siteOf(nn) == "" {
+		return node, true
+	}
+	site := m.nodes[node]
+	if site == "" || len(m.claims[site]) == 0 {
+		return "", false
+	}
+	return slices.Min(slices.Collect(maps.Keys(m.claims[site]))), true
+}
+
+// rebuild lays the whole map out again; used when the landmark set changes.
+func (m *Map) rebuild() *Snapshot {
+	s := emptySnapshot()
+	s.landmarks = slices.Sorted(maps.Keys(m.lmarks))
+	for i, name := range s.landmarks {
+		s.landmarkID[name] = int32(i)
+	}
+	m.rowByObject = map[string]int32{}
+	m.freeRows = nil
+	names := slices.Sorted(maps.Keys(m.objects))
+	s.table = newTable(len(s.landmarks), len(names))
+	s.rows = make([]rowInfo, len(names))
+	changes := make([][numPercentiles]indexChange, len(s.landmarks))
+	for i, name := range names {
+		row := int32(i)
+		m.rowByObject[name] = row
+		s.rows[row] = rowInfo{object: name, site: siteOf(m.objects[name])}
+		writeRow(s, row, m.objects[name], changes)
+	}
+	s.index = make([][numPercentiles]rttIndex, len(s.landmarks))
+	for lm := range s.index {
+		for p := range numPercentiles {
+			s.index[lm][p] = make(rttIndex, len(bucketLow)).apply(&changes[lm][p])
+		}
+	}
+	for node := range m.nodes {
+		if obj, ok := m.objectFor(node); ok {
+			row := m.rowByObject[obj]
+			s.rowOf[node] = row
+			s.rows[row].nodes = append(s.rows[row].nodes, node)
+		}
+	}
+	for i := range s.rows {
+		slices.Sort(s.rows[i].nodes)
+	}
+	return s
+}
+
+// update applies node and NodeNetwork changes to a copy of prev that shares
+// every chunk, bucket and row it does not touch.
+func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
+	s := *prev
+	s.table.chunks = slices.Clone(prev.table.chunks)
+	s.rows = slices.Clone(prev.rows)
+	touched := nameSet{}
+	m.applyNodes(p.nodes, touched)
+	m.applyObjects(p.objects, touched)
+
+	changes := make([][numPercentiles]indexChange, len(s.landmarks))
+	owned := map[int32]bool{}
+	for name := range p.objects {
+		nn := m.objects[name]
+		row, had := m.rowByObject[name]
+		switch {
+		case nn == nil && !had:
+			continue
+		case nn == nil:
+			own(&s, row, owned)
+			writeRow(&s, row, nil, changes)
+			s.rows[row] = rowInfo{}
+			delete(m.rowByObject, name)
+			m.freeRows = append(m.freeRows, row)
+			continue
+		case !had:
+			row = m.allocRow(&s)
+			m.rowByObject[name] = row
+		}
+		own(&s, row, owned)
+		writeRow(&s, row, nn, changes)
+		s.rows[row].object, s.rows[row].site = name, siteOf(nn)
+	}
+	if len(s.landmarks) > 0 {
+		s.index = slices.Clone(prev.index)
+		for lm := range s.index {
+			for pc := range numPercentiles {
+				s.index[lm][pc] = s.index[lm][pc].apply(&changes[lm][pc])
+			}
+		}
+	}
+	m.remap(&s, prev, touched)
+	return &s
+}
+
+// allocRow returns a free row, growing the table by a chunk if needed.
+func (m *Map) allocRow(s *Snapshot) int32 {
+	if n := len(m.freeRows); n > 0 {
+		row := m.freeRows[n-1]
+		m.freeRows = m.freeRows[:n-1]
+		return row
+	}
+	row := int32(len(s.rows))
+	s.rows = append(s.rows, rowInfo{})
+	s.table.grow(len(s.rows))
+	return row
+}
+
+// own makes the chunk holding row private to s before it is written.
+func own(s *Snapshot, row int32, owned map[int32]bool) {
+	c := row / chunkRows
+	if owned[c] || int(c) >= len(s.table.chunks) {
+		return
+	}
+	owned[c] = true
+	old := s.table.chunks[c]
+	s.table.chunks[c] = &chunk{entries: slices.Clone(old.entries)}
+}
+
+// writeRow replaces a row's entries with nn's measurements (nn nil clears
+// the row) and records the index moves.
+func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPercentiles]indexChange) {
+	if s.table.width == 0 {
+		return
+	}
+	entries := s.table.rowEntries(row)
+	old := slices.Clone(entries)
+	clear(entries)
+	if nn != nil {
+		for i := range nn.Status.Landmarks {
+			m := &nn.Status.Landmarks[i]
+			lm, ok := s.landmarkID[m.Landmark]
+			if !ok {
+				continue
+			}
+			e := &entries[lm]
+			e.rtt[P50] = clampRTT(m.RTTP50Microseconds)
+			e.rtt[P90] = clampRTT(m.RTTP90Microseconds)
+			e.observed = uint32(min(max(m.ObservedTime.Unix(), 1), math.MaxUint32))
+		}
+	}
+	for lm := range entries {
+		for p := range numPercentiles {
+			from, to := -1, -1
+			if old[lm].observed != 0 {
+				from = bucketOf(old[lm].rtt[p])
+			}
+			if entries[lm].observed != 0 {
+				to = bucketOf(entries[lm].rtt[p])
+			}
+			changes[lm][p].move(row, from, to)
+		}
+	}
+}
+
+// remap re-resolves the touched nodes' rows and rebuilds the node lists of
+// the rows they leave or join.
+func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet) {
+	dirty := map[int32]bool{}
+	var rowOf map[string]int32
+	for node := range touched {
+		oldRow, had := prev.rowOf[node]
+		obj, ok := "", false
+		if _, exists := m.nodes[node]; exists {
+			obj, ok = m.objectFor(node)
+		}
+		newRow := m.rowByObject[obj]
+		if had == ok && (!ok || oldRow == newRow) {
+			continue
+		}
+		if rowOf == nil {
+			rowOf = maps.Clone(prev.rowOf)
+		}
+		if had {
+			dirty[oldRow] = true
+			delete(rowOf, node)
+		}
+		if ok {
+			dirty[newRow] = true
+			rowOf[node] = newRow
+		}
+	}
+	if rowOf == nil {
+		return
+	}
+	s.rowOf = rowOf
+	for row := range dirty {
+		info := &s.rows[row]
+		var nodes []string
+		if info.site != "" {
+			for n := range m.sites[info.site] {
+				if r, ok := rowOf[n]; ok && r == row {
+					nodes = append(nodes, n)
+				}
+			}
+			slices.Sort(nodes)
+		} else if r, ok := rowOf[info.object]; ok && r == row {
+			nodes = []string{info.object}
+		}
+		info.nodes = nodes
+	}
+}

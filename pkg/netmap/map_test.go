@@ -1,0 +1,326 @@
+package netmap
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+)
+
+var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+const ttl = 5 * time.Minute
+
+// measured builds a NodeNetwork; rtt maps landmark -> p50 microseconds (p90
+// is p50 + 10%).
+func measured(name string, at time.Time, rtt map[string]int64) *v1alpha1.NodeNetwork {
+	nn := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	for lm, us := range rtt {
+		nn.Status.Landmarks = append(nn.Status.Landmarks, v1alpha1.LandmarkRTT{
+			Landmark: lm, RTTP50Microseconds: us, RTTP90Microseconds: us + us/10,
+			Samples: 10, ObservedTime: metav1.NewTime(at),
+		})
+	}
+	return nn
+}
+
+func siteMeasured(name, site string, at time.Time, rtt map[string]int64) *v1alpha1.NodeNetwork {
+	nn := measured(name, at, rtt)
+	nn.Spec = v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site}
+	return nn
+}
+
+func rttOf(t *testing.T, v View, node, landmark string, p Percentile) (int32, bool) {
+	t.Helper()
+	row, ok := v.Row(node)
+	if !ok {
+		return 0, false
+	}
+	lm, ok := v.Landmark(landmark)
+	require.True(t, ok, "landmark %s", landmark)
+	return v.RTT(row, lm, p)
+}
+
+func TestEmptyMap(t *testing.T) {
+	m := New()
+	s := m.Current()
+	assert.Equal(t, Unavailable, s.State())
+	assert.Zero(t, s.NumLandmarks())
+	_, ok := s.View(now, ttl).Row("n1")
+	assert.False(t, ok)
+	assert.Same(t, s, m.Flush(), "flushing nothing publishes nothing")
+}
+
+func TestNodeAndSiteRows(t *testing.T) {
+	m := New()
+	m.SetLandmark("hz")
+	m.SetNode("own", "site-a")
+	m.SetNode("peer", "site-a")
+	m.SetNode("lonely", "")
+	m.SetNodeNetwork(measured("own", now, map[string]int64{"hz": 5000}))
+	m.SetNodeNetwork(siteMeasured("site-a-probe", "site-a", now, map[string]int64{"hz": 9000}))
+	m.SetState(Ready)
+	v := m.Flush().View(now, ttl)
+
+	assert.Equal(t, Ready, v.State())
+	got, ok := rttOf(t, v, "own", "hz", P50)
+	assert.True(t, ok)
+	assert.EqualValues(t, 5000, got, "a node's own object wins over its site's")
+	got, ok = rttOf(t, v, "peer", "hz", P50)
+	assert.True(t, ok)
+	assert.EqualValues(t, 9000, got, "a node without its own object reads its site's")
+	got, _ = rttOf(t, v, "peer", "hz", P90)
+	assert.EqualValues(t, 9900, got)
+	_, ok = v.Row("lonely")
+	assert.False(t, ok, "a node with neither has no row")
+
+	row, _ := v.Row("peer")
+	assert.Equal(t, "site site-a", v.Describe(row))
+	row, _ = v.Row("own")
+	assert.Equal(t, "node own", v.Describe(row))
+}
+
+func TestStaleIsMissing(t *testing.T) {
+	m := New()
+	m.SetLandmark("hz")
+	m.SetNode("fresh", "")
+	m.SetNode("stale", "")
+	m.SetNodeNetwork(measured("fresh", now.Add(-ttl+time.Second), map[string]int64{"hz": 20_000}))
+	m.SetNodeNetwork(measured("stale", now.Add(-ttl-time.Second), map[string]int64{"hz": 1_000}))
+	v := m.Flush().View(now, ttl)
+
+	_, ok := rttOf(t, v, "stale", "hz", P90)
+	assert.False(t, ok, "an entry older than the TTL reads as missing")
+	_, ok = rttOf(t, v, "fresh", "hz", P90)
+	assert.True(t, ok)
+
+	lm, _ := v.Landmark("hz")
+	assert.Equal(t, []string{"fresh"}, sortedNodes(v.NodesWithin([]int32{lm}, P90, 60_000_000)))
+	row, best, ok := v.Best(lm, P90)
+	require.True(t, ok)
+	assert.Equal(t, "node fresh", v.Describe(row))
+	assert.EqualValues(t, 22_000, best, "the stale 1ms entry must not be offered as the best")
+}
+
+func TestUpdatesShareUntouchedChunksAndKeepOldSnapshots(t *testing.T) {
+	m := New()
+	m.SetLandmark("hz")
+	for i := range 3 * chunkRows {
+		name := fmt.Sprintf("n%03d", i)
+		m.SetNode(name, "")
+		m.SetNodeNetwork(measured(name, now, map[string]int64{"hz": int64(1000 + i)}))
+	}
+	before := m.Flush()
+	require.Len(t, before.table.chunks, 3)
+
+	m.SetNodeNetwork(measured("n000", now, map[string]int64{"hz": 77_000}))
+	after := m.Flush()
+
+	assert.NotSame(t, before.table.chunks[0], after.table.chunks[0], "the written chunk is copied")
+	assert.Same(t, before.table.chunks[1], after.table.chunks[1], "untouched chunks are shared")
+	assert.Same(t, before.table.chunks[2], after.table.chunks[2])
+	old, _ := rttOf(t, before.View(now, ttl), "n000", "hz", P50)
+	assert.EqualValues(t, 1000, old, "a published snapshot never changes")
+	cur, _ := rttOf(t, after.View(now, ttl), "n000", "hz", P50)
+	assert.EqualValues(t, 77_000, cur)
+	assert.Equal(t, before.Generation()+1, after.Generation())
+}
+
+func TestLandmarkAddedAfterMeasurements(t *testing.T) {
+	m := New()
+	m.SetNode("n1", "")
+	m.SetNodeNetwork(measured("n1", now, map[string]int64{"hz": 3000, "sh": 8000}))
+	m.SetLandmark("hz")
+	v := m.Flush().View(now, ttl)
+	_, ok := v.Landmark("sh")
+	assert.False(t, ok)
+
+	m.SetLandmark("sh")
+	v = m.Flush().View(now, ttl)
+	got, ok := rttOf(t, v, "n1", "sh", P50)
+	assert.True(t, ok, "measurements stored before the landmark existed appear once it does")
+	assert.EqualValues(t, 8000, got)
+}
+
+func TestDeletes(t *testing.T) {
+	m := New()
+	m.SetLandmark("hz")
+	m.SetNode("n1", "s")
+	m.SetNode("n2", "s")
+	m.SetNodeNetwork(measured("n1", now, map[string]int64{"hz": 3000}))
+	m.SetNodeNetwork(siteMeasured("site-s", "s", now, map[string]int64{"hz": 6000}))
+	m.Flush()
+
+	m.DeleteNodeNetwork("n1")
+	v := m.Flush().View(now, ttl)
+	got, ok := rttOf(t, v, "n1", "hz", P50)
+	assert.True(t, ok)
+	assert.EqualValues(t, 6000, got, "without its own object a node falls back to its site")
+
+	m.DeleteNodeNetwork("site-s")
+	v = m.Flush().View(now, ttl)
+	_, ok = v.Row("n1")
+	assert.False(t, ok)
+	lm, _ := v.Landmark("hz")
+	assert.Empty(t, v.NodesWithin([]int32{lm}, P50, 60_000_000))
+
+	m.SetNodeNetwork(siteMeasured("site-s", "s", now, map[string]int64{"hz": 6000}))
+	m.DeleteNode("n2")
+	v = m.Flush().View(now, ttl)
+	assert.Equal(t, []string{"n1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 60_000_000)))
+}
+
+// TestAgainstModel drives the map with random changes and compares every
+// read with a brute-force model of the same state.
+func TestAgainstModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m := New()
+	landmarks := []string{"l0", "l1", "l2", "l3"}
+	sites := []string{"", "s0", "s1", "s2"}
+	type model struct {
+		nodes   map[string]string
+		objects map[string]*v1alpha1.NodeNetwork
+		lms     map[string]bool
+	}
+	md := model{nodes: map[string]string{}, objects: map[string]*v1alpha1.NodeNetwork{}, lms: map[string]bool{}}
+
+	randomRTT := func() map[string]int64 {
+		out := map[string]int64{}
+		for _, lm := range landmarks {
+			if rng.IntN(4) > 0 {
+				out[lm] = int64(rng.IntN(80_000))
+			}
+		}
+		return out
+	}
+	for step := range 400 {
+		for range 1 + rng.IntN(6) {
+			switch op := rng.IntN(10); {
+			case op < 2:
+				name, site := fmt.Sprintf("n%d", rng.IntN(150)), sites[rng.IntN(len(sites))]
+				m.SetNode(name, site)
+				md.nodes[name] = site
+			case op == 2:
+				name := fmt.Sprintf("n%d", rng.IntN(150))
+				m.DeleteNode(name)
+				delete(md.nodes, name)
+			case op < 7:
+				name := fmt.Sprintf("n%d", rng.IntN(150))
+				age := time.Duration(rng.IntN(8)) * time.Minute
+				nn := measured(name, now.Add(-age), randomRTT())
+				m.SetNodeNetwork(nn)
+				md.objects[name] = nn
+			case op == 7:
+				site := sites[1+rng.IntN(len(sites)-1)]
+				nn := siteMeasured("site-"+site, site, now, randomRTT())
+				m.SetNodeNetwork(nn)
+				md.objects[nn.Name] = nn
+			case op == 8:
+				names := slices.Sorted(func(yield func(string) bool) {
+					for k := range md.objects {
+						if !yield(k) {
+							return
+						}
+					}
+				})
+				if len(names) > 0 {
+					name := names[rng.IntN(len(names))]
+					m.DeleteNodeNetwork(name)
+					delete(md.objects, name)
+				}
+			default:
+				lm := landmarks[rng.IntN(len(landmarks))]
+				if rng.IntN(3) == 0 {
+					m.DeleteLandmark(lm)
+					delete(md.lms, lm)
+				} else {
+					m.SetLandmark(lm)
+					md.lms[lm] = true
+				}
+			}
+		}
+		v := m.Flush().View(now, ttl)
+
+		// The model's answer for one node and landmark.
+		want := func(node, lm string, p Percentile) (int32, bool) {
+			site, exists := md.nodes[node]
+			if !exists || !md.lms[lm] {
+				return 0, false
+			}
+			obj, ok := md.objects[node]
+			if ok && obj.Spec.Scope == v1alpha1.ScopeSite {
+				ok = false
+			}
+			if !ok && site != "" {
+				obj, ok = md.objects["site-"+site]
+			}
+			if !ok {
+				return 0, false
+			}
+			for _, e := range obj.Status.Landmarks {
+				if e.Landmark == lm {
+					if now.Sub(e.ObservedTime.Time) > ttl {
+						return 0, false
+					}
+					if p == P50 {
+						return int32(e.RTTP50Microseconds), true
+					}
+					return int32(e.RTTP90Microseconds), true
+				}
+			}
+			return 0, false
+		}
+		for _, lm := range landmarks {
+			id, ok := v.Landmark(lm)
+			require.Equal(t, md.lms[lm], ok, "step %d landmark %s", step, lm)
+			if !ok {
+				continue
+			}
+			bound := int32(rng.IntN(90_000))
+			var wantWithin []string
+			for node := range md.nodes {
+				got, gotOK := int32(0), false
+				if row, has := v.Row(node); has {
+					got, gotOK = v.RTT(row, id, P90)
+				}
+				exp, expOK := want(node, lm, P90)
+				require.Equal(t, expOK, gotOK, "step %d node %s landmark %s", step, node, lm)
+				require.Equal(t, exp, got, "step %d node %s landmark %s", step, node, lm)
+				if expOK && exp <= bound {
+					wantWithin = append(wantWithin, node)
+				}
+			}
+			slices.Sort(wantWithin)
+			require.Equal(t, wantWithin, sortedNodes(v.NodesWithin([]int32{id}, P90, bound)), "step %d landmark %s bound %d", step, lm, bound)
+		}
+	}
+}
+
+func sortedNodes(set sets.Set[string]) []string {
+	if set.Len() == 0 {
+		return nil
+	}
+	return sets.List(set)
+}
+
+func TestBucketsCoverTheRange(t *testing.T) {
+	assert.Equal(t, 0, bucketOf(0))
+	assert.Equal(t, 0, bucketOf(249))
+	assert.Equal(t, 1, bucketOf(250))
+	last := bucketOf(60_000_000)
+	assert.Equal(t, len(bucketLow)-1, last)
+	for i := 1; i < len(bucketLow); i++ {
+		require.Less(t, bucketLow[i-1], bucketLow[i])
+		// Buckets stay narrow: at most 3% or 250us wide.
+		width := bucketLow[i] - bucketLow[i-1]
+		assert.LessOrEqual(t, float64(width), max(250, 0.03*float64(bucketLow[i-1])))
+	}
+}

@@ -1,0 +1,173 @@
+package netmap
+
+import (
+	"math"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/sets"
+)
+
+// State says how much the map knows.
+type State uint8
+
+const (
+	// Unavailable: the edgeplace CRDs are not installed; the map is empty.
+	Unavailable State = iota
+	// Syncing: the CRDs exist and the informers are filling the map.
+	Syncing
+	// Ready: the map reflects the API server.
+	Ready
+)
+
+func (s State) String() string {
+	switch s {
+	case Unavailable:
+		return "edgeplace CRDs not installed"
+	case Syncing:
+		return "measurements still loading"
+	}
+	return "ready"
+}
+
+// Snapshot is an immutable view of the network map. A scheduling cycle pins
+// one and reads it without locks.
+type Snapshot struct {
+	generation uint64
+	state      State
+	landmarks  []string // sorted; a landmark's ID is its position
+	landmarkID map[string]int32
+	rowOf      map[string]int32 // node name -> row (its own object's, else its site's)
+	rows       []rowInfo
+	table      table
+	index      [][numPercentiles]rttIndex // [landmark][percentile]
+}
+
+// rowInfo describes the NodeNetwork object behind a row.
+type rowInfo struct {
+	object string   // NodeNetwork name; "" for a free row
+	site   string   // set for site-scoped objects
+	nodes  []string // nodes whose measurements this row is, sorted
+}
+
+func emptySnapshot() *Snapshot {
+	return &Snapshot{landmarkID: map[string]int32{}, rowOf: map[string]int32{}}
+}
+
+// Generation increases with every published snapshot.
+func (s *Snapshot) Generation() uint64 { return s.generation }
+
+// State says whether the snapshot can be trusted to be complete.
+func (s *Snapshot) State() State { return s.state }
+
+// Landmark returns the ID of a landmark by name.
+func (s *Snapshot) Landmark(name string) (int32, bool) {
+	id, ok := s.landmarkID[name]
+	return id, ok
+}
+
+// LandmarkName returns the name of a landmark ID.
+func (s *Snapshot) LandmarkName(id int32) string { return s.landmarks[id] }
+
+// NumLandmarks is the number of known landmarks.
+func (s *Snapshot) NumLandmarks() int { return len(s.landmarks) }
+
+// NumNodes is the number of nodes that have a row.
+func (s *Snapshot) NumNodes() int { return len(s.rowOf) }
+
+// View reads a snapshot as of now: entries observed more than ttl ago read
+// as missing.
+func (s *Snapshot) View(now time.Time, ttl time.Duration) View {
+	since := now.Add(-ttl).Unix()
+	return View{Snapshot: s, freshSince: uint32(min(max(since, 1), math.MaxUint32))}
+}
+
+// View is a Snapshot read at one instant with one TTL.
+type View struct {
+	*Snapshot
+	freshSince uint32
+}
+
+// Row returns the row holding a node's measurements.
+func (v View) Row(node string) (int32, bool) {
+	r, ok := v.rowOf[node]
+	return r, ok
+}
+
+// RTT returns a fresh measurement in microseconds; ok is false when the
+// entry is missing or stale.
+func (v View) RTT(row, landmark int32, p Percentile) (us int32, ok bool) {
+	e := v.table.at(row, landmark)
+	if e.observed < v.freshSince {
+		return 0, false
+	}
+	return e.rtt[p], true
+}
+
+// Observed returns when an entry was measured (zero if never).
+func (v View) Observed(row, landmark int32) time.Time {
+	if e := v.table.at(row, landmark); e.observed != 0 {
+		return time.Unix(int64(e.observed), 0)
+	}
+	return time.Time{}
+}
+
+// Describe names a row for people: "node edge-hz-3" or "site cn-hangzhou-telecom".
+func (v View) Describe(row int32) string {
+	info := v.rows[row]
+	if info.site != "" {
+		return "site " + info.site
+	}
+	return "node " + info.object
+}
+
+// Best returns the row with the lowest fresh RTT to a landmark among rows
+// that some node resolves to.
+func (v View) Best(landmark int32, p Percentile) (row int32, us int32, ok bool) {
+	for _, bucket := range v.index[landmark][p] {
+		for _, r := range bucket {
+			if len(v.rows[r].nodes) == 0 {
+				continue
+			}
+			if rtt, fresh := v.RTT(r, landmark, p); fresh && (!ok || rtt < us) {
+				row, us, ok = r, rtt, true
+			}
+		}
+		if ok {
+			return row, us, true
+		}
+	}
+	return 0, 0, false
+}
+
+// NodesWithin returns the nodes whose fresh RTT to every landmark in lms is
+// at most bound. The work is proportional to the rows in the buckets below
+// the bound of the most selective landmark, not to the cluster.
+func (v View) NodesWithin(lms []int32, p Percentile, bound int32) sets.Set[string] {
+	out := sets.New[string]()
+	if len(lms) == 0 {
+		return out
+	}
+	last := bucketOf(bound)
+	driver, driverRows := lms[0], math.MaxInt
+	for _, lm := range lms {
+		n := 0
+		for _, bucket := range v.index[lm][p][:last+1] {
+			n += len(bucket)
+		}
+		if n < driverRows {
+			driver, driverRows = lm, n
+		}
+	}
+	for _, bucket := range v.index[driver][p][:last+1] {
+	rows:
+		for _, r := range bucket {
+			for _, lm := range lms {
+				if rtt, fresh := v.RTT(r, lm, p); !fresh || rtt > bound {
+					continue rows
+				}
+			}
+			out.Insert(v.rows[r].nodes...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,180 @@
+package netmap
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
+	edgeinformers "github.com/edgeplace/edgeplace/pkg/generated/informers/externalversions"
+)
+
+const (
+	// flushInterval lets a burst of probe updates land in one snapshot.
+	flushInterval = 50 * time.Millisecond
+	// discoveryInterval is how often the map looks again for CRDs that were
+	// not installed when it started.
+	discoveryInterval = 15 * time.Second
+)
+
+var (
+	sharedMu sync.Mutex
+	shared   = map[string]*Map{}
+)
+
+// ForConfig returns the one map of this process for an API server, starting
+// it on first use. Every plugin of every profile reads the same map.
+func ForConfig(ctx context.Context, cfg *rest.Config) (*Map, error) {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if m, ok := shared[cfg.Host]; ok {
+		return m, nil
+	}
+	m := New()
+	if err := m.Watch(ctx, cfg); err != nil {
+		return nil, err
+	}
+	shared[cfg.Host] = m
+	return m, nil
+}
+
+// Run flushes recorded changes until ctx ends, at most once per interval.
+func (m *Map) Run(ctx context.Context, interval time.Duration) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.kick:
+		}
+		m.Flush()
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Watch feeds the map from the API server until ctx ends and returns at
+// once: the scheduler never waits for the map. Nodes are watched from the
+// start; Landmarks and NodeNetworks as soon as their CRDs are installed.
+func (m *Map) Watch(ctx context.Context, cfg *rest.Config) error {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	edge, err := edgeclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactory(kube, 0)
+	nodes := factory.Core().V1().Nodes().Informer()
+	// The map needs a node's name and site label only; the scheduler keeps
+	// its own full copy of every node.
+	if err := nodes.SetTransform(keepNodeIdentity); err != nil {
+		return err
+	}
+	if _, err := nodes.AddEventHandler(handler(func(n *corev1.Node) { m.SetNode(n.Name, n.Labels[v1alpha1.SiteLabel]) }, m.DeleteNode)); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	go m.Run(ctx, flushInterval)
+	go m.watchEdgeplace(ctx, kube.Discovery(), edge, nodes.HasSynced)
+	return nil
+}
+
+func (m *Map) watchEdgeplace(ctx context.Context, disco discovery.DiscoveryInterface, edge edgeclient.Interface, nodesSynced cache.InformerSynced) {
+	logger := klog.FromContext(ctx).WithName("netmap")
+	told := false
+	for !CRDsInstalled(disco) {
+		if !told {
+			logger.Info("edgeplace CRDs are not installed; network-aware plugins step aside until they are", "group", v1alpha1.SchemeGroupVersion.String())
+			told = true
+		}
+		m.SetState(Unavailable)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(discoveryInterval):
+		}
+	}
+	m.SetState(Syncing)
+	factory := edgeinformers.NewSharedInformerFactory(edge, 0)
+	landmarks := factory.Edgeplace().V1alpha1().Landmarks().Informer()
+	networks := factory.Edgeplace().V1alpha1().NodeNetworks().Informer()
+	_, err1 := landmarks.AddEventHandler(handler(func(l *v1alpha1.Landmark) { m.SetLandmark(l.Name) }, m.DeleteLandmark))
+	_, err2 := networks.AddEventHandler(handler(m.SetNodeNetwork, m.DeleteNodeNetwork))
+	if err1 != nil || err2 != nil {
+		logger.Error(nil, "cannot watch edgeplace objects", "landmarks", err1, "nodeNetworks", err2)
+		return
+	}
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), landmarks.HasSynced, networks.HasSynced, nodesSynced) {
+		return
+	}
+	m.SetState(Ready)
+	logger.Info("network map synced")
+}
+
+// CRDsInstalled says whether the API server serves the edgeplace resources.
+func CRDsInstalled(disco discovery.DiscoveryInterface) bool {
+	list, err := disco.ServerResourcesForGroupVersion(v1alpha1.SchemeGroupVersion.String())
+	if err != nil {
+		return false
+	}
+	found := 0
+	for _, r := range list.APIResources {
+		if r.Name == "landmarks" || r.Name == "nodenetworks" {
+			found++
+		}
+	}
+	return found == 2
+}
+
+func keepNodeIdentity(obj any) (any, error) {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name: n.Name, UID: n.UID, ResourceVersion: n.ResourceVersion, Labels: n.Labels,
+	}}, nil
+}
+
+// handler adapts typed set/delete callbacks to informer events, including
+// deletions seen only as tombstones after a relist.
+func handler[T any](set func(T), del func(name string)) cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if t, ok := obj.(T); ok {
+				set(t)
+			}
+		},
+		UpdateFunc: func(_, obj any) {
+			if t, ok := obj.(T); ok {
+				set(t)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if acc, err := meta.Accessor(obj); err == nil {
+				del(acc.GetName())
+			}
+		},
+	}
+}

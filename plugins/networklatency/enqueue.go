@@ -1,0 +1,222 @@
+package networklatency
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+// Cluster events on the edgeplace resources, in the scheduler's
+// "<plural>.<version>.<group>" form (served through its dynamic informers).
+const (
+	nodeNetworkEvents fwk.EventResource = "nodenetworks.v1alpha1.edgeplace.io"
+	landmarkEvents    fwk.EventResource = "landmarks.v1alpha1.edgeplace.io"
+)
+
+// EventsToRegister lists the events that can make a pod this plugin rejected
+// schedulable. Events on the edgeplace resources are registered only when
+// their CRDs exist: the scheduler waits for an informer on an absent
+// resource forever. The scheduler's informers and the network map's race, so
+// the map also re-activates the pods an update helps (activateHelped).
+func (pl *NetworkLatency) EventsToRegister(ctx context.Context) ([]fwk.ClusterEventWithHint, error) {
+	events := []fwk.ClusterEventWithHint{
+		{Event: fwk.ClusterEvent{Resource: fwk.TargetPod, ActionType: fwk.Update}, QueueingHintFn: pl.hintPodUpdate},
+		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.hintNode},
+	}
+	if cs := pl.handle.ClientSet(); cs != nil && netmap.CRDsInstalled(cs.Discovery()) {
+		events = append(events,
+			fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: nodeNetworkEvents, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.hintNodeNetwork},
+			fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: landmarkEvents, ActionType: fwk.Add}, QueueingHintFn: pl.hintLandmark},
+		)
+	} else {
+		klog.FromContext(ctx).Info("edgeplace CRDs are not installed; pods rejected for latency are requeued by the network map only")
+	}
+	return events, nil
+}
+
+// hintPodUpdate requeues a pod whose intent annotations changed.
+func (pl *NetworkLatency) hintPodUpdate(_ klog.Logger, _ *v1.Pod, oldObj, newObj any) (fwk.QueueingHint, error) {
+	oldPod, ok1 := oldObj.(*v1.Pod)
+	newPod, ok2 := newObj.(*v1.Pod)
+	if !ok1 || !ok2 || intent.Changed(oldPod, newPod) {
+		return fwk.Queue, nil
+	}
+	return fwk.QueueSkip, nil
+}
+
+// hintNode requeues an SLO pod when a node arrives (or changes site) whose
+// measurements, as the map has them now, meet the SLO.
+func (pl *NetworkLatency) hintNode(_ klog.Logger, pod *v1.Pod, _, newObj any) (fwk.QueueingHint, error) {
+	node, ok := newObj.(*v1.Node)
+	if !ok {
+		return fwk.Queue, nil
+	}
+	in, err := intent.FromPod(pod, pl.parse)
+	if err != nil || in == nil || !in.HasSLO() {
+		return fwk.QueueSkip, nil
+	}
+	view := pl.netmap.Current().View(pl.now(), pl.args.MeasurementTTL.Duration)
+	row, ok := view.Row(node.Name)
+	if !ok {
+		return fwk.QueueSkip, nil
+	}
+	pct, bound := percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond)
+	for _, d := range in.Demand {
+		lm, ok := view.Landmark(d.Landmark)
+		if !ok {
+			return fwk.QueueSkip, nil
+		}
+		if rtt, fresh := view.RTT(row, lm, pct); !fresh || rtt > bound {
+			return fwk.QueueSkip, nil
+		}
+	}
+	return fwk.Queue, nil
+}
+
+// hintNodeNetwork requeues an SLO pod when an updated NodeNetwork carries
+// fresh measurements within the SLO to every landmark the pod serves.
+func (pl *NetworkLatency) hintNodeNetwork(_ klog.Logger, pod *v1.Pod, _, newObj any) (fwk.QueueingHint, error) {
+	nn, err := asTyped[v1alpha1.NodeNetwork](newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	in, perr := intent.FromPod(pod, pl.parse)
+	if perr != nil || in == nil || !in.HasSLO() {
+		return fwk.QueueSkip, nil
+	}
+	measured := make(map[string]*v1alpha1.LandmarkRTT, len(nn.Status.Landmarks))
+	for i := range nn.Status.Landmarks {
+		measured[nn.Status.Landmarks[i].Landmark] = &nn.Status.Landmarks[i]
+	}
+	freshSince := pl.now().Add(-pl.args.MeasurementTTL.Duration)
+	for _, d := range in.Demand {
+		m, ok := measured[d.Landmark]
+		if !ok || m.ObservedTime.Time.Before(freshSince) {
+			return fwk.QueueSkip, nil
+		}
+		rtt := m.RTTP90Microseconds
+		if percentile(in.Percentile) == netmap.P50 {
+			rtt = m.RTTP50Microseconds
+		}
+		if time.Duration(rtt)*time.Microsecond > in.MaxRTT {
+			return fwk.QueueSkip, nil
+		}
+	}
+	return fwk.Queue, nil
+}
+
+// hintLandmark requeues a pod when a landmark it names appears.
+func (pl *NetworkLatency) hintLandmark(_ klog.Logger, pod *v1.Pod, _, newObj any) (fwk.QueueingHint, error) {
+	lm, err := asTyped[v1alpha1.Landmark](newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	in, perr := intent.FromPod(pod, pl.parse)
+	if perr != nil || in == nil {
+		return fwk.QueueSkip, nil
+	}
+	for _, d := range in.Demand {
+		if d.Landmark == lm.Name {
+			return fwk.Queue, nil
+		}
+	}
+	return fwk.QueueSkip, nil
+}
+
+// asTyped converts an object from the scheduler's dynamic informers.
+func asTyped[T any](obj any) (*T, error) {
+	if t, ok := obj.(*T); ok {
+		return t, nil
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return nil, errUnexpectedObject
+	}
+	out := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+var errUnexpectedObject = errors.New("unexpected object in a cluster event")
+
+// maxWaiting bounds how many rejected pods the plugin re-checks on each map
+// update; beyond it, pods rely on the scheduler's queueing hints alone.
+const maxWaiting = 1024
+
+// waitingPods remembers the pods PreFilter rejected for lack of landmarks or
+// of nodes within the SLO, to re-activate them when the map can help.
+type waitingPods struct {
+	mu   sync.Mutex
+	pods map[types.UID]waitingPod
+}
+
+type waitingPod struct {
+	pod    *v1.Pod
+	intent *intent.Intent
+}
+
+func newWaitingPods() *waitingPods { return &waitingPods{pods: map[types.UID]waitingPod{}} }
+
+func (w *waitingPods) add(pod *v1.Pod, in *intent.Intent) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.pods) < maxWaiting {
+		w.pods[pod.UID] = waitingPod{pod: pod, intent: in}
+	}
+}
+
+func (w *waitingPods) forget(pod *v1.Pod) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.pods, pod.UID)
+}
+
+// activateHelped runs after each network map update and moves back to the
+// active queue the waiting pods that the new snapshot would now admit.
+func (pl *NetworkLatency) activateHelped(ctx context.Context, snap *netmap.Snapshot) {
+	view := snap.View(pl.now(), pl.args.MeasurementTTL.Duration)
+	helped := map[string]*v1.Pod{}
+	pl.waiting.mu.Lock()
+	for uid, w := range pl.waiting.pods {
+		if admits(view, w.intent) {
+			helped[string(uid)] = w.pod
+			delete(pl.waiting.pods, uid)
+		}
+	}
+	pl.waiting.mu.Unlock()
+	if len(helped) > 0 {
+		logger := klog.FromContext(ctx)
+		logger.V(3).Info("network map update may help pods rejected for latency", "pods", len(helped), "generation", snap.Generation())
+		pl.handle.Activate(logger, helped)
+	}
+}
+
+// admits says whether PreFilter would now let the pod through.
+func admits(view netmap.View, in *intent.Intent) bool {
+	lms := make([]int32, 0, len(in.Demand))
+	for _, d := range in.Demand {
+		id, ok := view.Landmark(d.Landmark)
+		if !ok {
+			return false
+		}
+		lms = append(lms, id)
+	}
+	if !in.HasSLO() {
+		return true
+	}
+	return view.NodesWithin(lms, percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond)).Len() > 0
+}

@@ -1,0 +1,113 @@
+// Package networklatency is the NetworkLatency scheduler plugin: it keeps a
+// pod within its RTT SLO of the user populations (landmarks) it serves and
+// prefers the nodes with the lowest demand-weighted measured RTT.
+//
+// The hot path (Filter, Score, NormalizeScore) is in score.go; PreFilter,
+// which resolves the pod's intent once per cycle and narrows the candidates
+// through the network map's per-landmark index, is in prefilter.go; requeueing
+// is in enqueue.go.
+package networklatency
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+// Name is the plugin's name in the registry and in configurations.
+const Name = "NetworkLatency"
+
+// NetworkLatency implements the plugin.
+type NetworkLatency struct {
+	handle  fwk.Handle
+	args    *config.NetworkLatencyArgs
+	netmap  *netmap.Map
+	parse   intent.Options
+	waiting *waitingPods
+	now     func() time.Time
+}
+
+var (
+	_ fwk.PreFilterPlugin   = &NetworkLatency{}
+	_ fwk.FilterPlugin      = &NetworkLatency{}
+	_ fwk.PreScorePlugin    = &NetworkLatency{}
+	_ fwk.ScorePlugin       = &NetworkLatency{}
+	_ fwk.ScoreExtensions   = &NetworkLatency{}
+	_ fwk.EnqueueExtensions = &NetworkLatency{}
+	_ fwk.SignPlugin        = &NetworkLatency{}
+)
+
+// New is the plugin factory registered with the scheduler. It decodes and
+// validates the args (a bad value fails scheduler start-up, naming the
+// field) and attaches the process's network map, fed by its own informers
+// from the scheduler's kubeconfig.
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+	args, err := argscheme.NetworkLatencyArgs(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	if h.KubeConfig() == nil {
+		return nil, fmt.Errorf("%s: the scheduler handle has no kubeconfig to watch measurements with", Name)
+	}
+	m, err := netmap.ForConfig(ctx, h.KubeConfig())
+	if err != nil {
+		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
+	}
+	return NewWithMap(ctx, args, h, m), nil
+}
+
+// NewWithMap builds the plugin on a given map; benchmarks and tests use it to
+// read a map they fill themselves.
+func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Handle, m *netmap.Map) *NetworkLatency {
+	pl := &NetworkLatency{
+		handle: h,
+		args:   args,
+		netmap: m,
+		parse: intent.Options{
+			DefaultPercentile: args.DefaultPercentile,
+			DefaultWeight:     int64(args.DefaultDemandWeight),
+			MaxLandmarks:      int(args.MaxDemandLandmarks),
+		},
+		waiting: newWaitingPods(),
+		now:     time.Now,
+	}
+	m.OnUpdate(func(_, next *netmap.Snapshot) { pl.activateHelped(ctx, next) })
+	return pl
+}
+
+// Name returns the plugin's name.
+func (pl *NetworkLatency) Name() string { return Name }
+
+// SignPod lets the scheduler batch pods with equal intent. A pod's filter and
+// score depend only on its intent and the network map, never on where earlier
+// pods went, so every pod can be signed.
+func (pl *NetworkLatency) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	in, err := intent.FromPod(pod, pl.parse)
+	var value any = in
+	if err != nil {
+		// Pods with the same bad annotations fail the same way.
+		value = err.Error()
+	}
+	sig, jerr := json.Marshal(value)
+	if jerr != nil {
+		return nil, fwk.AsStatus(jerr)
+	}
+	return []fwk.SignFragment{{Key: "edgeplace.io/" + Name + ".intent", Value: string(sig)}}, nil
+}
+
+func percentile(p config.Percentile) netmap.Percentile {
+	if p == config.P50 {
+		return netmap.P50
+	}
+	return netmap.P90
+}

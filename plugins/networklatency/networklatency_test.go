@@ -1,0 +1,348 @@
+package networklatency
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// fakeHandle records activations; the plugin uses nothing else of the
+// handle outside EventsToRegister.
+type fakeHandle struct {
+	fwk.Handle
+	mu        sync.Mutex
+	activated []string
+}
+
+func (h *fakeHandle) Activate(_ klog.Logger, pods map[string]*v1.Pod) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range pods {
+		h.activated = append(h.activated, p.Name)
+	}
+}
+
+// cluster is a network map with one landmark per entry of rtt; rtt maps node
+// -> landmark -> p90 microseconds (p50 is 80% of it).
+func cluster(t *testing.T, rtt map[string]map[string]int64, stale ...string) *netmap.Map {
+	t.Helper()
+	m := netmap.New()
+	isStale := map[string]bool{}
+	for _, n := range stale {
+		isStale[n] = true
+	}
+	for node, byLandmark := range rtt {
+		m.SetNode(node, "")
+		nn := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: node}}
+		at := now.Add(-time.Minute)
+		if isStale[node] {
+			at = now.Add(-time.Hour)
+		}
+		for lm, us := range byLandmark {
+			m.SetLandmark(lm)
+			nn.Status.Landmarks = append(nn.Status.Landmarks, v1alpha1.LandmarkRTT{
+				Landmark: lm, RTTP50Microseconds: us * 8 / 10, RTTP90Microseconds: us,
+				Samples: 20, ObservedTime: metav1.NewTime(at),
+			})
+		}
+		m.SetNodeNetwork(nn)
+	}
+	m.SetState(netmap.Ready)
+	m.Flush()
+	return m
+}
+
+func newPlugin(t *testing.T, m *netmap.Map) (*NetworkLatency, *fakeHandle) {
+	t.Helper()
+	args, err := argscheme.NetworkLatencyArgs(nil)
+	require.NoError(t, err)
+	h := &fakeHandle{}
+	pl := NewWithMap(context.Background(), args, h, m)
+	pl.now = func() time.Time { return now }
+	return pl, h
+}
+
+func testPod(name string, annotations map[string]string) *v1.Pod {
+	return &v1.Pod{ObjectMeta: metav1.ObjectMeta{
+		Name: name, Namespace: "default", UID: types.UID(name), Annotations: annotations,
+	}}
+}
+
+func nodeInfo(name string) fwk.NodeInfo {
+	ni := framework.NewNodeInfo()
+	ni.SetNode(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	return ni
+}
+
+// scoreAll runs PreFilter, Filter, PreScore, Score and NormalizeScore like
+// the framework does and returns the final scores of the feasible nodes.
+func scoreAll(t *testing.T, pl *NetworkLatency, pod *v1.Pod, nodes []string) (map[string]int64, *fwk.Status) {
+	t.Helper()
+	ctx := context.Background()
+	cs := framework.NewCycleState()
+	infos := make([]fwk.NodeInfo, len(nodes))
+	for i, n := range nodes {
+		infos[i] = nodeInfo(n)
+	}
+	result, st := pl.PreFilter(ctx, cs, pod, infos)
+	if st.IsSkip() {
+		return nil, st
+	}
+	if !st.IsSuccess() {
+		return nil, st
+	}
+	var feasible []fwk.NodeInfo
+	for _, ni := range infos {
+		if result != nil && !result.NodeNames.Has(ni.Node().Name) {
+			continue
+		}
+		if pl.Filter(ctx, cs, pod, ni).IsSuccess() {
+			feasible = append(feasible, ni)
+		}
+	}
+	if st := pl.PreScore(ctx, cs, pod, feasible); !st.IsSuccess() {
+		return nil, st
+	}
+	scores := make(fwk.NodeScoreList, len(feasible))
+	for i, ni := range feasible {
+		s, st := pl.Score(ctx, cs, pod, ni)
+		require.True(t, st.IsSuccess())
+		scores[i] = fwk.NodeScore{Name: ni.Node().Name, Score: s}
+	}
+	require.True(t, pl.NormalizeScore(ctx, cs, pod, scores).IsSuccess())
+	out := map[string]int64{}
+	for _, s := range scores {
+		out[s.Name] = s.Score
+	}
+	return out, nil
+}
+
+func TestScoring(t *testing.T) {
+	tests := []struct {
+		name   string
+		rtt    map[string]map[string]int64
+		stale  []string
+		demand string
+		want   map[string]int64
+	}{
+		{
+			name: "best scores 100, 2ms window below 10ms",
+			rtt: map[string]map[string]int64{
+				"a": {"hz": 5_000}, "b": {"hz": 6_000}, "c": {"hz": 6_500}, "d": {"hz": 30_000},
+			},
+			demand: "hz",
+			want:   map[string]int64{"a": 100, "b": 50, "c": 25, "d": 0},
+		},
+		{
+			name: "window widens to 20% of the best",
+			rtt: map[string]map[string]int64{
+				"a": {"hz": 50_000}, "b": {"hz": 55_000}, "c": {"hz": 60_000},
+			},
+			demand: "hz",
+			want:   map[string]int64{"a": 100, "b": 50, "c": 0},
+		},
+		{
+			name: "demand-weighted mean",
+			rtt: map[string]map[string]int64{
+				// a: (10*3 + 2*1)/4 = 8ms; b: (4*3 + 12*1)/4 = 6ms.
+				"a": {"hz": 10_000, "sh": 2_000}, "b": {"hz": 4_000, "sh": 12_000},
+			},
+			demand: "hz:3,sh:1",
+			want:   map[string]int64{"a": 0, "b": 100},
+		},
+		{
+			name: "missing and stale score 0, never best",
+			rtt: map[string]map[string]int64{
+				"measured": {"hz": 40_000}, "stale": {"hz": 1_000}, "partial": {"sh": 1_000},
+			},
+			stale:  []string{"stale"},
+			demand: "hz",
+			want:   map[string]int64{"measured": 100, "stale": 0, "partial": 0, "unknown": 0},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := cluster(t, tt.rtt, tt.stale...)
+			if tt.name == "missing and stale score 0, never best" {
+				m.SetLandmark("hz")
+				m.Flush()
+			}
+			pl, _ := newPlugin(t, m)
+			nodes := make([]string, 0, len(tt.want))
+			for n := range tt.want {
+				nodes = append(nodes, n)
+			}
+			got, st := scoreAll(t, pl, testPod("p", map[string]string{intent.DemandAnnotation: tt.demand}), nodes)
+			require.Nil(t, st)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestPodWithoutIntentIsSkipped(t *testing.T) {
+	pl, _ := newPlugin(t, cluster(t, map[string]map[string]int64{"a": {"hz": 1000}}))
+	_, st := scoreAll(t, pl, testPod("p", nil), []string{"a"})
+	require.NotNil(t, st)
+	assert.True(t, st.IsSkip())
+}
+
+func TestSLO(t *testing.T) {
+	rtt := map[string]map[string]int64{
+		"near":    {"hz": 8_000, "sh": 30_000},
+		"middle":  {"hz": 20_000, "sh": 20_000},
+		"far":     {"hz": 41_000, "sh": 9_000},
+		"stale":   {"hz": 1_000, "sh": 1_000},
+		"unknown": {},
+	}
+	nodes := []string{"near", "middle", "far", "stale", "unknown"}
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		wantNodes   []string // feasible, when the pod is admitted
+		wantMsg     string   // PreFilter rejection, otherwise
+	}{
+		{
+			name:        "narrowed to nodes within the SLO",
+			annotations: map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "25ms"},
+			wantNodes:   []string{"near", "middle"},
+		},
+		{
+			name:        "every landmark must be within",
+			annotations: map[string]string{intent.DemandAnnotation: "hz,sh", intent.MaxRTTAnnotation: "25ms"},
+			wantNodes:   []string{"middle"},
+		},
+		{
+			name:        "p50 is held against the median",
+			annotations: map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "16ms", intent.PercentileAnnotation: "p50"},
+			wantNodes:   []string{"near", "middle"},
+		},
+		{
+			name:        "none within names landmark, SLO and best",
+			annotations: map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "5ms"},
+			wantMsg:     "no node within 5ms p90 of hz; best is node near at 8ms",
+		},
+		{
+			name:        "none within all landmarks at once",
+			annotations: map[string]string{intent.DemandAnnotation: "hz,sh", intent.MaxRTTAnnotation: "10ms"},
+			wantMsg:     "no node within 10ms p90 of every demand landmark at once (hz, sh)",
+		},
+		{
+			name:        "unknown landmark",
+			annotations: map[string]string{intent.DemandAnnotation: "gz", intent.MaxRTTAnnotation: "10ms"},
+			wantMsg:     `landmark "gz" named in edgeplace.io/demand does not exist`,
+		},
+		{
+			name:        "malformed annotation",
+			annotations: map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "ten"},
+			wantMsg:     `annotation edgeplace.io/max-rtt="ten": must be a duration with a unit, such as "25ms"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pl, _ := newPlugin(t, cluster(t, rtt, "stale"))
+			got, st := scoreAll(t, pl, testPod("p", tt.annotations), nodes)
+			if tt.wantMsg != "" {
+				require.NotNil(t, st)
+				assert.Equal(t, fwk.UnschedulableAndUnresolvable, st.Code())
+				assert.Equal(t, tt.wantMsg, st.Message())
+				return
+			}
+			require.Nil(t, st)
+			assert.ElementsMatch(t, tt.wantNodes, keys(got))
+		})
+	}
+}
+
+func TestFilterReasons(t *testing.T) {
+	pl, _ := newPlugin(t, cluster(t, map[string]map[string]int64{
+		"near": {"hz": 5_000}, "far": {"hz": 50_000}, "stale": {"hz": 1_000},
+	}, "stale"))
+	ctx := context.Background()
+	pod := testPod("p", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "10ms"})
+	cs := framework.NewCycleState()
+	_, st := pl.PreFilter(ctx, cs, pod, nil)
+	require.True(t, st.IsSuccess())
+	// Filter is the guard for paths that bypass PreFilterResult, such as a
+	// nominated node.
+	assert.True(t, pl.Filter(ctx, cs, pod, nodeInfo("near")).IsSuccess())
+	assert.Equal(t, ReasonOverSLO, pl.Filter(ctx, cs, pod, nodeInfo("far")).Message())
+	assert.Equal(t, ReasonNoMeasurement, pl.Filter(ctx, cs, pod, nodeInfo("stale")).Message())
+	assert.Equal(t, ReasonNoMeasurement, pl.Filter(ctx, cs, pod, nodeInfo("never-measured")).Message())
+}
+
+func TestMapUpdateActivatesHelpedPods(t *testing.T) {
+	m := cluster(t, map[string]map[string]int64{"a": {"hz": 30_000}, "b": {"hz": 40_000}})
+	pl, h := newPlugin(t, m)
+	ctx := context.Background()
+	strict := testPod("strict", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "10ms"})
+	stricter := testPod("stricter", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "1ms"})
+	lost := testPod("lost", map[string]string{intent.DemandAnnotation: "gz"})
+	for _, p := range []*v1.Pod{strict, stricter, lost} {
+		_, st := pl.PreFilter(ctx, framework.NewCycleState(), p, nil)
+		require.Equal(t, fwk.UnschedulableAndUnresolvable, st.Code(), p.Name)
+	}
+
+	// An update that helps nobody activates nobody.
+	m.SetNodeNetwork(measuredAt("b", "hz", 35_000))
+	m.Flush()
+	assert.Empty(t, h.activated)
+
+	m.SetNodeNetwork(measuredAt("a", "hz", 9_000))
+	m.Flush()
+	assert.Equal(t, []string{"strict"}, h.activated, "only the pod the update helps")
+
+	m.SetLandmark("gz")
+	m.Flush()
+	assert.Equal(t, []string{"strict", "lost"}, h.activated)
+}
+
+func measuredAt(node, lm string, p90 int64) *v1alpha1.NodeNetwork {
+	return &v1alpha1.NodeNetwork{
+		ObjectMeta: metav1.ObjectMeta{Name: node},
+		Status: v1alpha1.NodeNetworkStatus{Landmarks: []v1alpha1.LandmarkRTT{{
+			Landmark: lm, RTTP50Microseconds: p90, RTTP90Microseconds: p90, Samples: 5, ObservedTime: metav1.NewTime(now),
+		}}},
+	}
+}
+
+func TestSignPod(t *testing.T) {
+	pl, _ := newPlugin(t, netmap.New())
+	sign := func(annotations map[string]string) string {
+		frags, st := pl.SignPod(context.Background(), testPod("p", annotations))
+		require.True(t, st.IsSuccess())
+		require.Len(t, frags, 1)
+		return fmt.Sprint(frags[0].Value)
+	}
+	a := sign(map[string]string{intent.DemandAnnotation: "hz:2,sh:1", intent.MaxRTTAnnotation: "20ms"})
+	b := sign(map[string]string{intent.DemandAnnotation: "sh:1, hz:2", intent.MaxRTTAnnotation: "20ms"})
+	c := sign(map[string]string{intent.DemandAnnotation: "hz:2,sh:1", intent.MaxRTTAnnotation: "21ms"})
+	assert.Equal(t, a, b, "equal intents sign equally")
+	assert.NotEqual(t, a, c)
+	assert.NotEqual(t, sign(nil), a)
+}
+
+func keys(m map[string]int64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

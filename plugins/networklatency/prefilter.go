@@ -1,0 +1,124 @@
+package networklatency
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+const stateKey fwk.StateKey = Name
+
+// cycleState is the pod's intent resolved against one pinned snapshot. It is
+// never written after PreFilter, so Clone can share it.
+type cycleState struct {
+	view        netmap.View
+	landmarks   []int32 // landmark IDs, parallel to weights
+	weights     []int64
+	totalWeight int64
+	pct         netmap.Percentile
+	bound       int32 // SLO in microseconds; 0: no SLO
+	intent      *intent.Intent
+}
+
+func (s *cycleState) Clone() fwk.StateData { return s }
+
+func readState(cs fwk.CycleState) *cycleState {
+	data, err := cs.Read(stateKey)
+	if err != nil {
+		return nil
+	}
+	s, _ := data.(*cycleState)
+	return s
+}
+
+// PreFilter parses the pod's intent, pins the current network map and, for a
+// pod with an SLO, returns only the nodes that meet it, found through the
+// per-landmark index. When none does, the pod is rejected here with a message
+// that names the landmark, the SLO and the best RTT on offer.
+func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	pl.waiting.forget(pod)
+	in, err := intent.FromPod(pod, pl.parse)
+	if err != nil {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	}
+	if in == nil {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	snap := pl.netmap.Current()
+	s := &cycleState{
+		view:   snap.View(pl.now(), pl.args.MeasurementTTL.Duration),
+		pct:    percentile(in.Percentile),
+		bound:  int32(in.MaxRTT / time.Microsecond),
+		intent: in,
+	}
+	for _, d := range in.Demand {
+		id, ok := snap.Landmark(d.Landmark)
+		if !ok {
+			pl.waiting.add(pod, in)
+			msg := fmt.Sprintf("landmark %q named in %s does not exist", d.Landmark, intent.DemandAnnotation)
+			if st := snap.State(); st != netmap.Ready {
+				msg += " (" + st.String() + ")"
+			}
+			return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
+		}
+		s.landmarks = append(s.landmarks, id)
+		s.weights = append(s.weights, d.Weight)
+		s.totalWeight += d.Weight
+	}
+	cs.Write(stateKey, s)
+	if s.bound == 0 {
+		return nil, nil
+	}
+	nodes := s.view.NodesWithin(s.landmarks, s.pct, s.bound)
+	if nodes.Len() == 0 {
+		pl.waiting.add(pod, in)
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.whyNone(s))
+	}
+	klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", nodes.Len())
+	return &fwk.PreFilterResult{NodeNames: nodes}, nil
+}
+
+// whyNone explains an SLO no node meets, for the pod's owner.
+func (pl *NetworkLatency) whyNone(s *cycleState) string {
+	slo := fmt.Sprintf("%s %s", fmtRTT(s.bound), s.intent.Percentile)
+	for _, lm := range s.landmarks {
+		name := s.view.LandmarkName(lm)
+		row, best, ok := s.view.Best(lm, s.pct)
+		if !ok {
+			return fmt.Sprintf("no node within %s of %s: no node has a measurement of it fresher than %s",
+				slo, name, pl.args.MeasurementTTL.Duration)
+		}
+		if best > s.bound {
+			return fmt.Sprintf("no node within %s of %s; best is %s at %s",
+				slo, name, s.view.Describe(row), fmtRTT(best))
+		}
+	}
+	names := make([]string, len(s.landmarks))
+	for i, lm := range s.landmarks {
+		names[i] = s.view.LandmarkName(lm)
+	}
+	return fmt.Sprintf("no node within %s of every demand landmark at once (%s)", slo, strings.Join(names, ", "))
+}
+
+func fmtRTT(us int32) string {
+	return (time.Duration(us) * time.Microsecond).Round(100 * time.Microsecond).String()
+}
+
+// PreFilterExtensions is nil: the plugin's state does not depend on other pods.
+func (pl *NetworkLatency) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
+
+// PreScore skips scoring for pods without a network intent.
+func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	if readState(cs) == nil {
+		return fwk.NewStatus(fwk.Skip)
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package networklatency
+
+import (
+	"context"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+)
+
+// Filter reasons. They are categorical so that the framework can group them
+// across nodes; per-node figures go to the log.
+const (
+	ReasonNoMeasurement = "node(s) had no fresh RTT measurement to a demand landmark"
+	ReasonOverSLO       = "node(s) exceeded the pod's RTT SLO to a demand landmark"
+)
+
+// unknownRTT marks a node whose RTT to some demand landmark is missing or
+// stale. It scores 0: unknown is never treated as near.
+const unknownRTT int64 = -1
+
+// Filter rejects a node whose fresh RTT to any demand landmark exceeds the
+// pod's SLO, or that has no fresh measurement to one.
+func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	s := readState(cs)
+	if s == nil || s.bound == 0 {
+		return nil
+	}
+	node := nodeInfo.Node().Name
+	row, ok := s.view.Row(node)
+	if !ok {
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
+	}
+	for _, lm := range s.landmarks {
+		rtt, fresh := s.view.RTT(row, lm, s.pct)
+		if !fresh {
+			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
+		}
+		if rtt > s.bound {
+			if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
+				logger.Info("node over the RTT SLO", "pod", klog.KObj(pod), "node", node,
+					"landmark", s.view.LandmarkName(lm), "rttMicros", rtt, "sloMicros", s.bound)
+			}
+			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonOverSLO)
+		}
+	}
+	return nil
+}
+
+// Score is the demand-weighted mean RTT in microseconds (lower is better;
+// NormalizeScore inverts it), or unknownRTT.
+func (pl *NetworkLatency) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
+	s := readState(cs)
+	if s == nil {
+		return 0, nil
+	}
+	row, ok := s.view.Row(nodeInfo.Node().Name)
+	if !ok {
+		return unknownRTT, nil
+	}
+	var sum int64
+	for i, lm := range s.landmarks {
+		rtt, fresh := s.view.RTT(row, lm, s.pct)
+		if !fresh {
+			return unknownRTT, nil
+		}
+		sum += int64(rtt) * s.weights[i]
+	}
+	return sum / s.totalWeight, nil
+}
+
+// ScoreExtensions returns the plugin: it normalises its own scores.
+func (pl *NetworkLatency) ScoreExtensions() fwk.ScoreExtensions { return pl }
+
+// NormalizeScore maps RTTs onto 0..100 over a window anchored at the best
+// candidate: the best scores 100, a node worse by the window or more scores 0.
+// A window of a few milliseconds, rather than the whole range of RTTs, keeps
+// a 1 ms difference worth tens of points next to the stock plugins' scores.
+func (pl *NetworkLatency) NormalizeScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
+	if readState(cs) == nil {
+		return nil
+	}
+	best := unknownRTT
+	for i := range scores {
+		if rtt := scores[i].Score; rtt != unknownRTT && (best == unknownRTT || rtt < best) {
+			best = rtt
+		}
+	}
+	window := max(pl.args.ScoreWindowMin.Microseconds(), best*int64(pl.args.ScoreWindowPercent)/100, 1)
+	for i := range scores {
+		rtt := scores[i].Score
+		if rtt == unknownRTT {
+			scores[i].Score = 0
+			continue
+		}
+		scores[i].Score = max(0, fwk.MaxNodeScore-(rtt-best)*fwk.MaxNodeScore/window)
+	}
+	return nil
+}
