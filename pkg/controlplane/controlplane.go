@@ -182,7 +182,8 @@ func (cp *ControlPlane) startEtcd() error {
 	cfg := embed.NewConfig()
 	cfg.Name = "edgeplace"
 	cfg.Dir = filepath.Join(cp.dir, "etcd")
-	cfg.LogLevel = "error"
+	cfg.LogLevel = "warn"
+	cfg.LogOutputs = []string{filepath.Join(cp.dir, "etcd.log")}
 	// The data is scratch: skipping fsync makes tests several times faster.
 	cfg.UnsafeNoFsync = true
 	client := url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(clientPort)}

@@ -1,7 +1,6 @@
 package controlplane
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -90,12 +89,12 @@ func newPKI(dir string) (pki, error) {
 	return p, writeKey(p.serviceAccountKey, saKey)
 }
 
-func writeKey(path string, key crypto.Signer) error {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+func writeKey(path string, key *ecdsa.PrivateKey) error {
+	der, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, pemBlock("PRIVATE KEY", der), 0o600)
+	return os.WriteFile(path, pemBlock("EC PRIVATE KEY", der), 0o600)
 }
 
 func pemBlock(kind string, der []byte) []byte {

@@ -1,0 +1,320 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/controlplane"
+	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/schedulerproc"
+)
+
+const schedulerName = "edgeplace-scheduler"
+
+// env is a control plane with the edgeplace scheduler running against it.
+type env struct {
+	cp    *controlplane.ControlPlane
+	kube  kubernetes.Interface
+	edge  edgeclient.Interface
+	sched *schedulerproc.Process
+	logs  string // where the API server's and scheduler's logs go
+}
+
+func startEnv(ctx context.Context, opts controlplane.Options) (*env, error) {
+	dir, err := os.MkdirTemp("", "edgeplace-env-")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{logs: dir}
+	apiLog, err := os.Create(filepath.Join(dir, "controlplane.log"))
+	if err != nil {
+		return nil, err
+	}
+	opts.Log = apiLog
+	if e.cp, err = controlplane.Start(ctx, opts); err != nil {
+		return nil, err
+	}
+	e.kube = kubernetes.NewForConfigOrDie(e.cp.Config())
+	e.edge = edgeclient.NewForConfigOrDie(e.cp.Config())
+	schedLog, err := os.Create(filepath.Join(dir, "scheduler.log"))
+	if err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.sched, err = schedulerproc.Start(ctx, schedulerproc.Options{
+		Binary: schedulerBinary, Kubeconfig: e.cp.KubeconfigPath(), Dir: dir, Output: schedLog,
+	})
+	if err != nil {
+		e.stop()
+		return nil, fmt.Errorf("starting the scheduler (log in %s): %w", dir, err)
+	}
+	return e, nil
+}
+
+func (e *env) stop() {
+	if e.sched != nil {
+		_ = e.sched.Stop(10 * time.Second)
+	}
+	if e.cp != nil {
+		e.cp.Stop()
+	}
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *env
+	sharedErr  error
+)
+
+// sharedEnv is one control plane and scheduler for the tests that can share
+// them; each such test works in its own namespace with its own nodes and
+// landmarks and removes them when it ends.
+func sharedEnv(t *testing.T) *env {
+	t.Helper()
+	sharedOnce.Do(func() {
+		shared, sharedErr = startEnv(context.Background(), controlplane.Options{})
+	})
+	require.NoError(t, sharedErr)
+	t.Logf("logs: %s", shared.logs)
+	return shared
+}
+
+func stopSharedEnv() {
+	if shared != nil {
+		shared.stop()
+	}
+}
+
+// fixture creates objects for one test and deletes them when it ends.
+type fixture struct {
+	t        *testing.T
+	e        *env
+	ctx      context.Context
+	prefix   string
+	ns       string
+	barrier  *v1.Node
+	barriers int
+}
+
+func newFixture(t *testing.T, e *env) *fixture {
+	t.Helper()
+	prefix := strings.ToLower(strings.NewReplacer("_", "-", "/", "-").Replace(t.Name()))
+	if len(prefix) > 40 {
+		prefix = prefix[:40]
+	}
+	prefix = strings.Trim(prefix, "-")
+	f := &fixture{t: t, e: e, ctx: t.Context(), prefix: prefix, ns: prefix}
+	_, err := e.kube.CoreV1().Namespaces().Create(f.ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(f.cleanup)
+	return f
+}
+
+func (f *fixture) testLabel() map[string]string {
+	return map[string]string{"edgeplace.io/test": f.prefix}
+}
+
+func (f *fixture) cleanup() {
+	ctx := context.Background()
+	sel := metav1.ListOptions{LabelSelector: "edgeplace.io/test=" + f.prefix}
+	now := int64(0)
+	pods, _ := f.e.kube.CoreV1().Pods(f.ns).List(ctx, metav1.ListOptions{})
+	for _, p := range pods.Items {
+		_ = f.e.kube.CoreV1().Pods(f.ns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &now})
+	}
+	// No garbage collector runs here, so owner references do not cascade.
+	_ = f.e.edge.EdgeplaceV1alpha1().NodeNetworks().DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
+	_ = f.e.edge.EdgeplaceV1alpha1().Landmarks().DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
+	_ = f.e.kube.CoreV1().Nodes().DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
+}
+
+// node creates a schedulable Node with the given CPU capacity (cores).
+func (f *fixture) node(name string, cpu int64, labels map[string]string) *v1.Node {
+	f.t.Helper()
+	all := f.testLabel()
+	for k, v := range labels {
+		all[k] = v
+	}
+	capacity := v1.ResourceList{
+		v1.ResourceCPU:    *resource.NewQuantity(cpu, resource.DecimalSI),
+		v1.ResourceMemory: resource.MustParse("32Gi"),
+		v1.ResourcePods:   resource.MustParse("110"),
+	}
+	n := &v1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: all},
+		Status: v1.NodeStatus{
+			Capacity: capacity, Allocatable: capacity,
+			Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}},
+		},
+	}
+	created, err := f.e.kube.CoreV1().Nodes().Create(f.ctx, n, metav1.CreateOptions{})
+	require.NoError(f.t, err)
+	created.Status = n.Status
+	created, err = f.e.kube.CoreV1().Nodes().UpdateStatus(f.ctx, created, metav1.UpdateOptions{})
+	require.NoError(f.t, err)
+	return created
+}
+
+func (f *fixture) landmark(name string) {
+	f.t.Helper()
+	_, err := f.e.edge.EdgeplaceV1alpha1().Landmarks().Create(f.ctx, &v1alpha1.Landmark{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: f.testLabel()},
+		Spec:       v1alpha1.LandmarkSpec{Addresses: []string{"192.0.2.1:7"}},
+	}, metav1.CreateOptions{})
+	require.NoError(f.t, err)
+}
+
+// rtt is one measurement as a probe would publish it.
+type rtt struct {
+	landmark string
+	p90      time.Duration
+	observed time.Time
+}
+
+// publish creates or updates the node's NodeNetwork, owned by the node, and
+// writes the measurements to its status as a probe would.
+func (f *fixture) publish(node *v1.Node, measurements ...rtt) {
+	f.t.Helper()
+	api := f.e.edge.EdgeplaceV1alpha1().NodeNetworks()
+	nn, err := api.Get(f.ctx, node.Name, metav1.GetOptions{})
+	if err != nil {
+		nn, err = api.Create(f.ctx, &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{
+			Name: node.Name, Labels: f.testLabel(),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}},
+		}}, metav1.CreateOptions{})
+		require.NoError(f.t, err)
+	}
+	nn.Status.Landmarks = nil
+	for _, m := range measurements {
+		observed := m.observed
+		if observed.IsZero() {
+			observed = time.Now()
+		}
+		us := m.p90.Microseconds()
+		nn.Status.Landmarks = append(nn.Status.Landmarks, v1alpha1.LandmarkRTT{
+			Landmark: m.landmark, RTTP50Microseconds: us * 9 / 10, RTTP90Microseconds: us,
+			Samples: 30, ObservedTime: metav1.NewTime(observed),
+		})
+	}
+	_, err = api.UpdateStatus(f.ctx, nn, metav1.UpdateOptions{})
+	require.NoError(f.t, err)
+}
+
+// syncMeasurements returns once the scheduler's network map holds every
+// NodeNetwork written so far. It writes one more NodeNetwork, for a barrier
+// node, with a measurement to a new landmark, and waits until a pod that
+// only that measurement admits is bound. NodeNetworks reach the map through
+// one watch, in order, so the map then holds every earlier write too.
+func (f *fixture) syncMeasurements() {
+	f.t.Helper()
+	if f.barrier == nil {
+		f.barrier = f.node(f.prefix+"-barrier", 1, nil)
+	}
+	f.barriers++
+	lm := fmt.Sprintf("%s-barrier-%d", f.prefix, f.barriers)
+	f.landmark(lm)
+	f.publish(f.barrier, rtt{landmark: lm, p90: time.Millisecond})
+	name := fmt.Sprintf("barrier-%d", f.barriers)
+	f.pod(name, demand(lm, "2ms"), 0)
+	require.Equal(f.t, f.barrier.Name, f.waitBound(name, waitTimeout))
+	now := int64(0)
+	require.NoError(f.t, f.e.kube.CoreV1().Pods(f.ns).Delete(f.ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &now}))
+}
+
+// pod creates a pod for the edgeplace scheduler with the given intent
+// annotations and CPU request (millicores; 0 for none).
+func (f *fixture) pod(name string, annotations map[string]string, milliCPU int64) *v1.Pod {
+	f.t.Helper()
+	p := newPod(f.ns, name, annotations, milliCPU)
+	created, err := f.e.kube.CoreV1().Pods(f.ns).Create(f.ctx, p, metav1.CreateOptions{})
+	require.NoError(f.t, err)
+	return created
+}
+
+func newPod(ns, name string, annotations map[string]string, milliCPU int64) *v1.Pod {
+	c := v1.Container{Name: "app", Image: "registry.k8s.io/pause:3.10"}
+	if milliCPU > 0 {
+		c.Resources.Requests = v1.ResourceList{v1.ResourceCPU: *resource.NewMilliQuantity(milliCPU, resource.DecimalSI)}
+	}
+	return &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: annotations},
+		Spec:       v1.PodSpec{SchedulerName: schedulerName, Containers: []v1.Container{c}},
+	}
+}
+
+func demand(landmarks string, slo string) map[string]string {
+	a := map[string]string{intent.DemandAnnotation: landmarks}
+	if slo != "" {
+		a[intent.MaxRTTAnnotation] = slo
+	}
+	return a
+}
+
+const waitTimeout = 30 * time.Second
+
+// waitBound polls until the pod is bound and returns its node.
+func (f *fixture) waitBound(name string, timeout time.Duration) string {
+	f.t.Helper()
+	var node string
+	err := wait.PollUntilContextTimeout(f.ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		p, err := f.e.kube.CoreV1().Pods(f.ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		node = p.Spec.NodeName
+		return node != "", nil
+	})
+	require.NoError(f.t, err, "pod %s/%s was not bound within %s (%s)", f.ns, name, timeout, f.condition(name))
+	return node
+}
+
+// waitUnschedulable polls until the pod's PodScheduled condition is False and
+// returns its message.
+func (f *fixture) waitUnschedulable(name string) string {
+	f.t.Helper()
+	var msg string
+	err := wait.PollUntilContextTimeout(f.ctx, 50*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+		p, err := f.e.kube.CoreV1().Pods(f.ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		require.Empty(f.t, p.Spec.NodeName, "pod %s must not be bound", name)
+		for _, c := range p.Status.Conditions {
+			if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse {
+				msg = c.Message
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	require.NoError(f.t, err, "pod %s/%s never reported Unschedulable", f.ns, name)
+	return msg
+}
+
+func (f *fixture) condition(name string) string {
+	p, err := f.e.kube.CoreV1().Pods(f.ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == v1.PodScheduled {
+			return fmt.Sprintf("PodScheduled=%s %s: %s", c.Status, c.Reason, c.Message)
+		}
+	}
+	return "no PodScheduled condition"
+}
