@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -74,11 +75,7 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 			cp.Stop()
 		}
 	}()
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	klog.LogToStderr(false)
-	klog.SetOutput(opts.Log)
+	redirectKlog(opts.Log)
 
 	if err = cp.startEtcd(); err != nil {
 		return cp, fmt.Errorf("starting etcd: %w", err)
@@ -215,6 +212,24 @@ func (cp *ControlPlane) writeKubeconfig() error {
 	cfg.Contexts["edgeplace"] = &clientcmdapi.Context{Cluster: "edgeplace", AuthInfo: "admin"}
 	cfg.CurrentContext = "edgeplace"
 	return clientcmd.WriteToFile(*cfg, cp.kubeconfig)
+}
+
+// redirectKlog sends all klog output, errors included, to w.
+func redirectKlog(w io.Writer) {
+	if w == nil {
+		w = io.Discard
+	}
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	for name, value := range map[string]string{
+		"logtostderr":                      "false",
+		"alsologtostderr":                  "false",
+		"stderrthreshold":                  "FATAL",
+		"legacy_stderr_threshold_behavior": "false",
+	} {
+		_ = fs.Set(name, value)
+	}
+	klog.SetOutput(w)
 }
 
 func freePort() (int, error) {

@@ -207,6 +207,9 @@ func (pl *NetworkLatency) activateHelped(ctx context.Context, snap *netmap.Snaps
 
 // admits says whether PreFilter would now let the pod through.
 func admits(view netmap.View, in *intent.Intent) bool {
+	if view.State() == netmap.Syncing {
+		return false
+	}
 	lms := make([]int32, 0, len(in.Demand))
 	for _, d := range in.Demand {
 		id, ok := view.Landmark(d.Landmark)

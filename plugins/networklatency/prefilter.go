@@ -53,6 +53,13 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
 	snap := pl.netmap.Current()
+	if snap.State() == netmap.Syncing {
+		// Right after start-up the map is still loading: placing a pod that
+		// asked for latency now would place it blind. It is re-activated as
+		// soon as the map is ready.
+		pl.waiting.add(pod, in)
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "network measurements are still loading")
+	}
 	s := &cycleState{
 		view:   snap.View(pl.now(), pl.args.MeasurementTTL.Duration),
 		pct:    percentile(in.Percentile),

@@ -100,6 +100,8 @@ func stopSharedEnv() {
 	}
 }
 
+var fixtures int
+
 // fixture creates objects for one test and deletes them when it ends.
 type fixture struct {
 	t        *testing.T
@@ -118,7 +120,11 @@ func newFixture(t *testing.T, e *env) *fixture {
 		prefix = prefix[:40]
 	}
 	prefix = strings.Trim(prefix, "-")
-	f := &fixture{t: t, e: e, ctx: t.Context(), prefix: prefix, ns: prefix}
+	// Namespaces outlive tests (no namespace controller runs to finish
+	// deleting them), so each fixture takes a fresh one.
+	fixtures++
+	ns := fmt.Sprintf("%s-%d", prefix, fixtures)
+	f := &fixture{t: t, e: e, ctx: t.Context(), prefix: prefix, ns: ns}
 	_, err := e.kube.CoreV1().Namespaces().Create(f.ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	t.Cleanup(f.cleanup)
