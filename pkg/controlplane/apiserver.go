@@ -64,6 +64,9 @@ func (c apiServerConfig) flags() ([]string, error) {
 		"--service-cluster-ip-range=10.0.0.0/16",
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
+		// Bound the HTTP shutdown to 2s instead of waiting up to the request
+		// timeout for watch connections, so that a restart is quick.
+		"--shutdown-send-retry-after=true",
 	}, nil
 }
 

@@ -346,3 +346,23 @@ func keys(m map[string]int64) []string {
 	}
 	return out
 }
+
+func TestHoldsPodsWhileTheMapLoads(t *testing.T) {
+	m := cluster(t, map[string]map[string]int64{"a": {"hz": 3_000}})
+	m.SetState(netmap.Syncing)
+	m.Flush()
+	pl, h := newPlugin(t, m)
+
+	_, st := scoreAll(t, pl, testPod("early", map[string]string{intent.DemandAnnotation: "hz"}), []string{"a"})
+	require.NotNil(t, st)
+	assert.Equal(t, "network measurements are still loading", st.Message())
+	_, st = scoreAll(t, pl, testPod("plain", nil), []string{"a"})
+	assert.True(t, st.IsSkip(), "pods without intent are not held")
+
+	m.SetState(netmap.Ready)
+	m.Flush()
+	assert.Equal(t, []string{"early"}, h.activated)
+	got, st := scoreAll(t, pl, testPod("early", map[string]string{intent.DemandAnnotation: "hz"}), []string{"a"})
+	require.Nil(t, st)
+	assert.Equal(t, map[string]int64{"a": 100}, got)
+}

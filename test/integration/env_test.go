@@ -324,3 +324,5 @@ func (f *fixture) condition(name string) string {
 	}
 	return "no PodScheduled condition"
 }
+
+func controlplaneOptions() controlplane.Options { return controlplane.Options{} }

@@ -6,12 +6,17 @@
 package scheme
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	configv1 "github.com/edgeplace/edgeplace/pkg/apis/config/v1"
@@ -47,6 +52,26 @@ func NetworkLatencyArgs(obj runtime.Object) (*config.NetworkLatencyArgs, error) 
 	return out, nil
 }
 
+// nameField finds which top-level field a decoding error comes from, since
+// value decoders such as metav1.Duration's do not say ("time: unknown unit").
+func nameField(raw []byte, gvk schema.GroupVersionKind, err error) error {
+	if runtime.IsStrictDecodingError(err) {
+		return err // already names the field
+	}
+	var fields map[string]json.RawMessage
+	if yaml.Unmarshal(raw, &fields) != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		one, _ := json.Marshal(map[string]json.RawMessage{name: fields[name]})
+		obj, _ := Scheme.New(gvk)
+		if _, _, ferr := Codecs.UniversalDecoder().Decode(one, &gvk, obj); ferr != nil {
+			return fmt.Errorf("args.%s: %w", name, ferr)
+		}
+	}
+	return err
+}
+
 // decodeArgs fills the internal object into from versioned input, applying
 // the v1 defaults on the way.
 func decodeArgs(obj runtime.Object, into runtime.Object, kind string) error {
@@ -67,7 +92,7 @@ func decodeArgs(obj runtime.Object, into runtime.Object, kind string) error {
 		// The codec decodes into the v1 type (strictly), defaults it and
 		// converts it to the internal type held by into.
 		if _, _, err := Codecs.UniversalDecoder().Decode(raw, &gvk, into); err != nil {
-			return fmt.Errorf("decoding %s: %w", kind, err)
+			return fmt.Errorf("decoding %s: %w", kind, nameField(raw, gvk, err))
 		}
 		return nil
 	default:

@@ -24,7 +24,7 @@ const (
 func ValidateNetworkLatencyArgs(path *field.Path, args *config.NetworkLatencyArgs) field.ErrorList {
 	var errs field.ErrorList
 	if ttl := args.MeasurementTTL.Duration; ttl <= 0 || ttl > maxMeasurementTTL {
-		errs = append(errs, field.Invalid(path.Child("measurementTTL"), args.MeasurementTTL.String(),
+		errs = append(errs, field.Invalid(path.Child("measurementTTL"), args.MeasurementTTL.Duration.String(),
 			"must be greater than 0 and at most "+maxMeasurementTTL.String()))
 	}
 	switch args.DefaultPercentile {
@@ -40,7 +40,7 @@ func ValidateNetworkLatencyArgs(path *field.Path, args *config.NetworkLatencyArg
 		errs = append(errs, field.Invalid(path.Child("maxDemandLandmarks"), n, "must be between 1 and 1024"))
 	}
 	if w := args.ScoreWindowMin.Duration; w <= 0 || w > maxScoreWindowMin {
-		errs = append(errs, field.Invalid(path.Child("scoreWindowMin"), args.ScoreWindowMin.String(),
+		errs = append(errs, field.Invalid(path.Child("scoreWindowMin"), args.ScoreWindowMin.Duration.String(),
 			"must be greater than 0 and at most "+maxScoreWindowMin.String()))
 	}
 	if p := args.ScoreWindowPercent; p < 0 || p > maxScoreWindowPercent {
