@@ -19,7 +19,7 @@ build:
 test: unit race integration
 
 unit:
-	$(GO) test ./pkg/... ./plugins/... ./cmd/...
+	$(GO) test ./pkg/... ./plugins/... ./cmd/... ./manifests/...
 
 race:
 	$(GO) test -race $(RACE_PKGS)

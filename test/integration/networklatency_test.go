@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 )
 
 // (a) A pod serving landmark L goes to the node with the lowest measured
@@ -202,4 +204,44 @@ func TestStaleMeasurementIsMissing(t *testing.T) {
 
 	f.pod("slo-loose", demand("lm-f", "25ms"), 0)
 	assert.Equal(t, "f-fresh", f.waitBound("slo-loose", waitTimeout))
+}
+
+// Measurements published once per site serve every node of the site; a
+// node's own NodeNetwork, when it has one, takes precedence.
+func TestSiteScopedMeasurements(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	f.landmark("lm-site")
+	api := f.e.edge.EdgeplaceV1alpha1().NodeNetworks()
+	for site, d := range map[string]time.Duration{"site-near": 6 * time.Millisecond, "site-far": 30 * time.Millisecond} {
+		for i := range 3 {
+			f.node(fmt.Sprintf("%s-%d", site, i), 8, map[string]string{v1alpha1.SiteLabel: site})
+		}
+		nn, err := api.Create(f.ctx, &v1alpha1.NodeNetwork{
+			ObjectMeta: metav1.ObjectMeta{Name: "site." + site, Labels: f.testLabel()},
+			Spec:       v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		nn.Status.Landmarks = []v1alpha1.LandmarkRTT{{
+			Landmark: "lm-site", RTTP50Microseconds: d.Microseconds(), RTTP90Microseconds: d.Microseconds(),
+			Samples: 30, ObservedTime: metav1.Now(),
+		}}
+		_, err = api.UpdateStatus(f.ctx, nn, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+	f.syncMeasurements()
+
+	f.pod("site-slo", demand("lm-site", "10ms"), 0)
+	assert.Contains(t, f.waitBound("site-slo", waitTimeout), "site-near-", "only the near site's nodes meet 10ms")
+
+	// One node of the far site measures on its own and is the nearest of all.
+	f.publish(getNode(t, f, "site-far-2"), rtt{landmark: "lm-site", p90: 2 * time.Millisecond})
+	f.syncMeasurements()
+	f.pod("own-wins", demand("lm-site", "10ms"), 0)
+	assert.Equal(t, "site-far-2", f.waitBound("own-wins", waitTimeout))
+}
+
+func getNode(t *testing.T, f *fixture, name string) *v1.Node {
+	n, err := f.e.kube.CoreV1().Nodes().Get(f.ctx, name, metav1.GetOptions{})
+	require.NoError(t, err)
+	return n
 }
