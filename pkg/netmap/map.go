@@ -10,6 +10,7 @@
 package netmap
 
 import (
+	"hash/maphash"
 	"maps"
 	"math"
 	"slices"
@@ -36,6 +37,7 @@ type Map struct {
 	lmarks      nameSet
 	rowByObject map[string]int32
 	freeRows    []int32
+	seed        maphash.Seed
 }
 
 type nameSet = map[string]struct{}
@@ -61,6 +63,7 @@ func New() *Map {
 		claims:      map[string]nameSet{},
 		lmarks:      nameSet{},
 		rowByObject: map[string]int32{},
+		seed:        maphash.MakeSeed(),
 	}
 	m.current.Store(emptySnapshot())
 	return m
@@ -293,6 +296,7 @@ func (m *Map) rebuild() *Snapshot {
 	for i := range s.rows {
 		slices.Sort(s.rows[i].nodes)
 	}
+	s.indexNodes(m.seed)
 	return s
 }
 
@@ -366,14 +370,12 @@ func own(s *Snapshot, row int32, owned map[int32]bool) {
 }
 
 // writeRow replaces a row's entries with nn's measurements (nn nil clears
-// the row) and records the index moves.
+// the row) and records the index moves. The caller owns the row's chunk.
 func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPercentiles]indexChange) {
 	if s.table.width == 0 {
 		return
 	}
-	entries := s.table.rowEntries(row)
-	old := slices.Clone(entries)
-	clear(entries)
+	fresh := make([]entry, s.table.width)
 	if nn != nil {
 		for i := range nn.Status.Landmarks {
 			m := &nn.Status.Landmarks[i]
@@ -381,20 +383,23 @@ func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPe
 			if !ok {
 				continue
 			}
-			e := &entries[lm]
+			e := &fresh[lm]
 			e.rtt[P50] = clampRTT(m.RTTP50Microseconds)
 			e.rtt[P90] = clampRTT(m.RTTP90Microseconds)
 			e.observed = uint32(min(max(m.ObservedTime.Unix(), 1), math.MaxUint32))
 		}
 	}
-	for lm := range entries {
+	for lm := range fresh {
+		cell := s.table.at(row, int32(lm))
+		old := *cell
+		*cell = fresh[lm]
 		for p := range numPercentiles {
 			from, to := -1, -1
-			if old[lm].observed != 0 {
-				from = bucketOf(old[lm].rtt[p])
+			if old.observed != 0 {
+				from = bucketOf(old.rtt[p])
 			}
-			if entries[lm].observed != 0 {
-				to = bucketOf(entries[lm].rtt[p])
+			if fresh[lm].observed != 0 {
+				to = bucketOf(fresh[lm].rtt[p])
 			}
 			changes[lm][p].move(row, from, to)
 		}
@@ -432,6 +437,7 @@ func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet) {
 		return
 	}
 	s.rowOf = rowOf
+	s.indexNodes(m.seed)
 	for row := range dirty {
 		info := &s.rows[row]
 		var nodes []string

@@ -103,7 +103,7 @@ func TestStaleIsMissing(t *testing.T) {
 	assert.True(t, ok)
 
 	lm, _ := v.Landmark("hz")
-	assert.Equal(t, []string{"fresh"}, sortedNodes(v.NodesWithin([]int32{lm}, P90, 60_000_000)))
+	assert.Equal(t, []string{"fresh"}, sortedNodes(v.NodesWithin([]int32{lm}, P90, 60_000_000).Nodes))
 	row, best, ok := v.Best(lm, P90)
 	require.True(t, ok)
 	assert.Equal(t, "node fresh", v.Describe(row))
@@ -170,12 +170,12 @@ func TestDeletes(t *testing.T) {
 	_, ok = v.Row("n1")
 	assert.False(t, ok)
 	lm, _ := v.Landmark("hz")
-	assert.Empty(t, v.NodesWithin([]int32{lm}, P50, 60_000_000))
+	assert.Empty(t, v.NodesWithin([]int32{lm}, P50, 60_000_000).Nodes)
 
 	m.SetNodeNetwork(siteMeasured("site-s", "s", now, map[string]int64{"hz": 6000}))
 	m.DeleteNode("n2")
 	v = m.Flush().View(now, ttl)
-	assert.Equal(t, []string{"n1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 60_000_000)))
+	assert.Equal(t, []string{"n1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 60_000_000).Nodes))
 }
 
 // TestAgainstModel drives the map with random changes and compares every
@@ -299,7 +299,7 @@ func TestAgainstModel(t *testing.T) {
 				}
 			}
 			slices.Sort(wantWithin)
-			require.Equal(t, wantWithin, sortedNodes(v.NodesWithin([]int32{id}, P90, bound)), "step %d landmark %s bound %d", step, lm, bound)
+			require.Equal(t, wantWithin, sortedNodes(v.NodesWithin([]int32{id}, P90, bound).Nodes), "step %d landmark %s bound %d", step, lm, bound)
 		}
 	}
 }
@@ -322,5 +322,38 @@ func TestBucketsCoverTheRange(t *testing.T) {
 		// Buckets stay narrow: at most 3% or 250us wide.
 		width := bucketLow[i] - bucketLow[i-1]
 		assert.LessOrEqual(t, float64(width), max(250, 0.03*float64(bucketLow[i-1])))
+	}
+}
+
+func TestWeightedRTT(t *testing.T) {
+	m := New()
+	m.SetLandmark("hz")
+	m.SetLandmark("sh")
+	for i := range 150 { // three chunks, the last one partial
+		name := fmt.Sprintf("n%03d", i)
+		m.SetNode(name, "")
+		rtt := map[string]int64{"hz": int64(1000 * i), "sh": 3000}
+		at := now
+		switch {
+		case i%10 == 3:
+			delete(rtt, "sh")
+		case i%10 == 7:
+			at = now.Add(-time.Hour)
+		}
+		m.SetNodeNetwork(measured(name, at, rtt))
+	}
+	v := m.Flush().View(now, ttl)
+	hz, _ := v.Landmark("hz")
+	sh, _ := v.Landmark("sh")
+	out := make([]int32, v.NumRows())
+	v.WeightedRTT([]int32{hz, sh}, []int64{3, 1}, P50, out)
+	for i := range 150 {
+		row, ok := v.Row(fmt.Sprintf("n%03d", i))
+		require.True(t, ok)
+		want := int32((3*1000*i + 3000) / 4)
+		if i%10 == 3 || i%10 == 7 {
+			want = -1
+		}
+		require.Equal(t, want, out[row], "node n%03d", i)
 	}
 }

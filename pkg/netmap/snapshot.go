@@ -1,6 +1,7 @@
 package netmap
 
 import (
+	"hash/maphash"
 	"math"
 	"time"
 
@@ -37,6 +38,7 @@ type Snapshot struct {
 	landmarks  []string // sorted; a landmark's ID is its position
 	landmarkID map[string]int32
 	rowOf      map[string]int32 // node name -> row (its own object's, else its site's)
+	nodes      *nodeIndex       // rowOf for the hot path
 	rows       []rowInfo
 	table      table
 	index      [][numPercentiles]rttIndex // [landmark][percentile]
@@ -51,6 +53,12 @@ type rowInfo struct {
 
 func emptySnapshot() *Snapshot {
 	return &Snapshot{landmarkID: map[string]int32{}, rowOf: map[string]int32{}}
+}
+
+// indexNodes (re)builds the hot-path index of rowOf; the map calls it
+// whenever rowOf changes.
+func (s *Snapshot) indexNodes(seed maphash.Seed) {
+	s.nodes = newNodeIndex(seed, s.rowOf)
 }
 
 // Generation increases with every published snapshot.
@@ -89,8 +97,10 @@ type View struct {
 
 // Row returns the row holding a node's measurements.
 func (v View) Row(node string) (int32, bool) {
-	r, ok := v.rowOf[node]
-	return r, ok
+	if v.nodes == nil {
+		return 0, false
+	}
+	return v.nodes.lookup(node)
 }
 
 // RTT returns a fresh measurement in microseconds; ok is false when the
@@ -109,6 +119,48 @@ func (v View) Observed(row, landmark int32) time.Time {
 		return time.Unix(int64(e.observed), 0)
 	}
 	return time.Time{}
+}
+
+// NumRows is the number of rows; row IDs are below it.
+func (v View) NumRows() int { return len(v.rows) }
+
+// WeightedRTT writes to out[row] the weighted mean of each row's fresh RTT to
+// the given landmarks, or -1 where any of them is missing or stale; out must
+// hold NumRows values. It reads the table one landmark column at a time, in
+// memory order, which costs about as much per row as one random lookup.
+func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, out []int32) {
+	var total int64
+	for _, w := range weights {
+		total += w
+	}
+	rows := len(v.rows)
+	var sum [chunkRows]int64
+	for c := range v.table.chunks {
+		base := c * chunkRows
+		n := min(chunkRows, rows-base)
+		if n <= 0 {
+			break
+		}
+		clear(sum[:])
+		var missing uint64
+		for i, lm := range lms {
+			col, w := v.table.column(c, lm), weights[i]
+			for r := range n {
+				if e := &col[r]; e.observed >= v.freshSince {
+					sum[r] += int64(e.rtt[p]) * w
+				} else {
+					missing |= 1 << r
+				}
+			}
+		}
+		for r := range n {
+			if missing&(1<<r) != 0 || total == 0 {
+				out[base+r] = -1
+			} else {
+				out[base+r] = int32(sum[r] / total)
+			}
+		}
+	}
 }
 
 // Describe names a row for people: "node edge-hz-3" or "site cn-hangzhou-telecom".
@@ -139,13 +191,24 @@ func (v View) Best(landmark int32, p Percentile) (row int32, us int32, ok bool) 
 	return 0, 0, false
 }
 
+// Candidates are the nodes within an SLO, by name and by row.
+type Candidates struct {
+	Nodes sets.Set[string]
+	rows  []uint64 // bitset over rows
+}
+
+// HasRow says whether the nodes of a row are candidates.
+func (c Candidates) HasRow(row int32) bool {
+	w := int(row / 64)
+	return w < len(c.rows) && c.rows[w]&(1<<(row%64)) != 0
+}
+
 // NodesWithin returns the nodes whose fresh RTT to every landmark in lms is
 // at most bound. The work is proportional to the rows in the buckets below
 // the bound of the most selective landmark, not to the cluster.
-func (v View) NodesWithin(lms []int32, p Percentile, bound int32) sets.Set[string] {
-	out := sets.New[string]()
+func (v View) NodesWithin(lms []int32, p Percentile, bound int32) Candidates {
 	if len(lms) == 0 {
-		return out
+		return Candidates{Nodes: sets.New[string]()}
 	}
 	last := bucketOf(bound)
 	driver, driverRows := lms[0], math.MaxInt
@@ -158,6 +221,8 @@ func (v View) NodesWithin(lms []int32, p Percentile, bound int32) sets.Set[strin
 			driver, driverRows = lm, n
 		}
 	}
+	var within []int32
+	nodes := 0
 	for _, bucket := range v.index[driver][p][:last+1] {
 	rows:
 		for _, r := range bucket {
@@ -166,8 +231,14 @@ func (v View) NodesWithin(lms []int32, p Percentile, bound int32) sets.Set[strin
 					continue rows
 				}
 			}
-			out.Insert(v.rows[r].nodes...)
+			within = append(within, r)
+			nodes += len(v.rows[r].nodes)
 		}
+	}
+	out := Candidates{Nodes: make(sets.Set[string], nodes), rows: make([]uint64, (len(v.rows)+63)/64)}
+	for _, r := range within {
+		out.Nodes.Insert(v.rows[r].nodes...)
+		out.rows[r/64] |= 1 << (r % 64)
 	}
 	return out
 }

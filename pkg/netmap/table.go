@@ -23,7 +23,11 @@ type entry struct {
 const chunkRows = 64
 
 type chunk struct {
-	entries []entry // chunkRows x width, row-major
+	// entries is width x chunkRows, landmark-major: the chunk's rows for
+	// one landmark are contiguous, so that a pass over one landmark (the
+	// per-pod precomputation in PreScore, the index build) reads memory in
+	// order.
+	entries []entry
 }
 
 // table is the dense rows x landmarks matrix. Snapshots share chunks; a
@@ -47,15 +51,13 @@ func (t *table) grow(rows int) {
 
 func (t *table) at(row int32, lm int32) *entry {
 	c := t.chunks[row/chunkRows]
-	return &c.entries[int(row%chunkRows)*t.width+int(lm)]
+	return &c.entries[int(lm)*chunkRows+int(row%chunkRows)]
 }
 
-// rowEntries returns the row's entries for writing. The caller must own the
-// chunk (see writer.ownChunk).
-func (t *table) rowEntries(row int32) []entry {
-	c := t.chunks[row/chunkRows]
-	off := int(row%chunkRows) * t.width
-	return c.entries[off : off+t.width]
+// column returns one landmark's entries for the 64 rows of chunk c.
+func (t *table) column(c int, lm int32) []entry {
+	off := int(lm) * chunkRows
+	return t.chunks[c].entries[off : off+chunkRows]
 }
 
 // clampRTT keeps a value inside the range the CRD schema allows, so that a

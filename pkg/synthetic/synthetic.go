@@ -56,25 +56,44 @@ var Provinces = []Province{
 // Carriers are the three national carriers.
 var Carriers = []string{"telecom", "unicom", "cmcc"}
 
-// Site is one edge site: a province and a carrier.
+// Kinds of edge node.
+const (
+	ENS = "ens" // operator edge site
+	CDN = "cdn" // CDN point of presence
+)
+
+// Site is one edge site: a province and a carrier, of one kind.
 type Site struct {
 	Province Province
 	Carrier  string
+	Kind     string // ENS (the zero value counts as ENS) or CDN
 }
 
-// ID is the site's ENS-style region id, such as "cn-hangzhou-telecom".
-func (s Site) ID() string { return fmt.Sprintf("cn-%s-%s", s.Province.City, s.Carrier) }
+// ID is the site's region id: ENS-style "cn-hangzhou-telecom" for operator
+// edge sites, "cdn-hangzhou-telecom" for CDN points of presence.
+func (s Site) ID() string {
+	if s.Kind == CDN {
+		return fmt.Sprintf("cdn-%s-%s", s.Province.City, s.Carrier)
+	}
+	return fmt.Sprintf("cn-%s-%s", s.Province.City, s.Carrier)
+}
 
 // Population names the user population of the site's province and carrier,
 // such as "zhejiang-telecom"; landmarks carry these names.
 func (s Site) Population() string { return s.Province.Name + "-" + s.Carrier }
 
-// Sites returns every province x carrier site.
-func Sites() []Site {
+// Sites returns every province x carrier operator edge site.
+func Sites() []Site { return sitesOf(ENS) }
+
+// CDNSites returns a CDN point of presence for every province and carrier,
+// in the same cities as the edge sites.
+func CDNSites() []Site { return sitesOf(CDN) }
+
+func sitesOf(kind string) []Site {
 	out := make([]Site, 0, len(Provinces)*len(Carriers))
 	for _, p := range Provinces {
 		for _, c := range Carriers {
-			out = append(out, Site{Province: p, Carrier: c})
+			out = append(out, Site{Province: p, Carrier: c, Kind: kind})
 		}
 	}
 	return out

@@ -221,5 +221,5 @@ func admits(view netmap.View, in *intent.Intent) bool {
 	if !in.HasSLO() {
 		return true
 	}
-	return view.NodesWithin(lms, percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond)).Len() > 0
+	return view.NodesWithin(lms, percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond)).Nodes.Len() > 0
 }

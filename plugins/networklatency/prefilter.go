@@ -26,6 +26,12 @@ type cycleState struct {
 	pct         netmap.Percentile
 	bound       int32 // SLO in microseconds; 0: no SLO
 	intent      *intent.Intent
+	// admitted holds the nodes within the SLO, as returned by PreFilter.
+	admitted netmap.Candidates
+	// byRow, set by PreScore when many nodes are feasible, holds every
+	// row's demand-weighted RTT (-1 if unknown), so that Score reads one
+	// small array instead of the table.
+	byRow []int32
 }
 
 func (s *cycleState) Clone() fwk.StateData { return s }
@@ -84,13 +90,13 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	if s.bound == 0 {
 		return nil, nil
 	}
-	nodes := s.view.NodesWithin(s.landmarks, s.pct, s.bound)
-	if nodes.Len() == 0 {
+	s.admitted = s.view.NodesWithin(s.landmarks, s.pct, s.bound)
+	if s.admitted.Nodes.Len() == 0 {
 		pl.waiting.add(pod, in)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.whyNone(s))
 	}
-	klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", nodes.Len())
-	return &fwk.PreFilterResult{NodeNames: nodes}, nil
+	klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", s.admitted.Nodes.Len())
+	return &fwk.PreFilterResult{NodeNames: s.admitted.Nodes}, nil
 }
 
 // whyNone explains an SLO no node meets, for the pod's owner.
@@ -121,11 +127,3 @@ func fmtRTT(us int32) string {
 
 // PreFilterExtensions is nil: the plugin's state does not depend on other pods.
 func (pl *NetworkLatency) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
-
-// PreScore skips scoring for pods without a network intent.
-func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	if readState(cs) == nil {
-		return fwk.NewStatus(fwk.Skip)
-	}
-	return nil
-}

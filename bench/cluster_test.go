@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/synthetic"
+)
+
+var large = flag.Bool("large", false, "also run the 50,000 and 100,000-node cases")
+
+// clusterSizes are the node counts every size-swept benchmark runs at.
+func clusterSizes() []int {
+	if *large {
+		return []int{1000, 5000, 10000, 50000, 100000}
+	}
+	return []int{1000, 5000, 10000}
+}
+
+// Labels and taint of the benchmark cluster.
+const (
+	nodeTypeLabel = "edgeplace.io/node-type"
+	provinceLabel = "edgeplace.io/province"
+	edgeTaintKey  = "edgeplace.io/edge"
+)
+
+// edgeCluster is an ENS/CDN-like cluster: 80% of the nodes in the 93
+// operator edge sites (31 provinces x 3 carriers), 20% in CDN points of
+// presence in the same cities. Each node is measured to the first k site
+// populations with RTT from the synthetic model plus up to 0.5ms of per-node
+// noise; 5% of the nodes' measurements are stale. Every node carries one
+// NoSchedule taint, which the benchmark pod tolerates, and a node-type label,
+// which its node affinity selects, so that the in-tree yardsticks do their
+// full work.
+type edgeCluster struct {
+	nodes     []*v1.Node
+	infos     []fwk.NodeInfo
+	byName    map[string]fwk.NodeInfo
+	netmap    *netmap.Map
+	landmarks []string
+	sites     []synthetic.Site // site of each node
+}
+
+type clusterOptions struct {
+	nodes, landmarks int
+	// perSite publishes one site-scoped NodeNetwork per site instead of one
+	// per node; sites then holds how many nodes share a site.
+	perSite bool
+}
+
+func newEdgeCluster(o clusterOptions) *edgeCluster {
+	rng := rand.New(rand.NewPCG(uint64(o.nodes), uint64(o.landmarks)))
+	ens, cdn := synthetic.Sites(), synthetic.CDNSites()
+	users := ens[:min(o.landmarks, len(ens))]
+	c := &edgeCluster{netmap: netmap.New(), byName: make(map[string]fwk.NodeInfo, o.nodes)}
+	for _, u := range users {
+		c.landmarks = append(c.landmarks, u.Population())
+		c.netmap.SetLandmark(u.Population())
+	}
+	// The model RTT between every site and every landmark, computed once.
+	base := map[string][]time.Duration{}
+	for _, s := range append(append([]synthetic.Site{}, ens...), cdn...) {
+		row := make([]time.Duration, len(users))
+		for j, u := range users {
+			row[j] = synthetic.RTT(s, u)
+		}
+		base[s.ID()] = row
+	}
+	now := time.Now()
+	published := map[string]bool{}
+	for i := range o.nodes {
+		site := ens[i%len(ens)]
+		if i%5 == 4 {
+			site = cdn[(i/5)%len(cdn)]
+		}
+		name := fmt.Sprintf("%s-%d", site.ID(), i)
+		node := benchNode(name, site)
+		ni := framework.NewNodeInfo()
+		ni.SetNode(node)
+		c.nodes = append(c.nodes, node)
+		c.infos = append(c.infos, ni)
+		c.byName[name] = ni
+		c.sites = append(c.sites, site)
+		c.netmap.SetNode(name, site.ID())
+
+		object, scope := name, v1alpha1.NodeNetworkSpec{}
+		if o.perSite {
+			if published[site.ID()] {
+				continue
+			}
+			published[site.ID()] = true
+			object, scope = "site."+site.ID(), v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site.ID()}
+		}
+		observed := now.Add(-time.Minute)
+		if rng.IntN(20) == 0 {
+			observed = now.Add(-time.Hour)
+		}
+		nn := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: object}, Spec: scope}
+		nn.Status.Landmarks = make([]v1alpha1.LandmarkRTT, len(users))
+		for j, u := range users {
+			p50 := base[site.ID()][j] + time.Duration(rng.IntN(500))*time.Microsecond
+			nn.Status.Landmarks[j] = v1alpha1.LandmarkRTT{
+				Landmark: u.Population(), RTTP50Microseconds: p50.Microseconds(),
+				RTTP90Microseconds: synthetic.P90(p50).Microseconds(), Samples: 30, ObservedTime: metav1.NewTime(observed),
+			}
+		}
+		c.netmap.SetNodeNetwork(nn)
+	}
+	c.netmap.SetState(netmap.Ready)
+	c.netmap.Flush()
+	return c
+}
+
+func benchNode(name string, site synthetic.Site) *v1.Node {
+	kind := site.Kind
+	if kind == "" {
+		kind = synthetic.ENS
+	}
+	allocatable := v1.ResourceList{
+		v1.ResourceCPU:    resource.MustParse("32"),
+		v1.ResourceMemory: resource.MustParse("128Gi"),
+		v1.ResourcePods:   resource.MustParse("110"),
+	}
+	return &v1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: k8stypes.UID("uid-" + name), Labels: map[string]string{
+			v1alpha1.SiteLabel:              site.ID(),
+			nodeTypeLabel:                   kind,
+			provinceLabel:                   site.Province.Name,
+			"kubernetes.io/hostname":        name,
+			"topology.kubernetes.io/region": site.ID(),
+		}},
+		Spec: v1.NodeSpec{Taints: []v1.Taint{{Key: edgeTaintKey, Value: "true", Effect: v1.TaintEffectNoSchedule}}},
+		Status: v1.NodeStatus{Capacity: allocatable, Allocatable: allocatable,
+			Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}}},
+	}
+}
+
+
+// demand is the benchmark pod's demand: two landmarks, 60/40.
+func (c *edgeCluster) demand() string {
+	return c.landmarks[0] + ":60," + c.landmarks[len(c.landmarks)-1] + ":40"
+}
+
+// pod is the benchmark pod: the given intent, 500m CPU and 1Gi, a toleration
+// of the edge taint, a required node affinity every node meets and a
+// preferred one some do.
+func (c *edgeCluster) pod(name, slo string) *v1.Pod {
+	annotations := map[string]string{intent.DemandAnnotation: c.demand()}
+	if slo != "" {
+		annotations[intent.MaxRTTAnnotation] = slo
+	}
+	return &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: k8stypes.UID("uid-" + name), Annotations: annotations},
+		Spec: v1.PodSpec{
+			SchedulerName: "edgeplace-scheduler",
+			Containers: []v1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10", Resources: v1.ResourceRequirements{
+				Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("500m"), v1.ResourceMemory: resource.MustParse("1Gi")},
+			}}},
+			Tolerations: []v1.Toleration{{Key: edgeTaintKey, Operator: v1.TolerationOpEqual, Value: "true", Effect: v1.TaintEffectNoSchedule}},
+			Affinity: &v1.Affinity{NodeAffinity: &v1.NodeAffinity{
+				RequiredDuringSchedulingIgnoredDuringExecution: &v1.NodeSelector{NodeSelectorTerms: []v1.NodeSelectorTerm{{
+					MatchExpressions: []v1.NodeSelectorRequirement{{Key: nodeTypeLabel, Operator: v1.NodeSelectorOpIn, Values: []string{synthetic.ENS, synthetic.CDN}}},
+				}}},
+				PreferredDuringSchedulingIgnoredDuringExecution: []v1.PreferredSchedulingTerm{{Weight: 10, Preference: v1.NodeSelectorTerm{
+					MatchExpressions: []v1.NodeSelectorRequirement{{Key: provinceLabel, Operator: v1.NodeSelectorOpIn, Values: []string{"zhejiang", "jiangsu", "shanghai"}}},
+				}}},
+			}},
+		},
+	}
+}
