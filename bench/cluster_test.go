@@ -147,7 +147,6 @@ func benchNode(name string, site synthetic.Site) *v1.Node {
 	}
 }
 
-
 // demand is the benchmark pod's demand: two landmarks, 60/40.
 func (c *edgeCluster) demand() string {
 	return c.landmarks[0] + ":60," + c.landmarks[len(c.landmarks)-1] + ":40"
