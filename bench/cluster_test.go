@@ -36,11 +36,12 @@ const (
 	edgeTaintKey  = "edgeplace.io/edge"
 )
 
-// edgeCluster is an ENS/CDN-like cluster: 80% of the nodes in the 93
-// operator edge sites (31 provinces x 3 carriers), 20% in CDN points of
-// presence in the same cities. Each node is measured to the first k site
-// populations with RTT from the synthetic model plus up to 0.5ms of per-node
-// noise; 5% of the nodes' measurements are stale. Every node carries one
+// edgeCluster is an ENS/CDN-like cluster. Its nodes are spread over the 93
+// operator edge sites (31 provinces x 3 carriers) and 93 CDN points of
+// presence in the same cities, or over more sites when asked (several
+// sites per city and carrier). Each node is measured to the first k site
+// populations with RTT from the synthetic model plus up to 0.5ms of
+// per-node noise; 5% of the measurements are stale. Every node carries one
 // NoSchedule taint, which the benchmark pod tolerates, and a node-type label,
 // which its node affinity selects, so that the in-tree yardsticks do their
 // full work.
@@ -50,80 +51,102 @@ type edgeCluster struct {
 	byName    map[string]fwk.NodeInfo
 	netmap    *netmap.Map
 	landmarks []string
-	sites     []synthetic.Site // site of each node
+	objects   []*v1alpha1.NodeNetwork // as published
 }
 
 type clusterOptions struct {
 	nodes, landmarks int
+	// sites is the number of distinct sites (default: the 186 synthetic ones).
+	sites int
 	// perSite publishes one site-scoped NodeNetwork per site instead of one
-	// per node; sites then holds how many nodes share a site.
+	// per node.
 	perSite bool
+	// noMap leaves the network map empty (for benchmarks of the map itself).
+	noMap bool
 }
 
 func newEdgeCluster(o clusterOptions) *edgeCluster {
 	rng := rand.New(rand.NewPCG(uint64(o.nodes), uint64(o.landmarks)))
-	ens, cdn := synthetic.Sites(), synthetic.CDNSites()
+	ens := synthetic.Sites()
+	bases := append(append([]synthetic.Site{}, ens...), synthetic.CDNSites()...)
+	if o.sites == 0 {
+		o.sites = len(bases)
+	}
 	users := ens[:min(o.landmarks, len(ens))]
 	c := &edgeCluster{netmap: netmap.New(), byName: make(map[string]fwk.NodeInfo, o.nodes)}
 	for _, u := range users {
 		c.landmarks = append(c.landmarks, u.Population())
-		c.netmap.SetLandmark(u.Population())
 	}
-	// The model RTT between every site and every landmark, computed once.
-	base := map[string][]time.Duration{}
-	for _, s := range append(append([]synthetic.Site{}, ens...), cdn...) {
-		row := make([]time.Duration, len(users))
+	// The model RTT between every base site and every landmark, computed once.
+	model := make([][]time.Duration, len(bases))
+	for i, s := range bases {
+		model[i] = make([]time.Duration, len(users))
 		for j, u := range users {
-			row[j] = synthetic.RTT(s, u)
+			model[i][j] = synthetic.RTT(s, u)
 		}
-		base[s.ID()] = row
 	}
 	now := time.Now()
-	published := map[string]bool{}
+	published := make([]bool, o.sites)
 	for i := range o.nodes {
-		site := ens[i%len(ens)]
-		if i%5 == 4 {
-			site = cdn[(i/5)%len(cdn)]
+		site := i % o.sites
+		base := site % len(bases)
+		siteID := bases[base].ID()
+		if o.sites > len(bases) {
+			siteID = fmt.Sprintf("%s-%d", siteID, site/len(bases))
 		}
-		name := fmt.Sprintf("%s-%d", site.ID(), i)
-		node := benchNode(name, site)
+		name := fmt.Sprintf("%s-%d", siteID, i)
+		node := benchNode(name, siteID, bases[base])
 		ni := framework.NewNodeInfo()
 		ni.SetNode(node)
 		c.nodes = append(c.nodes, node)
 		c.infos = append(c.infos, ni)
 		c.byName[name] = ni
-		c.sites = append(c.sites, site)
-		c.netmap.SetNode(name, site.ID())
 
-		object, scope := name, v1alpha1.NodeNetworkSpec{}
+		object, spec := name, v1alpha1.NodeNetworkSpec{}
 		if o.perSite {
-			if published[site.ID()] {
+			if published[site] {
 				continue
 			}
-			published[site.ID()] = true
-			object, scope = "site."+site.ID(), v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site.ID()}
+			published[site] = true
+			object, spec = "site."+siteID, v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: siteID}
 		}
 		observed := now.Add(-time.Minute)
 		if rng.IntN(20) == 0 {
 			observed = now.Add(-time.Hour)
 		}
-		nn := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: object}, Spec: scope}
+		nn := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: object}, Spec: spec}
 		nn.Status.Landmarks = make([]v1alpha1.LandmarkRTT, len(users))
 		for j, u := range users {
-			p50 := base[site.ID()][j] + time.Duration(rng.IntN(500))*time.Microsecond
+			p50 := model[base][j] + time.Duration(rng.IntN(500))*time.Microsecond
 			nn.Status.Landmarks[j] = v1alpha1.LandmarkRTT{
 				Landmark: u.Population(), RTTP50Microseconds: p50.Microseconds(),
 				RTTP90Microseconds: synthetic.P90(p50).Microseconds(), Samples: 30, ObservedTime: metav1.NewTime(observed),
 			}
 		}
-		c.netmap.SetNodeNetwork(nn)
+		c.objects = append(c.objects, nn)
 	}
-	c.netmap.SetState(netmap.Ready)
-	c.netmap.Flush()
+	if !o.noMap {
+		c.fill(c.netmap)
+		c.netmap.Flush()
+	}
 	return c
 }
 
-func benchNode(name string, site synthetic.Site) *v1.Node {
+// fill records the whole cluster in a map, as its informers would.
+func (c *edgeCluster) fill(m *netmap.Map) {
+	for _, lm := range c.landmarks {
+		m.SetLandmark(lm)
+	}
+	for _, n := range c.nodes {
+		m.SetNode(n.Name, n.Labels[v1alpha1.SiteLabel])
+	}
+	for _, nn := range c.objects {
+		m.SetNodeNetwork(nn)
+	}
+	m.SetState(netmap.Ready)
+}
+
+func benchNode(name, siteID string, site synthetic.Site) *v1.Node {
 	kind := site.Kind
 	if kind == "" {
 		kind = synthetic.ENS
@@ -135,11 +158,11 @@ func benchNode(name string, site synthetic.Site) *v1.Node {
 	}
 	return &v1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: k8stypes.UID("uid-" + name), Labels: map[string]string{
-			v1alpha1.SiteLabel:              site.ID(),
+			v1alpha1.SiteLabel:              siteID,
 			nodeTypeLabel:                   kind,
 			provinceLabel:                   site.Province.Name,
 			"kubernetes.io/hostname":        name,
-			"topology.kubernetes.io/region": site.ID(),
+			"topology.kubernetes.io/region": siteID,
 		}},
 		Spec: v1.NodeSpec{Taints: []v1.Taint{{Key: edgeTaintKey, Value: "true", Effect: v1.TaintEffectNoSchedule}}},
 		Status: v1.NodeStatus{Capacity: allocatable, Allocatable: allocatable,

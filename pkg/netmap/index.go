@@ -32,59 +32,105 @@ func bucketOf(us int32) int {
 	return sort.Search(len(bucketLow), func(i int) bool { return bucketLow[i] > us }) - 1
 }
 
-// rttIndex holds, for one landmark and percentile, the rows of each bucket.
-// Bucket slices are immutable once published; updates replace them.
-type rttIndex [][]int32
+// rttIndex holds, for one landmark and percentile, the rows of each bucket,
+// in groups of bucketsPerGroup so that an update copies one small group,
+// not the whole bucket array. Groups and bucket slices are immutable once
+// published; updates replace them.
+type rttIndex []*bucketGroup
+
+const bucketsPerGroup = 32
+
+type bucketGroup [bucketsPerGroup][]int32
+
+var numGroups = (len(bucketLow) + bucketsPerGroup - 1) / bucketsPerGroup
+
+// bucket returns the rows of bucket b.
+func (ix rttIndex) bucket(b int) []int32 {
+	if g := ix[b/bucketsPerGroup]; g != nil {
+		return g[b%bucketsPerGroup]
+	}
+	return nil
+}
 
 // indexChange collects the rows leaving and joining buckets in one flush.
 type indexChange struct {
-	remove map[int][]int32
-	add    map[int][]int32
+	moves []indexMove
+}
+
+type indexMove struct {
+	row      int32
+	from, to int // -1: none
 }
 
 func (c *indexChange) move(row int32, from, to int) {
-	if from == to {
-		return
-	}
-	if c.remove == nil {
-		c.remove, c.add = map[int][]int32{}, map[int][]int32{}
-	}
-	if from >= 0 {
-		c.remove[from] = append(c.remove[from], row)
-	}
-	if to >= 0 {
-		c.add[to] = append(c.add[to], row)
+	if from != to {
+		c.moves = append(c.moves, indexMove{row, from, to})
 	}
 }
 
-// apply returns a new index with the change applied, sharing untouched buckets.
+// apply returns a new index with the change applied, sharing untouched
+// groups and buckets; a touched one is copied, never written in place.
 func (ix rttIndex) apply(c *indexChange) rttIndex {
-	if c == nil || c.remove == nil {
+	if len(c.moves) == 0 {
 		return ix
 	}
 	out := slices.Clone(ix)
 	if out == nil {
-		out = make(rttIndex, len(bucketLow))
+		out = make(rttIndex, numGroups)
 	}
-	touched := map[int]bool{}
-	for b := range c.remove {
-		touched[b] = true
-	}
-	for b := range c.add {
-		touched[b] = true
-	}
-	for b := range touched {
-		gone := make(map[int32]struct{}, len(c.remove[b]))
-		for _, r := range c.remove[b] {
-			gone[r] = struct{}{}
+	owned := map[int]bool{}
+	set := func(b int, rows []int32) {
+		g := b / bucketsPerGroup
+		if !owned[g] {
+			owned[g] = true
+			fresh := &bucketGroup{}
+			if out[g] != nil {
+				*fresh = *out[g]
+			}
+			out[g] = fresh
 		}
-		rows := make([]int32, 0, max(0, len(out[b])-len(gone))+len(c.add[b]))
-		for _, r := range out[b] {
+		out[g][b%bucketsPerGroup] = rows
+	}
+	if len(c.moves) <= 8 {
+		// A probe's update moves a row or two: copy the buckets involved.
+		for _, m := range c.moves {
+			if m.from >= 0 {
+				set(m.from, slices.DeleteFunc(slices.Clone(out.bucket(m.from)), func(r int32) bool { return r == m.row }))
+			}
+			if m.to >= 0 {
+				set(m.to, append(slices.Clip(out.bucket(m.to)), m.row))
+			}
+		}
+		return out
+	}
+	// Many moves (a burst, or a rebuild): group them by bucket and copy each
+	// touched bucket once.
+	leaving := map[int]map[int32]struct{}{}
+	joining := map[int][]int32{}
+	for _, m := range c.moves {
+		if m.from >= 0 {
+			if leaving[m.from] == nil {
+				leaving[m.from] = map[int32]struct{}{}
+			}
+			leaving[m.from][m.row] = struct{}{}
+		}
+		if m.to >= 0 {
+			joining[m.to] = append(joining[m.to], m.row)
+		}
+	}
+	for b, gone := range leaving {
+		old := out.bucket(b)
+		rows := make([]int32, 0, len(old)+len(joining[b]))
+		for _, r := range old {
 			if _, ok := gone[r]; !ok {
 				rows = append(rows, r)
 			}
 		}
-		out[b] = append(rows, c.add[b]...)
+		set(b, append(rows, joining[b]...))
+		delete(joining, b)
+	}
+	for b, come := range joining {
+		set(b, append(slices.Clip(out.bucket(b)), come...))
 	}
 	return out
 }

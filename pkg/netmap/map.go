@@ -283,7 +283,7 @@ func (m *Map) rebuild() *Snapshot {
 	s.index = make([][numPercentiles]rttIndex, len(s.landmarks))
 	for lm := range s.index {
 		for p := range numPercentiles {
-			s.index[lm][p] = make(rttIndex, len(bucketLow)).apply(&changes[lm][p])
+			s.index[lm][p] = make(rttIndex, numGroups).apply(&changes[lm][p])
 		}
 	}
 	for node := range m.nodes {
@@ -305,7 +305,14 @@ func (m *Map) rebuild() *Snapshot {
 func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 	s := *prev
 	s.table.chunks = slices.Clone(prev.table.chunks)
-	s.rows = slices.Clone(prev.rows)
+	// Most updates only refresh measurements; the row metadata is copied
+	// only when some of it changes.
+	rowsOwned := false
+	ownRows := func() {
+		if !rowsOwned {
+			s.rows, rowsOwned = slices.Clone(s.rows), true
+		}
+	}
 	touched := nameSet{}
 	m.applyNodes(p.nodes, touched)
 	m.applyObjects(p.objects, touched)
@@ -321,17 +328,22 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 		case nn == nil:
 			own(&s, row, owned)
 			writeRow(&s, row, nil, changes)
+			ownRows()
 			s.rows[row] = rowInfo{}
 			delete(m.rowByObject, name)
 			m.freeRows = append(m.freeRows, row)
 			continue
 		case !had:
+			ownRows()
 			row = m.allocRow(&s)
 			m.rowByObject[name] = row
 		}
 		own(&s, row, owned)
 		writeRow(&s, row, nn, changes)
-		s.rows[row].object, s.rows[row].site = name, siteOf(nn)
+		if info := s.rows[row]; info.object != name || info.site != siteOf(nn) {
+			ownRows()
+			s.rows[row].object, s.rows[row].site = name, siteOf(nn)
+		}
 	}
 	if len(s.landmarks) > 0 {
 		s.index = slices.Clone(prev.index)
@@ -341,7 +353,7 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 			}
 		}
 	}
-	m.remap(&s, prev, touched)
+	m.remap(&s, prev, touched, ownRows)
 	return &s
 }
 
@@ -408,7 +420,7 @@ func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPe
 
 // remap re-resolves the touched nodes' rows and rebuilds the node lists of
 // the rows they leave or join.
-func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet) {
+func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()) {
 	dirty := map[int32]bool{}
 	var rowOf map[string]int32
 	for node := range touched {
@@ -438,6 +450,7 @@ func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet) {
 	}
 	s.rowOf = rowOf
 	s.indexNodes(m.seed)
+	ownRows()
 	for row := range dirty {
 		info := &s.rows[row]
 		var nodes []string

@@ -175,8 +175,9 @@ func (v View) Describe(row int32) string {
 // Best returns the row with the lowest fresh RTT to a landmark among rows
 // that some node resolves to.
 func (v View) Best(landmark int32, p Percentile) (row int32, us int32, ok bool) {
-	for _, bucket := range v.index[landmark][p] {
-		for _, r := range bucket {
+	ix := v.index[landmark][p]
+	for b := range bucketLow {
+		for _, r := range ix.bucket(b) {
 			if len(v.rows[r].nodes) == 0 {
 				continue
 			}
@@ -214,8 +215,8 @@ func (v View) NodesWithin(lms []int32, p Percentile, bound int32) Candidates {
 	driver, driverRows := lms[0], math.MaxInt
 	for _, lm := range lms {
 		n := 0
-		for _, bucket := range v.index[lm][p][:last+1] {
-			n += len(bucket)
+		for b := 0; b <= last; b++ {
+			n += len(v.index[lm][p].bucket(b))
 		}
 		if n < driverRows {
 			driver, driverRows = lm, n
@@ -223,9 +224,9 @@ func (v View) NodesWithin(lms []int32, p Percentile, bound int32) Candidates {
 	}
 	var within []int32
 	nodes := 0
-	for _, bucket := range v.index[driver][p][:last+1] {
+	for b := 0; b <= last; b++ {
 	rows:
-		for _, r := range bucket {
+		for _, r := range v.index[driver][p].bucket(b) {
 			for _, lm := range lms {
 				if rtt, fresh := v.RTT(r, lm, p); !fresh || rtt > bound {
 					continue rows
