@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"testing"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -21,8 +22,12 @@ import (
 
 var large = flag.Bool("large", false, "also run the 50,000 and 100,000-node cases")
 
-// clusterSizes are the node counts every size-swept benchmark runs at.
+// clusterSizes are the node counts every size-swept benchmark runs at;
+// -short keeps only the smallest, to check that the benchmarks still run.
 func clusterSizes() []int {
+	if testing.Short() {
+		return []int{1000}
+	}
 	if *large {
 		return []int{1000, 5000, 10000, 50000, 100000}
 	}

@@ -78,6 +78,9 @@ func BenchmarkMapBuild(b *testing.B) {
 // informer. One op decodes them all.
 func BenchmarkObjects(b *testing.B) {
 	n, sites := 10000, 500
+	if testing.Short() {
+		n, sites = 1000, 50
+	}
 	if *large {
 		n, sites = 100000, 5000
 	}

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/edgeplace/edgeplace/manifests"
@@ -20,7 +21,13 @@ import (
 // InstallCRDs creates (or updates) the CRDs from manifests/crds and waits
 // until they are established and served.
 func (cp *ControlPlane) InstallCRDs(ctx context.Context) error {
-	client, err := apiextensions.NewForConfig(cp.Config())
+	return InstallCRDs(ctx, cp.Config())
+}
+
+// InstallCRDs installs the CRDs from manifests/crds on any API server, for
+// harnesses that start their own (such as scheduler_perf).
+func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
+	client, err := apiextensions.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -42,7 +49,7 @@ func (cp *ControlPlane) InstallCRDs(ctx context.Context) error {
 			return fmt.Errorf("CRD %s: %w", crd.Name, err)
 		}
 	}
-	disco, err := discovery.NewDiscoveryClientForConfig(cp.Config())
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ const (
 	flushInterval = 50 * time.Millisecond
 	// discoveryInterval is how often the map looks again for CRDs that were
 	// not installed when it started.
-	discoveryInterval = 15 * time.Second
+	discoveryInterval = 10 * time.Second
 )
 
 var (
@@ -34,7 +34,9 @@ var (
 )
 
 // ForConfig returns the one map of this process for an API server, starting
-// it on first use. Every plugin of every profile reads the same map.
+// it on first use. Every plugin of every profile reads the same map. The map
+// stops, and is forgotten, when ctx (the first caller's: the scheduler's
+// lifetime) ends.
 func ForConfig(ctx context.Context, cfg *rest.Config) (*Map, error) {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
@@ -46,7 +48,32 @@ func ForConfig(ctx context.Context, cfg *rest.Config) (*Map, error) {
 		return nil, err
 	}
 	shared[cfg.Host] = m
+	go func() {
+		<-ctx.Done()
+		sharedMu.Lock()
+		defer sharedMu.Unlock()
+		if shared[cfg.Host] == m {
+			delete(shared, cfg.Host)
+		}
+	}()
 	return m, nil
+}
+
+// Shared returns the running map for an API server, if any plugin started one.
+func Shared(cfg *rest.Config) (*Map, bool) {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	m, ok := shared[cfg.Host]
+	return m, ok
+}
+
+// JSONConfig returns a copy of cfg that speaks JSON: custom resources have
+// no protobuf encoding, and schedulers default their clients to protobuf.
+func JSONConfig(cfg *rest.Config) *rest.Config {
+	out := rest.CopyConfig(cfg)
+	out.ContentType = "application/json"
+	out.AcceptContentTypes = "application/json"
+	return out
 }
 
 // Run flushes recorded changes until ctx ends, at most once per interval.
@@ -76,7 +103,7 @@ func (m *Map) Watch(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	edge, err := edgeclient.NewForConfig(cfg)
+	edge, err := edgeclient.NewForConfig(JSONConfig(cfg))
 	if err != nil {
 		return err
 	}
