@@ -7,7 +7,7 @@ BIN   := $(CURDIR)/bin
 # tests also run under the race detector.
 RACE_PKGS := ./pkg/netmap/... ./plugins/...
 
-.PHONY: all build test unit race integration verify generate demo clean
+.PHONY: all build test unit race integration bench-smoke verify generate demo bench bench-e2e clean
 
 all: build
 
@@ -16,7 +16,7 @@ build:
 
 # Unit tests, race tests of the concurrent parts, then the integration tests
 # against the embedded control plane and the real scheduler binary.
-test: unit race integration
+test: unit race integration bench-smoke
 
 unit:
 	$(GO) test ./pkg/... ./plugins/... ./cmd/... ./manifests/...
@@ -26,6 +26,41 @@ race:
 
 integration: $(BIN)/edgeplace-scheduler
 	EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler $(GO) test -count=1 -timeout 20m ./test/integration/...
+
+# The benchmarks once each at their smallest size, so that they never rot.
+bench-smoke: $(BIN)/etcd
+	$(GO) test ./bench -short -run '^$$' -bench . -benchtime 1x
+	mkdir -p $(E2E_LOGS)
+	PATH=$(BIN):$$PATH ARTIFACTS=$(E2E_LOGS) $(GO) test ./bench/e2e -run '^$$' \
+	  -bench 'BenchmarkPerfScheduling/.*/100Nodes' -benchtime 1x -timeout 30m \
+	  -perf-scheduling-label-filter=short -data-items-dir=$(E2E_LOGS) >$(E2E_LOGS)/smoke.txt \
+	  || { tail -50 $(E2E_LOGS)/smoke.txt; exit 1; }
+
+# Hot path, scheduling cycle and network map benchmarks; BENCH_ARGS=-large
+# adds 50,000 and 100,000 nodes.
+BENCH_COUNT ?= 3
+BENCH_ARGS  ?=
+RESULTS     := $(CURDIR)/bench/results
+E2E_LOGS    := $(CURDIR)/_output/e2e-logs
+
+bench:
+	mkdir -p $(RESULTS)
+	set -o pipefail; $(GO) test ./bench -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 120m \
+	  -args $(BENCH_ARGS) | tee $(RESULTS)/bench.txt
+	$(GO) run ./bench/report -bench $(RESULTS)/bench.txt -out $(RESULTS)
+
+# End-to-end throughput with scheduler_perf: stock vs edgeplace at 1,000
+# and 5,000 nodes.
+bench-e2e: $(BIN)/etcd
+	rm -rf $(RESULTS)/e2e && mkdir -p $(RESULTS)/e2e $(E2E_LOGS)
+	set -o pipefail; PATH=$(BIN):$$PATH ARTIFACTS=$(E2E_LOGS) EDGEPLACE_E2E_RESULTS=$(RESULTS)/e2e \
+	  $(GO) test ./bench/e2e -run '^$$' -bench 'BenchmarkPerfScheduling' -benchtime 1x -timeout 180m \
+	  -perf-scheduling-label-filter=performance -data-items-dir=$(RESULTS)/e2e \
+	  | grep -v '^    ' | tee $(RESULTS)/e2e.txt
+	$(GO) run ./bench/report -e2e $(RESULTS)/e2e -out $(RESULTS)
+
+$(BIN)/etcd:
+	hack/install-etcd.sh
 
 $(BIN)/edgeplace-scheduler: FORCE
 	$(GO) build -o $@ ./cmd/edgeplace-scheduler
@@ -46,7 +81,7 @@ demo: $(BIN)/edgeplace-scheduler
 	$(GO) run ./cmd/edgeplace-demo --scheduler $(BIN)/edgeplace-scheduler
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) _output
 
 .PHONY: FORCE
 FORCE:
