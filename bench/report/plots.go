@@ -38,8 +38,15 @@ func plotHotPath(r results, file string) error {
 	if err := plotutil.AddLinePoints(p, args...); err != nil {
 		return err
 	}
-	p.Legend.Top = true
+	leaveRoomForLegend(p)
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, file)
+}
+
+// leaveRoomForLegend raises a log-scale plot's top so that the legend, in
+// the top-left corner, stays clear of the lines.
+func leaveRoomForLegend(p *plot.Plot) {
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Y.Max *= 6
 }
 
 // plotCycle draws the real scheduler's time per pod against nodes.
@@ -72,7 +79,7 @@ func plotCycle(r results, file string) error {
 	if err := plotutil.AddLinePoints(p, args...); err != nil {
 		return err
 	}
-	p.Legend.Top = true
+	leaveRoomForLegend(p)
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, file)
 }
 
@@ -106,12 +113,13 @@ func plotE2E(runs map[string]*e2eRun, file string) error {
 		}
 		bars.Color = []color.Color{color.RGBA{120, 120, 120, 255}, color.RGBA{31, 119, 180, 255}, color.RGBA{44, 160, 44, 255}}[i]
 		bars.LineStyle.Width = 0
-		bars.Offset = vg.Length(i-1) * width
+		bars.Offset = (vg.Length(i) - vg.Length(len(e2eCases)-1)/2) * width
 		p.Add(bars)
 		p.Legend.Add(tc, bars)
 	}
 	p.NominalX(workloads...)
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Y.Max *= 1.4
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, file)
 }
 

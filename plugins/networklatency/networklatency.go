@@ -10,7 +10,6 @@ package networklatency
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -88,21 +87,19 @@ func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Hand
 // Name returns the plugin's name.
 func (pl *NetworkLatency) Name() string { return Name }
 
-// SignPod lets the scheduler batch pods with equal intent. A pod's filter and
-// score depend only on its intent and the network map, never on where earlier
-// pods went, so every pod can be signed.
+// SignPod keeps OpportunisticBatching available to the profile's other pods
+// and refuses it for pods with a network intent. Their ranking is relative
+// to the best feasible node (NormalizeScore), which changes as earlier pods
+// fill the nearest nodes: a batch's cached ranking would then send the next
+// pod to whatever the stock plugins rank highest among the far nodes, not to
+// the nearest one with room.
 func (pl *NetworkLatency) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	in, err := intent.FromPod(pod, pl.parse)
-	var value any = in
-	if err != nil {
-		// Pods with the same bad annotations fail the same way.
-		value = err.Error()
+	for key := range pod.Annotations {
+		if intent.Relevant(key) {
+			return nil, fwk.NewStatus(fwk.Unschedulable, "pods with a network intent are ranked against the nodes still feasible, which earlier placements change")
+		}
 	}
-	sig, jerr := json.Marshal(value)
-	if jerr != nil {
-		return nil, fwk.AsStatus(jerr)
-	}
-	return []fwk.SignFragment{{Key: "edgeplace.io/" + Name + ".intent", Value: string(sig)}}, nil
+	return nil, nil
 }
 
 func percentile(p config.Percentile) netmap.Percentile {

@@ -2,7 +2,6 @@ package networklatency
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -325,18 +324,17 @@ func measuredAt(node, lm string, p90 int64) *v1alpha1.NodeNetwork {
 
 func TestSignPod(t *testing.T) {
 	pl, _ := newPlugin(t, netmap.New())
-	sign := func(annotations map[string]string) string {
-		frags, st := pl.SignPod(context.Background(), testPod("p", annotations))
-		require.True(t, st.IsSuccess())
-		require.Len(t, frags, 1)
-		return fmt.Sprint(frags[0].Value)
+	frags, st := pl.SignPod(context.Background(), testPod("plain", map[string]string{"team": "cdn"}))
+	assert.True(t, st.IsSuccess(), "pods without intent keep batching")
+	assert.Empty(t, frags)
+	for _, annotations := range []map[string]string{
+		{intent.DemandAnnotation: "hz:2,sh:1"},
+		{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "20ms"},
+		{intent.MaxRTTAnnotation: "garbage"},
+	} {
+		_, st := pl.SignPod(context.Background(), testPod("p", annotations))
+		assert.Equal(t, fwk.Unschedulable, st.Code(), "%v: a latency ranking must not be reused from an earlier pod", annotations)
 	}
-	a := sign(map[string]string{intent.DemandAnnotation: "hz:2,sh:1", intent.MaxRTTAnnotation: "20ms"})
-	b := sign(map[string]string{intent.DemandAnnotation: "sh:1, hz:2", intent.MaxRTTAnnotation: "20ms"})
-	c := sign(map[string]string{intent.DemandAnnotation: "hz:2,sh:1", intent.MaxRTTAnnotation: "21ms"})
-	assert.Equal(t, a, b, "equal intents sign equally")
-	assert.NotEqual(t, a, c)
-	assert.NotEqual(t, sign(nil), a)
 }
 
 func keys(m map[string]int64) []string {
