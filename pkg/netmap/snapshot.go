@@ -95,6 +95,12 @@ type View struct {
 	freshSince uint32
 }
 
+// Same says whether two views read the same snapshot at the same freshness
+// cut-off, and so give the same answers.
+func (v View) Same(o View) bool {
+	return v.Snapshot == o.Snapshot && v.freshSince == o.freshSince
+}
+
 // Row returns the row holding a node's measurements.
 func (v View) Row(node string) (int32, bool) {
 	if v.nodes == nil {

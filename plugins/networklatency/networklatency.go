@@ -33,7 +33,9 @@ type NetworkLatency struct {
 	netmap  *netmap.Map
 	parse   intent.Options
 	waiting *waitingPods
-	now     func() time.Time
+	// candidates memoises PreFilter's SLO candidate sets.
+	candidates candidateCache
+	now        func() time.Time
 }
 
 var (

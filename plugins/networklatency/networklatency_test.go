@@ -11,6 +11,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -363,4 +364,26 @@ func TestHoldsPodsWhileTheMapLoads(t *testing.T) {
 	got, st := scoreAll(t, pl, testPod("early", map[string]string{intent.DemandAnnotation: "hz"}), []string{"a"})
 	require.Nil(t, st)
 	assert.Equal(t, map[string]int64{"a": 100}, got)
+}
+
+func TestCandidatesFollowTheMap(t *testing.T) {
+	m := cluster(t, map[string]map[string]int64{"a": {"hz": 5_000}, "b": {"hz": 50_000}})
+	pl, _ := newPlugin(t, m)
+	pod := testPod("p", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "10ms"})
+	admitted := func() []string {
+		res, st := pl.PreFilter(context.Background(), framework.NewCycleState(), pod, nil)
+		require.True(t, st.IsSuccess())
+		return sets.List(res.NodeNames)
+	}
+	assert.Equal(t, []string{"a"}, admitted())
+	assert.Equal(t, []string{"a"}, admitted(), "the second pod of a burst gets the same answer")
+
+	m.SetNodeNetwork(measuredAt("b", "hz", 4_000))
+	m.Flush()
+	assert.Equal(t, []string{"a", "b"}, admitted(), "a new snapshot is never answered from the memo")
+
+	pl.now = func() time.Time { return now.Add(10 * time.Minute) }
+	res, st := pl.PreFilter(context.Background(), framework.NewCycleState(), pod, nil)
+	assert.Nil(t, res)
+	assert.Equal(t, fwk.UnschedulableAndUnresolvable, st.Code(), "measurements that went stale are not answered from the memo")
 }
