@@ -175,16 +175,30 @@ func benchNode(name, siteID string, site synthetic.Site) *v1.Node {
 	}
 }
 
-// demand is the benchmark pod's demand: two landmarks, 60/40.
-func (c *edgeCluster) demand() string {
-	return c.landmarks[0] + ":60," + c.landmarks[len(c.landmarks)-1] + ":40"
+// demand is the benchmark pod's demand: two landmarks, 60/40 shifted by
+// variant, so that pods of different variants have different intents.
+func (c *edgeCluster) demand(variant int) string {
+	return fmt.Sprintf("%s:%d,%s:%d", c.landmarks[0], 60+variant, c.landmarks[len(c.landmarks)-1], 40-variant)
 }
 
 // pod is the benchmark pod: the given intent, 500m CPU and 1Gi, a toleration
 // of the edge taint, a required node affinity every node meets and a
 // preferred one some do.
-func (c *edgeCluster) pod(name, slo string) *v1.Pod {
-	annotations := map[string]string{intent.DemandAnnotation: c.demand()}
+func (c *edgeCluster) pod(name, slo string) *v1.Pod { return c.podVariant(name, slo, 0) }
+
+// pods returns n pods whose intents differ only in their weights: cycling
+// through them defeats NetworkLatency's per-burst memo, so that every cycle
+// pays the full PreFilter and PreScore.
+func (c *edgeCluster) pods(name, slo string, n int) []*v1.Pod {
+	out := make([]*v1.Pod, n)
+	for i := range out {
+		out[i] = c.podVariant(fmt.Sprintf("%s-%d", name, i), slo, i)
+	}
+	return out
+}
+
+func (c *edgeCluster) podVariant(name, slo string, variant int) *v1.Pod {
+	annotations := map[string]string{intent.DemandAnnotation: c.demand(variant)}
 	if slo != "" {
 		annotations[intent.MaxRTTAnnotation] = slo
 	}

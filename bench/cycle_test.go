@@ -48,11 +48,12 @@ func BenchmarkCycle(b *testing.B) {
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				sched, prof := newScheduler(ctx, b, c, tc.registry)
-				pod := c.pod("cycle", tc.slo)
-				var evaluated int
+				pods := c.pods("cycle", tc.slo, 8)
+				var evaluated, i int
 				b.ReportAllocs()
 				for b.Loop() {
-					podInfo, err := framework.NewPodInfo(pod)
+					podInfo, err := framework.NewPodInfo(pods[i%len(pods)])
+					i++
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -33,8 +33,10 @@ type NetworkLatency struct {
 	netmap  *netmap.Map
 	parse   intent.Options
 	waiting *waitingPods
-	// candidates memoises PreFilter's SLO candidate sets.
-	candidates candidateCache
+	// candidates and byRow memoise PreFilter's SLO candidates and
+	// PreScore's per-row scores for bursts of pods with the same intent.
+	candidates memo[netmap.Candidates]
+	byRow      memo[[]int32]
 	now        func() time.Time
 }
 

@@ -3,9 +3,7 @@ package networklatency
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -92,48 +90,15 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	if s.bound == 0 {
 		return nil, nil
 	}
-	s.admitted = pl.candidates.within(s.view, s.landmarks, s.pct, s.bound)
+	s.admitted = pl.candidates.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct, bound: s.bound}, func() netmap.Candidates {
+		return s.view.NodesWithin(s.landmarks, s.pct, s.bound)
+	})
 	if s.admitted.Nodes.Len() == 0 {
 		pl.waiting.add(pod, in)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.whyNone(s))
 	}
 	klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", s.admitted.Nodes.Len())
 	return &fwk.PreFilterResult{NodeNames: s.admitted.Nodes}, nil
-}
-
-// candidateCache remembers the last few candidate sets: a burst of pods with
-// the same SLO, scheduled within the same second against the same snapshot,
-// gets the same set without another pass over the index. The sets are never
-// modified (the framework copies a PreFilterResult before narrowing it).
-type candidateCache struct {
-	mu      sync.Mutex
-	entries [4]candidateEntry
-	next    int
-}
-
-type candidateEntry struct {
-	view      netmap.View
-	landmarks []int32
-	pct       netmap.Percentile
-	bound     int32
-	result    netmap.Candidates
-}
-
-func (c *candidateCache) within(view netmap.View, lms []int32, pct netmap.Percentile, bound int32) netmap.Candidates {
-	c.mu.Lock()
-	for _, e := range c.entries {
-		if e.view.Snapshot != nil && e.view.Same(view) && e.pct == pct && e.bound == bound && slices.Equal(e.landmarks, lms) {
-			c.mu.Unlock()
-			return e.result
-		}
-	}
-	c.mu.Unlock()
-	result := view.NodesWithin(lms, pct, bound)
-	c.mu.Lock()
-	c.entries[c.next] = candidateEntry{view: view, landmarks: lms, pct: pct, bound: bound, result: result}
-	c.next = (c.next + 1) % len(c.entries)
-	c.mu.Unlock()
-	return result
 }
 
 // whyNone explains an SLO no node meets, for the pod's owner.

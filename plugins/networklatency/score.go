@@ -67,8 +67,11 @@ func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.P
 	}
 	if rows := s.view.NumRows(); rows > 0 && len(nodes)*precomputeFactor >= rows {
 		scored := *s
-		scored.byRow = make([]int32, rows)
-		s.view.WeightedRTT(s.landmarks, s.weights, s.pct, scored.byRow)
+		scored.byRow = pl.byRow.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct}, func() []int32 {
+			out := make([]int32, rows)
+			s.view.WeightedRTT(s.landmarks, s.weights, s.pct, out)
+			return out
+		})
 		cs.Write(stateKey, &scored)
 	}
 	return nil

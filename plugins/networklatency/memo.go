@@ -1,0 +1,53 @@
+package networklatency
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+// memo remembers the last few results of a pure function of (snapshot,
+// freshness cut-off, intent): a burst of pods with the same intent,
+// scheduled within the same second against the same network map, share one
+// computation. Results are never modified after they are stored.
+type memo[V any] struct {
+	mu      sync.Mutex
+	entries [4]memoEntry[V]
+	next    int
+}
+
+type memoEntry[V any] struct {
+	key   memoKey
+	value V
+}
+
+type memoKey struct {
+	view      netmap.View
+	landmarks []int32
+	weights   []int64
+	pct       netmap.Percentile
+	bound     int32
+}
+
+func (k memoKey) equal(o memoKey) bool {
+	return k.view.Snapshot != nil && k.view.Same(o.view) && k.pct == o.pct && k.bound == o.bound &&
+		slices.Equal(k.landmarks, o.landmarks) && slices.Equal(k.weights, o.weights)
+}
+
+func (m *memo[V]) get(key memoKey, compute func() V) V {
+	m.mu.Lock()
+	for _, e := range m.entries {
+		if e.key.equal(key) {
+			m.mu.Unlock()
+			return e.value
+		}
+	}
+	m.mu.Unlock()
+	value := compute()
+	m.mu.Lock()
+	m.entries[m.next] = memoEntry[V]{key: key, value: value}
+	m.next = (m.next + 1) % len(m.entries)
+	m.mu.Unlock()
+	return value
+}
