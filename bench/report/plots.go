@@ -118,6 +118,7 @@ func plotE2E(runs map[string]*e2eRun, file string) error {
 		p.Legend.Add(tc, bars)
 	}
 	p.NominalX(workloads...)
+	p.X.Min, p.X.Max = -0.8, float64(len(workloads)-1)+0.8
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Y.Max *= 1.4
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, file)
