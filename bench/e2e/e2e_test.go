@@ -73,14 +73,7 @@ func prepare(tCtx ktesting.TContext) error {
 		return err
 	}
 	for _, s := range landmarks() {
-		_, err := edge.EdgeplaceV1alpha1().Landmarks().Create(tCtx, &v1alpha1.Landmark{
-			ObjectMeta: metav1.ObjectMeta{Name: s.Population()},
-			Spec: v1alpha1.LandmarkSpec{
-				Addresses: []string{"landmark." + s.ID() + ".example:7"},
-				Location:  v1alpha1.Location{Province: s.Province.Name, City: s.Province.City, Carrier: s.Carrier},
-			},
-		}, metav1.CreateOptions{})
-		if err != nil {
+		if _, err := edge.EdgeplaceV1alpha1().Landmarks().Create(tCtx, synthetic.Landmark(s), metav1.CreateOptions{}); err != nil {
 			return err
 		}
 	}
@@ -101,7 +94,7 @@ func publishMeasurements(tCtx ktesting.TContext, _ *scheduler.Scheduler, _ *perf
 	}
 	sites := append(synthetic.Sites(), synthetic.CDNSites()...)
 	users := landmarks()
-	now := metav1.Now()
+	now := time.Now()
 	work := make(chan int)
 	errs := make(chan error, len(nodes.Items))
 	var wg sync.WaitGroup
@@ -121,13 +114,7 @@ func publishMeasurements(tCtx ktesting.TContext, _ *scheduler.Scheduler, _ *perf
 					errs <- err
 					continue
 				}
-				for _, u := range users {
-					p50 := synthetic.RTT(site, u)
-					nn.Status.Landmarks = append(nn.Status.Landmarks, v1alpha1.LandmarkRTT{
-						Landmark: u.Population(), RTTP50Microseconds: p50.Microseconds(),
-						RTTP90Microseconds: synthetic.P90(p50).Microseconds(), Samples: 30, ObservedTime: now,
-					})
-				}
+				nn.Status.Landmarks = synthetic.Measurements(site, users, now)
 				if _, err := edge.EdgeplaceV1alpha1().NodeNetworks().UpdateStatus(tCtx, nn, metav1.UpdateOptions{}); err != nil {
 					errs <- err
 				}

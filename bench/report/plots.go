@@ -11,25 +11,23 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// plotHotPath draws ns/node against nodes, log-log, at 64 landmarks: our
-// plugin against the in-tree yardsticks.
-func plotHotPath(r results, file string) error {
+type series struct {
+	label string
+	pts   plotter.XYs
+}
+
+// logLog draws series against nodes on log-log axes, legend top left.
+func logLog(title, yLabel string, all []series, file string) error {
 	p := plot.New()
-	p.Title.Text = "Hot path, 64 landmarks: ns per node (lower is better)"
+	p.Title.Text = title
 	p.X.Label.Text = "nodes"
-	p.Y.Label.Text = "ns/node"
+	p.Y.Label.Text = yLabel
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{}, plot.LogTicks{}
 	var args []any
-	for _, s := range hotPathSeries {
-		var pts plotter.XYs
-		for _, n := range sizes(r, "BenchmarkHotPath") {
-			if v, ok := r.median(fmt.Sprintf("BenchmarkHotPath/nodes=%d/landmarks=64/%s", n, s.suffix), "ns/node"); ok {
-				pts = append(pts, plotter.XY{X: float64(n), Y: v})
-			}
-		}
-		if len(pts) > 0 {
-			args = append(args, s.label, pts)
+	for _, s := range all {
+		if len(s.pts) > 0 {
+			args = append(args, s.label, s.pts)
 		}
 	}
 	if len(args) == 0 {
@@ -38,49 +36,44 @@ func plotHotPath(r results, file string) error {
 	if err := plotutil.AddLinePoints(p, args...); err != nil {
 		return err
 	}
-	leaveRoomForLegend(p)
+	// Leave room above the lines for the legend.
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Y.Max *= 6
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, file)
 }
 
-// leaveRoomForLegend raises a log-scale plot's top so that the legend, in
-// the top-left corner, stays clear of the lines.
-func leaveRoomForLegend(p *plot.Plot) {
-	p.Legend.Top, p.Legend.Left = true, true
-	p.Y.Max *= 6
+// sweep collects one metric of a size-swept benchmark as points.
+func sweep(r results, prefix, format, unit string, scale float64) plotter.XYs {
+	var pts plotter.XYs
+	for _, n := range sizes(r, prefix) {
+		if v, ok := r.median(fmt.Sprintf(format, n), unit); ok {
+			pts = append(pts, plotter.XY{X: float64(n), Y: v * scale})
+		}
+	}
+	return pts
+}
+
+// plotHotPath draws ns/node against nodes at 64 landmarks: our plugin
+// against the in-tree yardsticks.
+func plotHotPath(r results, file string) error {
+	var all []series
+	for _, s := range hotPathSeries {
+		all = append(all, series{s.label, sweep(r, "BenchmarkHotPath", "BenchmarkHotPath/nodes=%d/landmarks=64/"+s.suffix, "ns/node", 1)})
+	}
+	return logLog("Hot path, 64 landmarks: ns per node (lower is better)", "ns/node", all, file)
 }
 
 // plotCycle draws the real scheduler's time per pod against nodes.
 func plotCycle(r results, file string) error {
-	p := plot.New()
-	p.Title.Text = "Scheduling cycle, shipped profile: ms per pod"
-	p.X.Label.Text = "nodes"
-	p.Y.Label.Text = "ms/pod"
-	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{}, plot.LogTicks{}
-	var args []any
+	var all []series
 	for _, s := range []struct{ label, suffix string }{
 		{"no-op in NetworkLatency's place", "profile=noop/slo=none"},
 		{"edgeplace, no SLO", "profile=edgeplace/slo=none"},
 		{"edgeplace, 40ms SLO", "profile=edgeplace/slo=40ms"},
 	} {
-		var pts plotter.XYs
-		for _, n := range sizes(r, "BenchmarkCycle") {
-			if v, ok := r.median(fmt.Sprintf("BenchmarkCycle/nodes=%d/%s", n, s.suffix), "ns/op"); ok {
-				pts = append(pts, plotter.XY{X: float64(n), Y: v / 1e6})
-			}
-		}
-		if len(pts) > 0 {
-			args = append(args, s.label, pts)
-		}
+		all = append(all, series{s.label, sweep(r, "BenchmarkCycle", "BenchmarkCycle/nodes=%d/"+s.suffix, "ns/op", 1e-6)})
 	}
-	if len(args) == 0 {
-		return nil
-	}
-	if err := plotutil.AddLinePoints(p, args...); err != nil {
-		return err
-	}
-	leaveRoomForLegend(p)
-	return p.Save(7*vg.Inch, 4.5*vg.Inch, file)
+	return logLog("Scheduling cycle, shipped profile: ms per pod", "ms/pod", all, file)
 }
 
 // plotE2E draws average pods/s per profile, grouped by cluster size.

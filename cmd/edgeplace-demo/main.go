@@ -115,14 +115,7 @@ func nodeName(s synthetic.Site, i int) string { return fmt.Sprintf("edge-%s-%d",
 
 func createTopology(ctx context.Context, kube kubernetes.Interface, edge edgeclient.Interface, sites []synthetic.Site, perSite int) error {
 	for _, s := range sites {
-		_, err := edge.EdgeplaceV1alpha1().Landmarks().Create(ctx, &v1alpha1.Landmark{
-			ObjectMeta: metav1.ObjectMeta{Name: s.Population()},
-			Spec: v1alpha1.LandmarkSpec{
-				Addresses: []string{"landmark." + s.ID() + ".example:7"},
-				Location:  v1alpha1.Location{Province: s.Province.Name, City: s.Province.City, Carrier: s.Carrier},
-			},
-		}, metav1.CreateOptions{})
-		if err != nil {
+		if _, err := edge.EdgeplaceV1alpha1().Landmarks().Create(ctx, synthetic.Landmark(s), metav1.CreateOptions{}); err != nil {
 			return err
 		}
 	}
@@ -131,19 +124,9 @@ func createTopology(ctx context.Context, kube kubernetes.Interface, edge edgecli
 		v1.ResourceMemory: resource.MustParse("64Gi"),
 		v1.ResourcePods:   resource.MustParse("110"),
 	}
-	now := metav1.Now()
+	now := time.Now()
 	for _, s := range sites {
-		var measurements []v1alpha1.LandmarkRTT
-		for _, users := range sites {
-			p50 := synthetic.RTT(s, users)
-			measurements = append(measurements, v1alpha1.LandmarkRTT{
-				Landmark:           users.Population(),
-				RTTP50Microseconds: p50.Microseconds(),
-				RTTP90Microseconds: synthetic.P90(p50).Microseconds(),
-				Samples:            60,
-				ObservedTime:       now,
-			})
-		}
+		measurements := synthetic.Measurements(s, sites, now)
 		for i := range perSite {
 			node := &v1.Node{
 				ObjectMeta: metav1.ObjectMeta{Name: nodeName(s, i), Labels: map[string]string{
