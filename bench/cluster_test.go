@@ -38,6 +38,7 @@ func clusterSizes() []int {
 const (
 	nodeTypeLabel = "edgeplace.io/node-type"
 	provinceLabel = "edgeplace.io/province"
+	carrierLabel  = "edgeplace.io/carrier"
 	edgeTaintKey  = "edgeplace.io/edge"
 )
 
@@ -56,6 +57,7 @@ type edgeCluster struct {
 	byName    map[string]fwk.NodeInfo
 	netmap    *netmap.Map
 	landmarks []string
+	users     []synthetic.Site        // the landmarks' sites
 	objects   []*v1alpha1.NodeNetwork // as published
 }
 
@@ -79,6 +81,7 @@ func newEdgeCluster(o clusterOptions) *edgeCluster {
 	}
 	users := ens[:min(o.landmarks, len(ens))]
 	c := &edgeCluster{netmap: netmap.New(), byName: make(map[string]fwk.NodeInfo, o.nodes)}
+	c.users = users
 	for _, u := range users {
 		c.landmarks = append(c.landmarks, u.Population())
 	}
@@ -139,11 +142,11 @@ func newEdgeCluster(o clusterOptions) *edgeCluster {
 
 // fill records the whole cluster in a map, as its informers would.
 func (c *edgeCluster) fill(m *netmap.Map) {
-	for _, lm := range c.landmarks {
-		m.SetLandmark(lm)
+	for _, lm := range c.users {
+		m.SetLandmarkAt(lm.Population(), v1alpha1.Location{Province: lm.Province.Name, Carrier: lm.Carrier})
 	}
 	for _, n := range c.nodes {
-		m.SetNode(n.Name, n.Labels[v1alpha1.SiteLabel])
+		m.SetNode(n.Name, n.Labels)
 	}
 	for _, nn := range c.objects {
 		m.SetNodeNetwork(nn)
@@ -166,6 +169,7 @@ func benchNode(name, siteID string, site synthetic.Site) *v1.Node {
 			v1alpha1.SiteLabel:              siteID,
 			nodeTypeLabel:                   kind,
 			provinceLabel:                   site.Province.Name,
+			carrierLabel:                    site.Carrier,
 			"kubernetes.io/hostname":        name,
 			"topology.kubernetes.io/region": siteID,
 		}},
@@ -198,7 +202,9 @@ func (c *edgeCluster) pods(name, slo string, n int) []*v1.Pod {
 }
 
 func (c *edgeCluster) podVariant(name, slo string, variant int) *v1.Pod {
-	annotations := map[string]string{intent.DemandAnnotation: c.demand(variant)}
+	// The forbidden carrier gives Locality a constraint to check on every
+	// node; the demand gives it a carrier preference to score.
+	annotations := map[string]string{intent.DemandAnnotation: c.demand(variant), intent.ForbiddenCarriersAnnotation: "cmcc"}
 	if slo != "" {
 		annotations[intent.MaxRTTAnnotation] = slo
 	}

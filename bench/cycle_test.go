@@ -21,6 +21,7 @@ import (
 
 	"github.com/edgeplace/edgeplace/manifests"
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/plugins/locality"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 )
 
@@ -28,8 +29,8 @@ import (
 // (scheduler.New with the shipped profile from manifests/, its
 // SchedulePod: PreFilter, parallel Filter, PreScore, parallel Score,
 // NormalizeScore and selection) over a snapshot of the synthetic edge
-// cluster, without binding. profile=noop is the same profile with a no-op
-// plugin registered under NetworkLatency's name: the framework's and the
+// cluster, without binding. profile=noop is the same profile with no-op
+// plugins registered under edgeplace's plugin names: the framework's and the
 // stock plugins' own cost, against which edgeplace's is a ratio.
 func BenchmarkCycle(b *testing.B) {
 	for _, n := range clusterSizes() {
@@ -70,7 +71,7 @@ func BenchmarkCycle(b *testing.B) {
 	}
 }
 
-// registry registers NetworkLatency reading this cluster's network map.
+// registry registers edgeplace's plugins reading this cluster's network map.
 func (c *edgeCluster) registry() frameworkruntime.Registry {
 	return frameworkruntime.Registry{
 		networklatency.Name: func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
@@ -80,19 +81,25 @@ func (c *edgeCluster) registry() frameworkruntime.Registry {
 			}
 			return networklatency.NewWithMap(ctx, args, h, c.netmap), nil
 		},
+		locality.Name: func(context.Context, runtime.Object, fwk.Handle) (fwk.Plugin, error) {
+			return locality.NewWithMap(c.netmap), nil
+		},
 	}
 }
 
+// noopRegistry registers, under each of edgeplace's plugin names, a plugin
+// with the same extension points that does nothing at them.
 func noopRegistry() frameworkruntime.Registry {
-	return frameworkruntime.Registry{
-		networklatency.Name: func(context.Context, runtime.Object, fwk.Handle) (fwk.Plugin, error) { return noop{}, nil },
+	r := frameworkruntime.Registry{}
+	for _, name := range []string{networklatency.Name, locality.Name} {
+		r[name] = func(context.Context, runtime.Object, fwk.Handle) (fwk.Plugin, error) { return noop{name}, nil }
 	}
+	return r
 }
 
-// noop has NetworkLatency's extension points and does nothing at them.
-type noop struct{}
+type noop struct{ name string }
 
-func (noop) Name() string { return networklatency.Name }
+func (n noop) Name() string { return n.name }
 func (noop) PreFilter(context.Context, fwk.CycleState, *v1.Pod, []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	return nil, nil
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/tainttoleration"
 
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/plugins/locality"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 )
 
@@ -48,7 +49,7 @@ func hotPathPlugins(b *testing.B, c *edgeCluster) []fwk.Plugin {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return []fwk.Plugin{networklatency.NewWithMap(ctx, args, noopHandle{}, c.netmap), tt, na, fit}
+	return []fwk.Plugin{networklatency.NewWithMap(ctx, args, noopHandle{}, c.netmap), locality.NewWithMap(c.netmap), tt, na, fit}
 }
 
 // BenchmarkHotPath is one pod through one plugin, calling its methods the way

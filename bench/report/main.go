@@ -100,6 +100,7 @@ var hotPathSeries = []struct{ label, suffix string }{
 	{"NetworkLatency, no SLO", "plugin=NetworkLatency/slo=none"},
 	{"NetworkLatency, 40ms SLO", "plugin=NetworkLatency/slo=40ms"},
 	{"NetworkLatency, 40ms SLO, burst", "plugin=NetworkLatency/slo=40ms/burst"},
+	{"Locality", "plugin=Locality"},
 	{"TaintToleration", "plugin=TaintToleration"},
 	{"NodeAffinity", "plugin=NodeAffinity"},
 	{"NodeResourcesFit", "plugin=NodeResourcesFit"},

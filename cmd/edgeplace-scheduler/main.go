@@ -12,12 +12,14 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric
 	"k8s.io/kubernetes/cmd/kube-scheduler/app"
 
+	"github.com/edgeplace/edgeplace/plugins/locality"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 )
 
 func main() {
 	command := app.NewSchedulerCommand(
 		app.WithPlugin(networklatency.Name, networklatency.New),
+		app.WithPlugin(locality.Name, locality.New),
 	)
 	os.Exit(cli.Run(command))
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
 // Pod annotations read by edgeplace.
@@ -27,7 +28,20 @@ const (
 	// PercentileAnnotation picks the RTT figure the SLO and the score use:
 	// "p50" or "p90".
 	PercentileAnnotation = "edgeplace.io/rtt-percentile"
+
+	// Hard location constraints, comma-separated lists.
+	CarriersAnnotation           = "edgeplace.io/carriers"           // allowed carriers
+	ForbiddenCarriersAnnotation  = "edgeplace.io/forbidden-carriers" // e.g. "cmcc"
+	ProvincesAnnotation          = "edgeplace.io/provinces"          // allowed provinces
+	ForbiddenProvincesAnnotation = "edgeplace.io/forbidden-provinces"
+	NodeTypesAnnotation          = "edgeplace.io/node-types" // "ens", "cdn" or both
 )
+
+// annotations are every key edgeplace reads from a pod.
+var annotations = []string{
+	DemandAnnotation, MaxRTTAnnotation, PercentileAnnotation,
+	CarriersAnnotation, ForbiddenCarriersAnnotation, ProvincesAnnotation, ForbiddenProvincesAnnotation, NodeTypesAnnotation,
+}
 
 // Bounds on annotation values.
 const (
@@ -35,6 +49,8 @@ const (
 	maxRTT    = time.Minute
 	// maxQuoted bounds how much of a bad value an error message repeats.
 	maxQuoted = 64
+	// maxListItems bounds a location constraint list.
+	maxListItems = 64
 )
 
 // Demand is one landmark a pod serves and its share of the pod's users.
@@ -45,11 +61,22 @@ type Demand struct {
 
 // Intent is a pod's resolved network intent.
 type Intent struct {
-	// Demand is sorted by landmark name, without duplicates.
+	// Demand is sorted by landmark name, without duplicates; empty when the
+	// pod states only location constraints.
 	Demand []Demand
 	// MaxRTT is the hard SLO; zero means the pod has none.
 	MaxRTT     time.Duration
 	Percentile config.Percentile
+	// Location constraints; each list is sorted and normalised, and empty
+	// when the pod sets none.
+	Carriers, ForbiddenCarriers   []string
+	Provinces, ForbiddenProvinces []string
+	NodeTypes                     []string
+}
+
+// HasLocation says whether the pod constrains where it may run.
+func (in *Intent) HasLocation() bool {
+	return len(in.Carriers)+len(in.ForbiddenCarriers)+len(in.Provinces)+len(in.ForbiddenProvinces)+len(in.NodeTypes) > 0
 }
 
 // HasSLO says whether the pod must be kept within MaxRTT of its demand.
@@ -76,14 +103,12 @@ func (e *Error) Error() string {
 
 // Relevant says whether an annotation key is one edgeplace reads; a change to
 // any other annotation cannot change a pod's intent.
-func Relevant(key string) bool {
-	return key == DemandAnnotation || key == MaxRTTAnnotation || key == PercentileAnnotation
-}
+func Relevant(key string) bool { return slices.Contains(annotations, key) }
 
 // Changed says whether two versions of a pod differ in their intent
 // annotations.
 func Changed(oldPod, newPod *v1.Pod) bool {
-	for _, key := range []string{DemandAnnotation, MaxRTTAnnotation, PercentileAnnotation} {
+	for _, key := range annotations {
 		if oldPod.Annotations[key] != newPod.Annotations[key] {
 			return true
 		}
@@ -94,11 +119,18 @@ func Changed(oldPod, newPod *v1.Pod) bool {
 // FromPod parses the pod's annotations. It returns nil and no error for a pod
 // that states no network intent at all.
 func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
+	if !slices.ContainsFunc(annotations, func(key string) bool { _, ok := pod.Annotations[key]; return ok }) {
+		return nil, nil
+	}
+	in := &Intent{Percentile: opts.DefaultPercentile}
+	if err := in.parseLocation(pod.Annotations); err != nil {
+		return nil, err
+	}
 	demand, hasDemand := pod.Annotations[DemandAnnotation]
 	maxRTT, hasMaxRTT := pod.Annotations[MaxRTTAnnotation]
 	pct, hasPct := pod.Annotations[PercentileAnnotation]
 	if !hasDemand && !hasMaxRTT && !hasPct {
-		return nil, nil
+		return in, nil
 	}
 	if !hasDemand {
 		key, value := MaxRTTAnnotation, maxRTT
@@ -108,7 +140,6 @@ func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
 		return nil, &Error{key, value, "needs " + DemandAnnotation + " to say which landmarks it applies to"}
 	}
 
-	in := &Intent{Percentile: opts.DefaultPercentile}
 	var err error
 	if in.Demand, err = ParseDemand(demand, opts); err != nil {
 		return nil, err
@@ -167,6 +198,58 @@ func ParseDemand(value string, opts Options) ([]Demand, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseLocation reads the location constraints.
+func (in *Intent) parseLocation(a map[string]string) error {
+	var err error
+	carrier := func(s string) (string, bool) { c := topology.NormaliseCarrier(s); return c, c != "" }
+	province := func(s string) (string, bool) {
+		s = strings.ToLower(s)
+		return s, len(validation.IsDNS1123Label(s)) == 0
+	}
+	nodeType := func(s string) (string, bool) {
+		s = strings.ToLower(s)
+		return s, s == topology.ENS || s == topology.CDN
+	}
+	for _, f := range []struct {
+		key    string
+		into   *[]string
+		parse  func(string) (string, bool)
+		expect string
+	}{
+		{CarriersAnnotation, &in.Carriers, carrier, "a carrier: telecom, unicom, cmcc or multi"},
+		{ForbiddenCarriersAnnotation, &in.ForbiddenCarriers, carrier, "a carrier: telecom, unicom, cmcc or multi"},
+		{ProvincesAnnotation, &in.Provinces, province, "a province name such as zhejiang"},
+		{ForbiddenProvincesAnnotation, &in.ForbiddenProvinces, province, "a province name such as zhejiang"},
+		{NodeTypesAnnotation, &in.NodeTypes, nodeType, `"ens" or "cdn"`},
+	} {
+		value, ok := a[f.key]
+		if !ok {
+			continue
+		}
+		if *f.into, err = parseList(f.key, value, f.parse, f.expect); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseList parses a comma-separated list into sorted, unique values.
+func parseList(key, value string, parse func(string) (string, bool), expect string) ([]string, error) {
+	if n := strings.Count(value, ",") + 1; n > maxListItems {
+		return nil, &Error{key, value, fmt.Sprintf("lists %d values, more than the limit of %d", n, maxListItems)}
+	}
+	var out []string
+	for item := range strings.SplitSeq(value, ",") {
+		v, ok := parse(strings.TrimSpace(item))
+		if !ok {
+			return nil, &Error{key, value, fmt.Sprintf("%s is not %s", quote(strings.TrimSpace(item)), expect)}
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // ParseMaxRTT parses an RTT bound such as "25ms" or "1.5ms".

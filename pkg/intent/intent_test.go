@@ -67,6 +67,22 @@ func TestFromPod(t *testing.T) {
 		{name: "SLO negative", annotations: map[string]string{DemandAnnotation: "a", MaxRTTAnnotation: "-3ms"}, wantErr: "must be greater than 0"},
 		{name: "SLO huge", annotations: map[string]string{DemandAnnotation: "a", MaxRTTAnnotation: "2h"}, wantErr: "at most 1m0s"},
 		{name: "bad percentile", annotations: map[string]string{DemandAnnotation: "a", PercentileAnnotation: "p99"}, wantErr: `must be "p50" or "p90"`},
+		{
+			name: "location constraints alone",
+			annotations: map[string]string{
+				CarriersAnnotation: "China-Telecom, unicom,telecom", ForbiddenProvincesAnnotation: "Xinjiang", NodeTypesAnnotation: "ENS",
+			},
+			want: &Intent{Percentile: config.P90, Carriers: []string{"telecom", "unicom"}, ForbiddenProvinces: []string{"xinjiang"}, NodeTypes: []string{"ens"}},
+		},
+		{
+			name:        "location constraints with demand",
+			annotations: map[string]string{DemandAnnotation: "a", ForbiddenCarriersAnnotation: "mobile"},
+			want:        &Intent{Percentile: config.P90, Demand: []Demand{{Landmark: "a", Weight: 1}}, ForbiddenCarriers: []string{"cmcc"}},
+		},
+		{name: "unknown carrier", annotations: map[string]string{CarriersAnnotation: "telecom,satellite"}, wantErr: `carriers="telecom,satellite": "satellite" is not a carrier`},
+		{name: "bad province", annotations: map[string]string{ProvincesAnnotation: "zhe jiang"}, wantErr: `"zhe jiang" is not a province name`},
+		{name: "bad node type", annotations: map[string]string{NodeTypesAnnotation: "vm"}, wantErr: `"vm" is not "ens" or "cdn"`},
+		{name: "empty carrier list", annotations: map[string]string{CarriersAnnotation: ""}, wantErr: `"" is not a carrier`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ func TestReadersDuringUpdates(t *testing.T) {
 	m.SetLandmark("sh")
 	for i := range 500 {
 		name := fmt.Sprintf("n%d", i)
-		m.SetNode(name, fmt.Sprintf("s%d", i%20))
+		m.SetNode(name, site(fmt.Sprintf("s%d", i%20)))
 		m.SetNodeNetwork(measured(name, now, map[string]int64{"hz": int64(1000 + i), "sh": int64(9000 - i)}))
 	}
 	m.Flush()

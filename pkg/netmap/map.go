@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
 // Map is the network map. The zero value is not usable; call New.
@@ -29,12 +30,12 @@ type Map struct {
 	listeners []func(prev, next *Snapshot)
 	kick      chan struct{}
 
-	flushMu     sync.Mutex         // one flush at a time; guards the fields below
-	nodes       map[string]string  // node -> site label value
-	sites       map[string]nameSet // site -> its nodes
+	flushMu     sync.Mutex                   // one flush at a time; guards the fields below
+	nodes       map[string]topology.Location // node -> where its labels say it is
+	sites       map[string]nameSet           // site -> its nodes
 	objects     map[string]*v1alpha1.NodeNetwork
 	claims      map[string]nameSet // site -> site-scoped objects naming it
-	lmarks      nameSet
+	lmarks      map[string]v1alpha1.Location
 	rowByObject map[string]int32
 	freeRows    []int32
 	seed        maphash.Seed
@@ -43,9 +44,9 @@ type Map struct {
 type nameSet = map[string]struct{}
 
 type pending struct {
-	nodes     map[string]*string               // nil: deleted
+	nodes     map[string]*topology.Location    // nil: deleted
 	objects   map[string]*v1alpha1.NodeNetwork // nil: deleted
-	landmarks map[string]bool                  // false: deleted
+	landmarks map[string]*v1alpha1.Location    // nil: deleted
 	state     *State
 }
 
@@ -57,11 +58,11 @@ func (p *pending) empty() bool {
 func New() *Map {
 	m := &Map{
 		kick:        make(chan struct{}, 1),
-		nodes:       map[string]string{},
+		nodes:       map[string]topology.Location{},
 		sites:       map[string]nameSet{},
 		objects:     map[string]*v1alpha1.NodeNetwork{},
 		claims:      map[string]nameSet{},
-		lmarks:      nameSet{},
+		lmarks:      map[string]v1alpha1.Location{},
 		rowByObject: map[string]int32{},
 		seed:        maphash.MakeSeed(),
 	}
@@ -80,13 +81,17 @@ func (m *Map) OnUpdate(f func(prev, next *Snapshot)) {
 	m.listeners = append(m.listeners, f)
 }
 
-// SetNode records a node and the value of its site label ("" for none).
-func (m *Map) SetNode(name, site string) {
-	m.record(func(p *pending) { setKey(&p.nodes, name, &site) })
+// SetNode records a node and its labels, from which the map reads its
+// location (pkg/topology) and so its site.
+func (m *Map) SetNode(name string, labels map[string]string) {
+	loc := topology.FromLabels(labels)
+	m.record(func(p *pending) { setKey(&p.nodes, name, &loc) })
 }
 
 // DeleteNode records that a node is gone.
-func (m *Map) DeleteNode(name string) { m.record(func(p *pending) { setKey(&p.nodes, name, nil) }) }
+func (m *Map) DeleteNode(name string) {
+	m.record(func(p *pending) { setKey[*topology.Location](&p.nodes, name, nil) })
+}
 
 // SetNodeNetwork records a new or updated NodeNetwork. The map keeps the
 // pointer: callers must not modify the object afterwards.
@@ -99,14 +104,17 @@ func (m *Map) DeleteNodeNetwork(name string) {
 	m.record(func(p *pending) { setKey[*v1alpha1.NodeNetwork](&p.objects, name, nil) })
 }
 
-// SetLandmark records that a landmark exists.
-func (m *Map) SetLandmark(name string) {
-	m.record(func(p *pending) { setKey(&p.landmarks, name, true) })
+// SetLandmark records that a landmark exists, with no known location.
+func (m *Map) SetLandmark(name string) { m.SetLandmarkAt(name, v1alpha1.Location{}) }
+
+// SetLandmarkAt records a landmark and where its users are.
+func (m *Map) SetLandmarkAt(name string, where v1alpha1.Location) {
+	m.record(func(p *pending) { setKey(&p.landmarks, name, &where) })
 }
 
 // DeleteLandmark records that a landmark is gone.
 func (m *Map) DeleteLandmark(name string) {
-	m.record(func(p *pending) { setKey(&p.landmarks, name, false) })
+	m.record(func(p *pending) { setKey[*v1alpha1.Location](&p.landmarks, name, nil) })
 }
 
 // SetState records how complete the map is.
@@ -146,12 +154,15 @@ func (m *Map) Flush() *Snapshot {
 		return prev
 	}
 	var next *Snapshot
-	if m.applyLandmarks(p.landmarks) {
+	if setChanged, moved := m.applyLandmarks(p.landmarks); setChanged {
 		m.applyNodes(p.nodes, nil)
 		m.applyObjects(p.objects, nil)
 		next = m.rebuild()
 	} else {
 		next = m.update(prev, p)
+		if moved {
+			next.locateLandmarks(m.lmarks)
+		}
 	}
 	next.generation = prev.generation + 1
 	next.state = prev.state
@@ -165,36 +176,41 @@ func (m *Map) Flush() *Snapshot {
 	return next
 }
 
-// applyLandmarks updates the landmark set and says whether it changed.
-func (m *Map) applyLandmarks(changes map[string]bool) bool {
-	changed := false
-	for name, present := range changes {
-		if _, had := m.lmarks[name]; had != present {
-			changed = true
-			if present {
-				m.lmarks[name] = struct{}{}
-			} else {
-				delete(m.lmarks, name)
-			}
+// applyLandmarks updates the landmarks and says whether the set changed
+// (which needs a rebuild) or only where some of them are.
+func (m *Map) applyLandmarks(changes map[string]*v1alpha1.Location) (setChanged, moved bool) {
+	for name, where := range changes {
+		old, had := m.lmarks[name]
+		switch {
+		case where == nil && had:
+			delete(m.lmarks, name)
+			setChanged = true
+		case where != nil && !had:
+			m.lmarks[name] = *where
+			setChanged = true
+		case where != nil && old != *where:
+			m.lmarks[name] = *where
+			moved = true
 		}
 	}
-	return changed
+	return setChanged, moved
 }
 
-// applyNodes updates node -> site and adds the affected nodes to touched.
-func (m *Map) applyNodes(changes map[string]*string, touched nameSet) {
-	for name, site := range changes {
+// applyNodes updates the nodes' locations and adds the nodes whose site
+// changed to touched.
+func (m *Map) applyNodes(changes map[string]*topology.Location, touched nameSet) {
+	for name, loc := range changes {
 		old, had := m.nodes[name]
 		if had {
-			delete(m.sites[old], name)
+			delete(m.sites[old.Site], name)
 		}
-		if site == nil {
+		if loc == nil {
 			delete(m.nodes, name)
 		} else {
-			m.nodes[name] = *site
-			addTo(m.sites, *site, name)
+			m.nodes[name] = *loc
+			addTo(m.sites, loc.Site, name)
 		}
-		if touched != nil && (!had || site == nil || old != *site) {
+		if touched != nil && (!had || loc == nil || old.Site != loc.Site) {
 			touched[name] = struct{}{}
 		}
 	}
@@ -254,7 +270,7 @@ func (m *Map) objectFor(node string) (string, bool) {
 	if nn, ok := m.objects[node]; ok && siteOf(nn) == "" {
 		return node, true
 	}
-	site := m.nodes[node]
+	site := m.nodes[node].Site
 	if site == "" || len(m.claims[site]) == 0 {
 		return "", false
 	}
@@ -268,6 +284,7 @@ func (m *Map) rebuild() *Snapshot {
 	for i, name := range s.landmarks {
 		s.landmarkID[name] = int32(i)
 	}
+	s.locateLandmarks(m.lmarks)
 	m.rowByObject = map[string]int32{}
 	m.freeRows = nil
 	names := slices.Sorted(maps.Keys(m.objects))
@@ -296,7 +313,7 @@ func (m *Map) rebuild() *Snapshot {
 	for i := range s.rows {
 		slices.Sort(s.rows[i].nodes)
 	}
-	s.indexNodes(m.seed)
+	s.indexNodes(m.seed, m.nodes)
 	return s
 }
 
@@ -353,7 +370,9 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 			}
 		}
 	}
-	m.remap(&s, prev, touched, ownRows)
+	if m.remap(&s, prev, touched, ownRows) || len(p.nodes) > 0 {
+		s.indexNodes(m.seed, m.nodes)
+	}
 	return &s
 }
 
@@ -419,8 +438,8 @@ func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPe
 }
 
 // remap re-resolves the touched nodes' rows and rebuilds the node lists of
-// the rows they leave or join.
-func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()) {
+// the rows they leave or join. It says whether any node changed rows.
+func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()) bool {
 	dirty := map[int32]bool{}
 	var rowOf map[string]int32
 	for node := range touched {
@@ -446,10 +465,9 @@ func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()
 		}
 	}
 	if rowOf == nil {
-		return
+		return false
 	}
 	s.rowOf = rowOf
-	s.indexNodes(m.seed)
 	ownRows()
 	for row := range dirty {
 		info := &s.rows[row]
@@ -466,4 +484,5 @@ func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()
 		}
 		info.nodes = nodes
 	}
+	return true
 }

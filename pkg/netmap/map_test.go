@@ -32,6 +32,14 @@ func measured(name string, at time.Time, rtt map[string]int64) *v1alpha1.NodeNet
 	return nn
 }
 
+// site is the labels of a node in a site ("" for none).
+func site(name string) map[string]string {
+	if name == "" {
+		return nil
+	}
+	return map[string]string{v1alpha1.SiteLabel: name}
+}
+
 func siteMeasured(name, site string, at time.Time, rtt map[string]int64) *v1alpha1.NodeNetwork {
 	nn := measured(name, at, rtt)
 	nn.Spec = v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site}
@@ -62,9 +70,9 @@ func TestEmptyMap(t *testing.T) {
 func TestNodeAndSiteRows(t *testing.T) {
 	m := New()
 	m.SetLandmark("hz")
-	m.SetNode("own", "site-a")
-	m.SetNode("peer", "site-a")
-	m.SetNode("lonely", "")
+	m.SetNode("own", site("site-a"))
+	m.SetNode("peer", site("site-a"))
+	m.SetNode("lonely", nil)
 	m.SetNodeNetwork(measured("own", now, map[string]int64{"hz": 5000}))
 	m.SetNodeNetwork(siteMeasured("site-a-probe", "site-a", now, map[string]int64{"hz": 9000}))
 	m.SetState(Ready)
@@ -91,8 +99,8 @@ func TestNodeAndSiteRows(t *testing.T) {
 func TestStaleIsMissing(t *testing.T) {
 	m := New()
 	m.SetLandmark("hz")
-	m.SetNode("fresh", "")
-	m.SetNode("stale", "")
+	m.SetNode("fresh", nil)
+	m.SetNode("stale", nil)
 	m.SetNodeNetwork(measured("fresh", now.Add(-ttl+time.Second), map[string]int64{"hz": 20_000}))
 	m.SetNodeNetwork(measured("stale", now.Add(-ttl-time.Second), map[string]int64{"hz": 1_000}))
 	v := m.Flush().View(now, ttl)
@@ -115,7 +123,7 @@ func TestUpdatesShareUntouchedChunksAndKeepOldSnapshots(t *testing.T) {
 	m.SetLandmark("hz")
 	for i := range 3 * chunkRows {
 		name := fmt.Sprintf("n%03d", i)
-		m.SetNode(name, "")
+		m.SetNode(name, nil)
 		m.SetNodeNetwork(measured(name, now, map[string]int64{"hz": int64(1000 + i)}))
 	}
 	before := m.Flush()
@@ -136,7 +144,7 @@ func TestUpdatesShareUntouchedChunksAndKeepOldSnapshots(t *testing.T) {
 
 func TestLandmarkAddedAfterMeasurements(t *testing.T) {
 	m := New()
-	m.SetNode("n1", "")
+	m.SetNode("n1", nil)
 	m.SetNodeNetwork(measured("n1", now, map[string]int64{"hz": 3000, "sh": 8000}))
 	m.SetLandmark("hz")
 	v := m.Flush().View(now, ttl)
@@ -153,8 +161,8 @@ func TestLandmarkAddedAfterMeasurements(t *testing.T) {
 func TestDeletes(t *testing.T) {
 	m := New()
 	m.SetLandmark("hz")
-	m.SetNode("n1", "s")
-	m.SetNode("n2", "s")
+	m.SetNode("n1", site("s"))
+	m.SetNode("n2", site("s"))
 	m.SetNodeNetwork(measured("n1", now, map[string]int64{"hz": 3000}))
 	m.SetNodeNetwork(siteMeasured("site-s", "s", now, map[string]int64{"hz": 6000}))
 	m.Flush()
@@ -205,9 +213,9 @@ func TestAgainstModel(t *testing.T) {
 		for range 1 + rng.IntN(6) {
 			switch op := rng.IntN(10); {
 			case op < 2:
-				name, site := fmt.Sprintf("n%d", rng.IntN(150)), sites[rng.IntN(len(sites))]
-				m.SetNode(name, site)
-				md.nodes[name] = site
+				name, siteName := fmt.Sprintf("n%d", rng.IntN(150)), sites[rng.IntN(len(sites))]
+				m.SetNode(name, site(siteName))
+				md.nodes[name] = siteName
 			case op == 2:
 				name := fmt.Sprintf("n%d", rng.IntN(150))
 				m.DeleteNode(name)
@@ -219,8 +227,8 @@ func TestAgainstModel(t *testing.T) {
 				m.SetNodeNetwork(nn)
 				md.objects[name] = nn
 			case op == 7:
-				site := sites[1+rng.IntN(len(sites)-1)]
-				nn := siteMeasured("site-"+site, site, now, randomRTT())
+				siteName := sites[1+rng.IntN(len(sites)-1)]
+				nn := siteMeasured("site-"+siteName, siteName, now, randomRTT())
 				m.SetNodeNetwork(nn)
 				md.objects[nn.Name] = nn
 			case op == 8:
@@ -331,7 +339,7 @@ func TestWeightedRTT(t *testing.T) {
 	m.SetLandmark("sh")
 	for i := range 150 { // three chunks, the last one partial
 		name := fmt.Sprintf("n%03d", i)
-		m.SetNode(name, "")
+		m.SetNode(name, nil)
 		rtt := map[string]int64{"hz": int64(1000 * i), "sh": 3000}
 		at := now
 		switch {
@@ -356,4 +364,20 @@ func TestWeightedRTT(t *testing.T) {
 		}
 		require.Equal(t, want, out[row], "node n%03d", i)
 	}
+}
+
+func TestLandmarkLocations(t *testing.T) {
+	m := New()
+	m.SetLandmarkAt("hz", v1alpha1.Location{Province: "zhejiang", Carrier: "telecom"})
+	m.SetLandmark("sh")
+	s := m.Flush()
+	hz, _ := s.Landmark("hz")
+	sh, _ := s.Landmark("sh")
+	assert.Equal(t, "telecom", s.LandmarkLocation(hz).Carrier)
+	assert.Empty(t, s.LandmarkLocation(sh).Carrier)
+
+	m.SetLandmarkAt("sh", v1alpha1.Location{Province: "shanghai", Carrier: "unicom"})
+	next := m.Flush()
+	assert.Equal(t, "unicom", next.LandmarkLocation(sh).Carrier, "a location change needs no rebuild but shows")
+	assert.Empty(t, s.LandmarkLocation(sh).Carrier, "the older snapshot is unchanged")
 }

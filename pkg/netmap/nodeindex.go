@@ -5,7 +5,8 @@ import (
 	"math/bits"
 )
 
-// nodeIndex finds a node's row from its name on the scoring hot path.
+// nodeIndex finds a node's row and location from its name on the scoring
+// hot path.
 //
 // A Go map compares the looked-up name with the stored key, which touches a
 // second cold string per lookup. nodeIndex keeps only a 64-bit hash and the
@@ -17,12 +18,18 @@ type nodeIndex struct {
 	seed  maphash.Seed
 	slots []nodeSlot
 	mask  uint64
-	names map[string]int32 // the authority; never modified once published
+	names map[string]NodeRef // the authority; never modified once published
+}
+
+// NodeRef is where a node's data is: its measurements' row (-1: none) and
+// its location's ID.
+type NodeRef struct {
+	Row, Location int32
 }
 
 type nodeSlot struct {
 	hash  uint64
-	row   int32
+	ref   NodeRef
 	state uint8
 }
 
@@ -32,15 +39,15 @@ const (
 	slotAmbiguous
 )
 
-func newNodeIndex(seed maphash.Seed, names map[string]int32) *nodeIndex {
+func newNodeIndex(seed maphash.Seed, names map[string]NodeRef) *nodeIndex {
 	size := 1 << bits.Len(uint(len(names)+len(names)/2)) // load factor at most 2/3
 	ix := &nodeIndex{seed: seed, slots: make([]nodeSlot, size), mask: uint64(size - 1), names: names}
-	for name, row := range names {
+	for name, ref := range names {
 		h := maphash.String(seed, name)
 		for i := h & ix.mask; ; i = (i + 1) & ix.mask {
 			s := &ix.slots[i]
 			if s.state == slotEmpty {
-				*s = nodeSlot{hash: h, row: row, state: slotUnique}
+				*s = nodeSlot{hash: h, ref: ref, state: slotUnique}
 				break
 			}
 			if s.hash == h {
@@ -52,20 +59,20 @@ func newNodeIndex(seed maphash.Seed, names map[string]int32) *nodeIndex {
 	return ix
 }
 
-func (ix *nodeIndex) lookup(name string) (int32, bool) {
+func (ix *nodeIndex) lookup(name string) (NodeRef, bool) {
 	h := maphash.String(ix.seed, name)
 	for i := h & ix.mask; ; i = (i + 1) & ix.mask {
 		s := &ix.slots[i]
 		switch {
 		case s.state == slotEmpty:
-			return 0, false
+			return NodeRef{}, false
 		case s.hash != h:
 			continue
 		case s.state == slotUnique:
-			return s.row, true
+			return s.ref, true
 		default:
-			row, ok := ix.names[name]
-			return row, ok
+			ref, ok := ix.names[name]
+			return ref, ok
 		}
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
 // State says how much the map knows.
@@ -37,8 +40,10 @@ type Snapshot struct {
 	state      State
 	landmarks  []string // sorted; a landmark's ID is its position
 	landmarkID map[string]int32
-	rowOf      map[string]int32 // node name -> row (its own object's, else its site's)
-	nodes      *nodeIndex       // rowOf for the hot path
+	where      []v1alpha1.Location // by landmark ID
+	rowOf      map[string]int32    // node name -> row (its own object's, else its site's)
+	nodes      *nodeIndex          // every node's row and location, for the hot path
+	locations  []topology.Location
 	rows       []rowInfo
 	table      table
 	index      [][numPercentiles]rttIndex // [landmark][percentile]
@@ -55,10 +60,27 @@ func emptySnapshot() *Snapshot {
 	return &Snapshot{landmarkID: map[string]int32{}, rowOf: map[string]int32{}}
 }
 
-// indexNodes (re)builds the hot-path index of rowOf; the map calls it
-// whenever rowOf changes.
-func (s *Snapshot) indexNodes(seed maphash.Seed) {
-	s.nodes = newNodeIndex(seed, s.rowOf)
+// indexNodes (re)builds the hot-path index of every node's row and
+// location; the map calls it whenever either changes. Locations are
+// deduplicated: a cluster has as many as it has distinct places.
+func (s *Snapshot) indexNodes(seed maphash.Seed, nodes map[string]topology.Location) {
+	ids := map[topology.Location]int32{}
+	s.locations = nil
+	refs := make(map[string]NodeRef, len(nodes))
+	for name, loc := range nodes {
+		id, ok := ids[loc]
+		if !ok {
+			id = int32(len(s.locations))
+			ids[loc] = id
+			s.locations = append(s.locations, loc)
+		}
+		row, hasRow := s.rowOf[name]
+		if !hasRow {
+			row = -1
+		}
+		refs[name] = NodeRef{Row: row, Location: id}
+	}
+	s.nodes = newNodeIndex(seed, refs)
 }
 
 // Generation increases with every published snapshot.
@@ -71,6 +93,16 @@ func (s *Snapshot) State() State { return s.state }
 func (s *Snapshot) Landmark(name string) (int32, bool) {
 	id, ok := s.landmarkID[name]
 	return id, ok
+}
+
+// LandmarkLocation returns where a landmark's users are, as far as known.
+func (s *Snapshot) LandmarkLocation(id int32) v1alpha1.Location { return s.where[id] }
+
+func (s *Snapshot) locateLandmarks(where map[string]v1alpha1.Location) {
+	s.where = make([]v1alpha1.Location, len(s.landmarks))
+	for i, name := range s.landmarks {
+		s.where[i] = where[name]
+	}
 }
 
 // LandmarkName returns the name of a landmark ID.
@@ -103,11 +135,26 @@ func (v View) Same(o View) bool {
 
 // Row returns the row holding a node's measurements.
 func (v View) Row(node string) (int32, bool) {
+	if ref, ok := v.Node(node); ok && ref.Row >= 0 {
+		return ref.Row, true
+	}
+	return 0, false
+}
+
+// Node returns where a node's row and location are; false for a node the
+// map has not seen (yet).
+func (v View) Node(node string) (NodeRef, bool) {
 	if v.nodes == nil {
-		return 0, false
+		return NodeRef{}, false
 	}
 	return v.nodes.lookup(node)
 }
+
+// Location returns a location by ID; NumLocations is how many there are.
+func (v View) Location(id int32) topology.Location { return v.locations[id] }
+
+// NumLocations is the number of distinct node locations.
+func (v View) NumLocations() int { return len(v.locations) }
 
 // RTT returns a fresh measurement in microseconds; ok is false when the
 // entry is missing or stale.

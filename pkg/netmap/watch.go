@@ -109,12 +109,12 @@ func (m *Map) Watch(ctx context.Context, cfg *rest.Config) error {
 	}
 	factory := informers.NewSharedInformerFactory(kube, 0)
 	nodes := factory.Core().V1().Nodes().Informer()
-	// The map needs a node's name and site label only; the scheduler keeps
-	// its own full copy of every node.
+	// The map needs a node's name and labels only; the scheduler keeps its
+	// own full copy of every node.
 	if err := nodes.SetTransform(keepNodeIdentity); err != nil {
 		return err
 	}
-	if _, err := nodes.AddEventHandler(handler(func(n *corev1.Node) { m.SetNode(n.Name, n.Labels[v1alpha1.SiteLabel]) }, m.DeleteNode)); err != nil {
+	if _, err := nodes.AddEventHandler(handler(func(n *corev1.Node) { m.SetNode(n.Name, n.Labels) }, m.DeleteNode)); err != nil {
 		return err
 	}
 	factory.Start(ctx.Done())
@@ -142,7 +142,7 @@ func (m *Map) watchEdgeplace(ctx context.Context, disco discovery.DiscoveryInter
 	factory := edgeinformers.NewSharedInformerFactory(edge, 0)
 	landmarks := factory.Edgeplace().V1alpha1().Landmarks().Informer()
 	networks := factory.Edgeplace().V1alpha1().NodeNetworks().Informer()
-	_, err1 := landmarks.AddEventHandler(handler(func(l *v1alpha1.Landmark) { m.SetLandmark(l.Name) }, m.DeleteLandmark))
+	_, err1 := landmarks.AddEventHandler(handler(func(l *v1alpha1.Landmark) { m.SetLandmarkAt(l.Name, l.Spec.Location) }, m.DeleteLandmark))
 	_, err2 := networks.AddEventHandler(handler(m.SetNodeNetwork, m.DeleteNodeNetwork))
 	if err1 != nil || err2 != nil {
 		logger.Error(nil, "cannot watch edgeplace objects", "landmarks", err1, "nodeNetworks", err2)

@@ -98,10 +98,8 @@ func (pl *NetworkLatency) Name() string { return Name }
 // pod to whatever the stock plugins rank highest among the far nodes, not to
 // the nearest one with room.
 func (pl *NetworkLatency) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	for key := range pod.Annotations {
-		if intent.Relevant(key) {
-			return nil, fwk.NewStatus(fwk.Unschedulable, "pods with a network intent are ranked against the nodes still feasible, which earlier placements change")
-		}
+	if _, ok := pod.Annotations[intent.DemandAnnotation]; ok {
+		return nil, fwk.NewStatus(fwk.Unschedulable, "pods with a network intent are ranked against the nodes still feasible, which earlier placements change")
 	}
 	return nil, nil
 }

@@ -55,7 +55,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
-	if in == nil {
+	if in == nil || len(in.Demand) == 0 {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
 	snap := pl.netmap.Current()

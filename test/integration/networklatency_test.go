@@ -245,3 +245,28 @@ func getNode(t *testing.T, f *fixture, name string) *v1.Node {
 	require.NoError(t, err)
 	return n
 }
+
+// A carrier constraint holds even when a node on another carrier is nearer.
+func TestCarrierConstraint(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	f.landmark("lm-carrier")
+	near := f.node("c-unicom", 8, map[string]string{"topology.kubernetes.io/region": "cn-hangzhou-unicom"})
+	far := f.node("c-telecom", 8, map[string]string{"topology.kubernetes.io/region": "cn-shanghai-telecom"})
+	f.publish(near, rtt{landmark: "lm-carrier", p90: 2 * time.Millisecond})
+	f.publish(far, rtt{landmark: "lm-carrier", p90: 9 * time.Millisecond})
+	f.syncMeasurements()
+
+	f.pod("free", demand("lm-carrier", ""), 0)
+	assert.Equal(t, "c-unicom", f.waitBound("free", waitTimeout))
+
+	annotations := demand("lm-carrier", "")
+	annotations["edgeplace.io/carriers"] = "telecom"
+	f.pod("telecom-only", annotations, 0)
+	assert.Equal(t, "c-telecom", f.waitBound("telecom-only", waitTimeout))
+
+	annotations = demand("lm-carrier", "")
+	annotations["edgeplace.io/carriers"] = "cmcc"
+	f.pod("cmcc-only", annotations, 0)
+	msg := f.waitUnschedulable("cmcc-only")
+	assert.Contains(t, msg, "node(s) are not on an allowed carrier (edgeplace.io/carriers)")
+}

@@ -1,0 +1,272 @@
+// Package locality is the Locality scheduler plugin: it keeps a pod on the
+// carriers, provinces and node types it allows (Filter), and prefers nodes on
+// the carrier of the users it serves (Score), since traffic that crosses
+// carriers inside one country pays tens of milliseconds at interconnects.
+// Node locations come from labels (pkg/topology).
+package locality
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/topology"
+)
+
+// Name is the plugin's name in the registry and in configurations.
+const Name = "Locality"
+
+// Filter reasons, one per constraint, so that a pod's event says which.
+const (
+	ReasonCarrier          = "node(s) are not on an allowed carrier (edgeplace.io/carriers)"
+	ReasonForbiddenCarrier = "node(s) are on a forbidden carrier (edgeplace.io/forbidden-carriers)"
+	ReasonProvince         = "node(s) are not in an allowed province (edgeplace.io/provinces)"
+	ReasonForbiddenProv    = "node(s) are in a forbidden province (edgeplace.io/forbidden-provinces)"
+	ReasonNodeType         = "node(s) are not of an allowed node type (edgeplace.io/node-types)"
+)
+
+// Locality implements the plugin.
+type Locality struct {
+	netmap *netmap.Map
+	parse  intent.Options
+}
+
+var (
+	_ fwk.PreFilterPlugin   = &Locality{}
+	_ fwk.FilterPlugin      = &Locality{}
+	_ fwk.PreScorePlugin    = &Locality{}
+	_ fwk.ScorePlugin       = &Locality{}
+	_ fwk.EnqueueExtensions = &Locality{}
+	_ fwk.SignPlugin        = &Locality{}
+)
+
+// New is the plugin factory. Locality has no args; it reads the carriers of
+// demand landmarks from the process's network map.
+func New(ctx context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+	if h.KubeConfig() == nil {
+		return nil, fmt.Errorf("%s: the scheduler handle has no kubeconfig", Name)
+	}
+	m, err := netmap.ForConfig(ctx, h.KubeConfig())
+	if err != nil {
+		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
+	}
+	return NewWithMap(m), nil
+}
+
+// NewWithMap builds the plugin on a given map.
+func NewWithMap(m *netmap.Map) *Locality {
+	// Demand weights and limits matter only for the carrier preference;
+	// NetworkLatency validates them against its own args.
+	return &Locality{netmap: m, parse: intent.Options{DefaultPercentile: config.P90, DefaultWeight: 1, MaxLandmarks: 1024}}
+}
+
+// Name returns the plugin's name.
+func (pl *Locality) Name() string { return Name }
+
+const stateKey fwk.StateKey = Name
+
+type cycleState struct {
+	in *intent.Intent
+	// carrierShare is the share (0..100) of the pod's demand weight whose
+	// users are on each carrier; nil when the pod has no demand.
+	carrierShare map[string]int64
+	// The verdict and score for each distinct node location the network map
+	// knows, worked out once per cycle: Filter and Score then cost one index
+	// lookup per node instead of parsing its labels.
+	view    netmap.View
+	reasons []string
+	scores  []int64
+}
+
+// judge returns a node's Filter reason ("" to pass) and score, from the
+// per-location tables, or from its labels if the map has not seen it yet.
+func (s *cycleState) judge(node *v1.Node) (string, int64) {
+	if ref, ok := s.view.Node(node.Name); ok {
+		return s.reasons[ref.Location], s.scores[ref.Location]
+	}
+	loc := topology.FromLabels(node.Labels)
+	return violation(s.in, loc), s.score(loc)
+}
+
+// score is the share of the pod's demand whose users are on the location's
+// carrier (0..100); a multi-carrier node shares every carrier.
+func (s *cycleState) score(loc topology.Location) int64 {
+	if loc.Carrier == topology.Multi {
+		return fwk.MaxNodeScore
+	}
+	return s.carrierShare[loc.Carrier]
+}
+
+func (s *cycleState) Clone() fwk.StateData { return s }
+
+func readState(cs fwk.CycleState) *cycleState {
+	data, err := cs.Read(stateKey)
+	if err != nil {
+		return nil
+	}
+	s, _ := data.(*cycleState)
+	return s
+}
+
+// PreFilter parses the pod's constraints once, and works out which carriers
+// its users are on.
+func (pl *Locality) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	in, err := intent.FromPod(pod, pl.parse)
+	if err != nil {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	}
+	if in == nil || (!in.HasLocation() && len(in.Demand) == 0) {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	snap := pl.netmap.Current()
+	s := &cycleState{in: in, view: snap.View(time.Time{}, 0)}
+	if len(in.Demand) > 0 {
+		var total int64
+		weights := map[string]int64{}
+		for _, d := range in.Demand {
+			total += d.Weight
+			if id, ok := snap.Landmark(d.Landmark); ok {
+				if c := topology.NormaliseCarrier(snap.LandmarkLocation(id).Carrier); c != "" {
+					weights[c] += d.Weight
+				}
+			}
+		}
+		if len(weights) > 0 {
+			s.carrierShare = map[string]int64{}
+			for c, w := range weights {
+				s.carrierShare[c] = w * fwk.MaxNodeScore / total
+			}
+		}
+	}
+	s.reasons = make([]string, s.view.NumLocations())
+	s.scores = make([]int64, s.view.NumLocations())
+	for id := range s.reasons {
+		loc := s.view.Location(int32(id))
+		s.reasons[id], s.scores[id] = violation(in, loc), s.score(loc)
+	}
+	cs.Write(stateKey, s)
+	if !in.HasLocation() {
+		// Only the carrier preference applies: nothing to filter.
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	return nil, nil
+}
+
+// PreFilterExtensions is nil: the constraints do not depend on other pods.
+func (pl *Locality) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
+
+// Filter enforces the pod's carrier, province and node-type constraints. A
+// node whose labels do not tell a constrained field fails an allow-list and
+// passes a deny-list.
+func (pl *Locality) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	s := readState(cs)
+	if s == nil {
+		return nil
+	}
+	reason, _ := s.judge(nodeInfo.Node())
+	if reason == "" {
+		return nil
+	}
+	if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
+		loc := topology.FromLabels(nodeInfo.Node().Labels)
+		logger.Info("node fails a location constraint", "pod", klog.KObj(pod), "node", nodeInfo.Node().Name,
+			"carrier", loc.Carrier, "province", loc.Province, "nodeType", loc.NodeType, "reason", reason)
+	}
+	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reason)
+}
+
+// violation returns the reason a location breaks the pod's constraints, or "".
+func violation(in *intent.Intent, loc topology.Location) string {
+	switch {
+	case len(in.Carriers) > 0 && !carrierAllowed(in.Carriers, loc.Carrier):
+		return ReasonCarrier
+	case loc.Carrier != "" && slices.Contains(in.ForbiddenCarriers, loc.Carrier):
+		return ReasonForbiddenCarrier
+	case len(in.Provinces) > 0 && !slices.Contains(in.Provinces, loc.Province):
+		return ReasonProvince
+	case loc.Province != "" && slices.Contains(in.ForbiddenProvinces, loc.Province):
+		return ReasonForbiddenProv
+	case len(in.NodeTypes) > 0 && !slices.Contains(in.NodeTypes, loc.NodeType):
+		return ReasonNodeType
+	}
+	return ""
+}
+
+// carrierAllowed: a multi-carrier node serves every carrier.
+func carrierAllowed(allowed []string, carrier string) bool {
+	return carrier != "" && (carrier == topology.Multi || slices.Contains(allowed, carrier))
+}
+
+// PreScore skips pods whose users' carriers are unknown.
+func (pl *Locality) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	if s := readState(cs); s == nil || s.carrierShare == nil {
+		return fwk.NewStatus(fwk.Skip)
+	}
+	return nil
+}
+
+// Score is the share of the pod's demand whose users are on the node's
+// carrier (0..100); a multi-carrier node shares every carrier.
+func (pl *Locality) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
+	s := readState(cs)
+	if s == nil || s.carrierShare == nil {
+		return 0, nil
+	}
+	_, score := s.judge(nodeInfo.Node())
+	return score, nil
+}
+
+// ScoreExtensions is nil: scores are already 0..100.
+func (pl *Locality) ScoreExtensions() fwk.ScoreExtensions { return nil }
+
+// SignPod signs the constraints and demand: equal pods filter and score
+// alike, whatever was placed before them.
+func (pl *Locality) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	in, err := intent.FromPod(pod, pl.parse)
+	if err != nil {
+		return []fwk.SignFragment{{Key: "edgeplace.io/" + Name, Value: err.Error()}}, nil
+	}
+	return []fwk.SignFragment{{Key: "edgeplace.io/" + Name, Value: in}}, nil
+}
+
+// EventsToRegister: a node that gets (or changes) location labels, or an
+// edit of the pod's own constraints, can make the pod schedulable.
+func (pl *Locality) EventsToRegister(context.Context) ([]fwk.ClusterEventWithHint, error) {
+	return []fwk.ClusterEventWithHint{
+		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.hintNode},
+		{Event: fwk.ClusterEvent{Resource: fwk.TargetPod, ActionType: fwk.Update}, QueueingHintFn: hintPodUpdate},
+	}, nil
+}
+
+func (pl *Locality) hintNode(_ klog.Logger, pod *v1.Pod, _, newObj any) (fwk.QueueingHint, error) {
+	node, ok := newObj.(*v1.Node)
+	if !ok {
+		return fwk.Queue, nil
+	}
+	in, err := intent.FromPod(pod, pl.parse)
+	if err != nil || in == nil || !in.HasLocation() {
+		return fwk.QueueSkip, nil
+	}
+	if violation(in, topology.FromLabels(node.Labels)) == "" {
+		return fwk.Queue, nil
+	}
+	return fwk.QueueSkip, nil
+}
+
+func hintPodUpdate(_ klog.Logger, _ *v1.Pod, oldObj, newObj any) (fwk.QueueingHint, error) {
+	oldPod, ok1 := oldObj.(*v1.Pod)
+	newPod, ok2 := newObj.(*v1.Pod)
+	if !ok1 || !ok2 || intent.Changed(oldPod, newPod) {
+		return fwk.Queue, nil
+	}
+	return fwk.QueueSkip, nil
+}
