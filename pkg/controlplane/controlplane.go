@@ -43,6 +43,8 @@ type Options struct {
 	// Log receives the API server's and etcd's logs. Nil discards them.
 	// klog is process-wide: setting this redirects all klog output.
 	Log io.Writer
+	// Controllers runs the Deployment and ReplicaSet controllers in process.
+	Controllers bool
 }
 
 // ControlPlane is a running etcd and kube-apiserver.
@@ -56,6 +58,7 @@ type ControlPlane struct {
 	certs           pki
 	api             *apiServer
 	config          *rest.Config
+	controllers     *controllers
 }
 
 const startTimeout = 2 * time.Minute
@@ -107,6 +110,11 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 			return cp, fmt.Errorf("installing CRDs: %w", err)
 		}
 	}
+	if opts.Controllers {
+		if cp.controllers, err = startControllers(ctx, cp.Config()); err != nil {
+			return cp, err
+		}
+	}
 	return cp, nil
 }
 
@@ -155,6 +163,10 @@ func (cp *ControlPlane) StopAPIServer() error {
 
 // Stop stops the API server and etcd and removes a temporary directory.
 func (cp *ControlPlane) Stop() {
+	if cp.controllers != nil {
+		_ = cp.controllers.stop()
+		cp.controllers = nil
+	}
 	if err := cp.StopAPIServer(); err != nil {
 		klog.ErrorS(err, "API server did not shut down cleanly")
 	}

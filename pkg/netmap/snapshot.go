@@ -216,6 +216,40 @@ func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, out []int3
 	}
 }
 
+// Nearest returns up to n rows, nearest first as far as the index tells (by
+// bucket), that some node resolves to and that have a fresh measurement to
+// the landmark.
+func (v View) Nearest(landmark int32, p Percentile, n int) []int32 {
+	var out []int32
+	ix := v.index[landmark][p]
+	for b := range bucketLow {
+		for _, r := range ix.bucket(b) {
+			if len(v.rows[r].nodes) == 0 {
+				continue
+			}
+			if _, fresh := v.RTT(r, landmark, p); fresh {
+				out = append(out, r)
+			}
+		}
+		if len(out) >= n {
+			return out[:n]
+		}
+	}
+	return out
+}
+
+// RowObject names the NodeNetwork behind a row ("" for a free row).
+func (v View) RowObject(row int32) string {
+	if int(row) >= len(v.rows) {
+		return ""
+	}
+	return v.rows[row].object
+}
+
+// RowNodes returns the nodes whose measurements a row holds; the caller must
+// not modify the slice.
+func (v View) RowNodes(row int32) []string { return v.rows[row].nodes }
+
 // Describe names a row for people: "node edge-hz-3" or "site cn-hangzhou-telecom".
 func (v View) Describe(row int32) string {
 	info := v.rows[row]

@@ -33,6 +33,8 @@ type NetworkLatency struct {
 	netmap  *netmap.Map
 	parse   intent.Options
 	waiting *waitingPods
+	// workloads holds replica-coverage plans; nil disables coverage.
+	workloads *workloads
 	// candidates and byRow memoise PreFilter's SLO candidates and
 	// PreScore's per-row scores for bursts of pods with the same intent.
 	candidates memo[netmap.Candidates]
@@ -66,7 +68,11 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
 	}
-	return NewWithMap(ctx, args, h, m), nil
+	pl := NewWithMap(ctx, args, h, m)
+	if f := h.SharedInformerFactory(); f != nil {
+		pl.workloads = newWorkloads(f)
+	}
+	return pl, nil
 }
 
 // NewWithMap builds the plugin on a given map; benchmarks and tests use it to

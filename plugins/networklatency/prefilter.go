@@ -86,6 +86,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		s.weights = append(s.weights, d.Weight)
 		s.totalWeight += d.Weight
 	}
+	pl.applyCoverage(pod, s)
 	cs.Write(stateKey, s)
 	if s.bound == 0 {
 		return nil, nil

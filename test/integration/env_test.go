@@ -87,7 +87,7 @@ var (
 func sharedEnv(t *testing.T) *env {
 	t.Helper()
 	sharedOnce.Do(func() {
-		shared, sharedErr = startEnv(context.Background(), controlplane.Options{})
+		shared, sharedErr = startEnv(context.Background(), controlplane.Options{Controllers: true})
 	})
 	require.NoError(t, sharedErr)
 	t.Logf("logs: %s", shared.logs)
