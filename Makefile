@@ -20,6 +20,8 @@ test: unit race integration bench-smoke
 
 unit:
 	$(GO) test ./pkg/... ./plugins/... ./cmd/... ./manifests/...
+	@# The estimation accuracy figure on the RIPE Atlas matrix, printed.
+	set -o pipefail; $(GO) test -count=1 -v -run TestEstimationOnRIPEAtlas ./pkg/estimate | grep -E 'RIPE Atlas|^(ok|FAIL)'
 
 race:
 	$(GO) test -race $(RACE_PKGS)

@@ -109,7 +109,8 @@ func TestEstimationOnRIPEAtlas(t *testing.T) {
 	t.Logf("RIPE Atlas, %d countries, %d pairs, %d hidden (30%%): median relative error: Vivaldi %.1f%%, "+
 		"peer median %.1f%% (estimates %d of %d; Vivaldi on those same pairs %.1f%%), peers then Vivaldi %.1f%%",
 		len(m.names), len(pairs), len(hidden), 100*coord, 100*peer, len(peerErr), len(hidden), 100*coordHits, 100*comb)
-	_ = peerHits
-	assert.Less(t, coord, 0.15, "Vivaldi's median relative error")
+	// Measured 9.1% with this seed; the bound leaves room for changes to the
+	// fitting schedule, not for a regression back to the baseline.
+	assert.Less(t, coord, 0.12, "Vivaldi's median relative error")
 	assert.Less(t, coordHits, peerHits, "Vivaldi beats the peer median where both estimate")
 }
