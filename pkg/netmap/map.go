@@ -14,6 +14,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -264,18 +265,28 @@ func addTo(m map[string]nameSet, key, member string) {
 	m[key][member] = struct{}{}
 }
 
-// objectFor returns the NodeNetwork a node's measurements come from: its own,
-// else its site's (the alphabetically first, if several claim the site).
+// objectFor returns the key of a known node's row: its own NodeNetwork, else
+// its site's (the alphabetically first, if several claim the site), else a
+// virtual row of its own that has no measurements (estimates may fill it).
 func (m *Map) objectFor(node string) (string, bool) {
+	if _, known := m.nodes[node]; !known {
+		return "", false
+	}
 	if nn, ok := m.objects[node]; ok && siteOf(nn) == "" {
 		return node, true
 	}
 	site := m.nodes[node].Site
 	if site == "" || len(m.claims[site]) == 0 {
-		return "", false
+		return virtualKey(node), true
 	}
 	return slices.Min(slices.Collect(maps.Keys(m.claims[site]))), true
 }
+
+// virtualKey names the row of a node without any NodeNetwork; object names
+// cannot start with a NUL.
+func virtualKey(node string) string { return "\x00" + node }
+
+func virtualNode(key string) (string, bool) { return strings.CutPrefix(key, "\x00") }
 
 // rebuild lays the whole map out again; used when the landmark set changes.
 func (m *Map) rebuild() *Snapshot {
@@ -303,12 +314,16 @@ func (m *Map) rebuild() *Snapshot {
 			s.index[lm][p] = make(rttIndex, numGroups).apply(&changes[lm][p])
 		}
 	}
-	for node := range m.nodes {
-		if obj, ok := m.objectFor(node); ok {
-			row := m.rowByObject[obj]
-			s.rowOf[node] = row
-			s.rows[row].nodes = append(s.rows[row].nodes, node)
+	for _, node := range slices.Sorted(maps.Keys(m.nodes)) {
+		key, _ := m.objectFor(node)
+		row, ok := m.rowByObject[key]
+		if !ok {
+			row = m.allocRow(s)
+			m.rowByObject[key] = row
+			s.rows[row].object = key
 		}
+		s.rowOf[node] = row
+		s.rows[row].nodes = append(s.rows[row].nodes, node)
 	}
 	for i := range s.rows {
 		slices.Sort(s.rows[i].nodes)
@@ -336,6 +351,7 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 
 	changes := make([][numPercentiles]indexChange, len(s.landmarks))
 	owned := map[int32]bool{}
+	var freedNow []int32
 	for name := range p.objects {
 		nn := m.objects[name]
 		row, had := m.rowByObject[name]
@@ -348,7 +364,9 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 			ownRows()
 			s.rows[row] = rowInfo{}
 			delete(m.rowByObject, name)
-			m.freeRows = append(m.freeRows, row)
+			// Reusable from the next flush on: nodes may still point at
+			// it until remap has moved them.
+			freedNow = append(freedNow, row)
 			continue
 		case !had:
 			ownRows()
@@ -373,6 +391,7 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 	if m.remap(&s, prev, touched, ownRows) || len(p.nodes) > 0 {
 		s.indexNodes(m.seed, m.nodes)
 	}
+	m.freeRows = append(m.freeRows, freedNow...)
 	return &s
 }
 
@@ -442,13 +461,18 @@ func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPe
 func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()) bool {
 	dirty := map[int32]bool{}
 	var rowOf map[string]int32
-	for node := range touched {
+	var freed []int32
+	for _, node := range slices.Sorted(maps.Keys(touched)) {
 		oldRow, had := prev.rowOf[node]
-		obj, ok := "", false
-		if _, exists := m.nodes[node]; exists {
-			obj, ok = m.objectFor(node)
+		key, ok := m.objectFor(node)
+		newRow, exists := m.rowByObject[key]
+		if ok && !exists {
+			// A node without measurements gets a virtual row of its own.
+			ownRows()
+			newRow = m.allocRow(s)
+			m.rowByObject[key] = newRow
+			s.rows[newRow] = rowInfo{object: key}
 		}
-		newRow := m.rowByObject[obj]
 		if had == ok && (!ok || oldRow == newRow) {
 			continue
 		}
@@ -458,6 +482,9 @@ func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()
 		if had {
 			dirty[oldRow] = true
 			delete(rowOf, node)
+			if _, virtual := virtualNode(s.rows[oldRow].object); virtual {
+				freed = append(freed, oldRow)
+			}
 		}
 		if ok {
 			dirty[newRow] = true
@@ -469,9 +496,20 @@ func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()
 	}
 	s.rowOf = rowOf
 	ownRows()
+	for _, row := range freed {
+		// Virtual rows are never written: freeing one only forgets it.
+		delete(m.rowByObject, s.rows[row].object)
+		s.rows[row] = rowInfo{}
+		m.freeRows = append(m.freeRows, row)
+		delete(dirty, row)
+	}
 	for row := range dirty {
 		info := &s.rows[row]
 		var nodes []string
+		node, virtual := virtualNode(info.object)
+		if !virtual {
+			node = info.object
+		}
 		if info.site != "" {
 			for n := range m.sites[info.site] {
 				if r, ok := rowOf[n]; ok && r == row {
@@ -479,8 +517,8 @@ func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()
 				}
 			}
 			slices.Sort(nodes)
-		} else if r, ok := rowOf[info.object]; ok && r == row {
-			nodes = []string{info.object}
+		} else if r, ok := rowOf[node]; ok && r == row {
+			nodes = []string{node}
 		}
 		info.nodes = nodes
 	}

@@ -256,6 +256,9 @@ func (v View) Describe(row int32) string {
 	if info.site != "" {
 		return "site " + info.site
 	}
+	if node, virtual := virtualNode(info.object); virtual {
+		return "node " + node
+	}
 	return "node " + info.object
 }
 
