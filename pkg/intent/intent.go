@@ -35,11 +35,25 @@ const (
 	ProvincesAnnotation          = "edgeplace.io/provinces"          // allowed provinces
 	ForbiddenProvincesAnnotation = "edgeplace.io/forbidden-provinces"
 	NodeTypesAnnotation          = "edgeplace.io/node-types" // "ens", "cdn" or both
+
+	// EstimatesAnnotation says which estimates of a missing or stale RTT a
+	// hard SLO may rely on: "none", "peers" (the default) or "coordinates"
+	// (peers, then network coordinates). Scoring uses any estimate.
+	EstimatesAnnotation = "edgeplace.io/estimates"
+)
+
+// EstimatePolicy is which estimates a hard SLO accepts.
+type EstimatePolicy string
+
+const (
+	EstimatesNone        EstimatePolicy = "none"
+	EstimatesPeers       EstimatePolicy = "peers"
+	EstimatesCoordinates EstimatePolicy = "coordinates"
 )
 
 // annotations are every key edgeplace reads from a pod.
 var annotations = []string{
-	DemandAnnotation, MaxRTTAnnotation, PercentileAnnotation,
+	DemandAnnotation, MaxRTTAnnotation, PercentileAnnotation, EstimatesAnnotation,
 	CarriersAnnotation, ForbiddenCarriersAnnotation, ProvincesAnnotation, ForbiddenProvincesAnnotation, NodeTypesAnnotation,
 }
 
@@ -67,6 +81,8 @@ type Intent struct {
 	// MaxRTT is the hard SLO; zero means the pod has none.
 	MaxRTT     time.Duration
 	Percentile config.Percentile
+	// Estimates is which estimates the SLO accepts.
+	Estimates EstimatePolicy
 	// Location constraints; each list is sorted and normalised, and empty
 	// when the pod sets none.
 	Carriers, ForbiddenCarriers   []string
@@ -122,22 +138,28 @@ func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
 	if !slices.ContainsFunc(annotations, func(key string) bool { _, ok := pod.Annotations[key]; return ok }) {
 		return nil, nil
 	}
-	in := &Intent{Percentile: opts.DefaultPercentile}
+	in := &Intent{Percentile: opts.DefaultPercentile, Estimates: EstimatesPeers}
 	if err := in.parseLocation(pod.Annotations); err != nil {
 		return nil, err
 	}
 	demand, hasDemand := pod.Annotations[DemandAnnotation]
-	maxRTT, hasMaxRTT := pod.Annotations[MaxRTTAnnotation]
-	pct, hasPct := pod.Annotations[PercentileAnnotation]
-	if !hasDemand && !hasMaxRTT && !hasPct {
+	if !hasDemand {
+		for _, key := range []string{MaxRTTAnnotation, PercentileAnnotation, EstimatesAnnotation} {
+			if value, ok := pod.Annotations[key]; ok {
+				return nil, &Error{key, value, "needs " + DemandAnnotation + " to say which landmarks it applies to"}
+			}
+		}
 		return in, nil
 	}
-	if !hasDemand {
-		key, value := MaxRTTAnnotation, maxRTT
-		if !hasMaxRTT {
-			key, value = PercentileAnnotation, pct
+	maxRTT, hasMaxRTT := pod.Annotations[MaxRTTAnnotation]
+	pct, hasPct := pod.Annotations[PercentileAnnotation]
+	if value, ok := pod.Annotations[EstimatesAnnotation]; ok {
+		switch p := EstimatePolicy(strings.TrimSpace(value)); p {
+		case EstimatesNone, EstimatesPeers, EstimatesCoordinates:
+			in.Estimates = p
+		default:
+			return nil, &Error{EstimatesAnnotation, value, `must be "none", "peers" or "coordinates"`}
 		}
-		return nil, &Error{key, value, "needs " + DemandAnnotation + " to say which landmarks it applies to"}
 	}
 
 	var err error

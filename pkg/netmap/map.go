@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/topology"
@@ -40,6 +41,9 @@ type Map struct {
 	rowByObject map[string]int32
 	freeRows    []int32
 	seed        maphash.Seed
+	est         *estimator // coordinates kept between estimation runs
+
+	estimateTTL atomic.Int64 // nanoseconds; 0: estimation off
 }
 
 type nameSet = map[string]struct{}
@@ -49,10 +53,11 @@ type pending struct {
 	objects   map[string]*v1alpha1.NodeNetwork // nil: deleted
 	landmarks map[string]*v1alpha1.Location    // nil: deleted
 	state     *State
+	estimates *estimates
 }
 
 func (p *pending) empty() bool {
-	return len(p.nodes) == 0 && len(p.objects) == 0 && len(p.landmarks) == 0 && p.state == nil
+	return len(p.nodes) == 0 && len(p.objects) == 0 && len(p.landmarks) == 0 && p.state == nil && p.estimates == nil
 }
 
 // New returns an empty map in state Unavailable.
@@ -118,6 +123,23 @@ func (m *Map) DeleteLandmark(name string) {
 	m.record(func(p *pending) { setKey[*v1alpha1.Location](&p.landmarks, name, nil) })
 }
 
+// EnableEstimation turns on estimates of missing and stale entries; a
+// measurement older than ttl counts as stale. Run makes them periodically.
+func (m *Map) EnableEstimation(ttl time.Duration) { m.estimateTTL.Store(int64(ttl)) }
+
+// Estimate makes estimates from the current snapshot and records them for
+// the next flush. Run calls it periodically; tests call it directly.
+func (m *Map) Estimate(now time.Time) {
+	ttl := time.Duration(m.estimateTTL.Load())
+	if ttl == 0 {
+		return
+	}
+	m.flushMu.Lock()
+	est := m.estimate(m.current.Load(), now, ttl)
+	m.flushMu.Unlock()
+	m.record(func(p *pending) { p.estimates = est })
+}
+
 // SetState records how complete the map is.
 func (m *Map) SetState(s State) { m.record(func(p *pending) { p.state = &s }) }
 
@@ -158,11 +180,15 @@ func (m *Map) Flush() *Snapshot {
 	if setChanged, moved := m.applyLandmarks(p.landmarks); setChanged {
 		m.applyNodes(p.nodes, nil)
 		m.applyObjects(p.objects, nil)
-		next = m.rebuild()
+		next = m.rebuild() // rows renumbered: earlier estimates no longer fit
 	} else {
 		next = m.update(prev, p)
 		if moved {
 			next.locateLandmarks(m.lmarks)
+		}
+		if p.estimates != nil {
+			// Made from an earlier snapshot: readers check each row's key.
+			next.est = p.estimates
 		}
 	}
 	next.generation = prev.generation + 1

@@ -113,7 +113,7 @@ func TestStaleIsMissing(t *testing.T) {
 	assert.True(t, ok)
 
 	lm, _ := v.Landmark("hz")
-	assert.Equal(t, []string{"fresh"}, sortedNodes(v.NodesWithin([]int32{lm}, P90, 60_000_000).Nodes))
+	assert.Equal(t, []string{"fresh"}, sortedNodes(v.NodesWithin([]int32{lm}, P90, 60_000_000, 0).Nodes))
 	row, best, ok := v.Best(lm, P90)
 	require.True(t, ok)
 	assert.Equal(t, "node fresh", v.Describe(row))
@@ -180,12 +180,12 @@ func TestDeletes(t *testing.T) {
 	_, ok = rttOf(t, v, "n1", "hz", P50)
 	assert.False(t, ok)
 	lm, _ := v.Landmark("hz")
-	assert.Empty(t, v.NodesWithin([]int32{lm}, P50, 60_000_000).Nodes)
+	assert.Empty(t, v.NodesWithin([]int32{lm}, P50, 60_000_000, 0).Nodes)
 
 	m.SetNodeNetwork(siteMeasured("site-s", "s", now, map[string]int64{"hz": 6000}))
 	m.DeleteNode("n2")
 	v = m.Flush().View(now, ttl)
-	assert.Equal(t, []string{"n1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 60_000_000).Nodes))
+	assert.Equal(t, []string{"n1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 60_000_000, 0).Nodes))
 }
 
 // TestAgainstModel drives the map with random changes and compares every
@@ -309,7 +309,7 @@ func TestAgainstModel(t *testing.T) {
 				}
 			}
 			slices.Sort(wantWithin)
-			require.Equal(t, wantWithin, sortedNodes(v.NodesWithin([]int32{id}, P90, bound).Nodes), "step %d landmark %s bound %d", step, lm, bound)
+			require.Equal(t, wantWithin, sortedNodes(v.NodesWithin([]int32{id}, P90, bound, 0).Nodes), "step %d landmark %s bound %d", step, lm, bound)
 		}
 	}
 }
@@ -356,7 +356,7 @@ func TestWeightedRTT(t *testing.T) {
 	hz, _ := v.Landmark("hz")
 	sh, _ := v.Landmark("sh")
 	out := make([]int32, v.NumRows())
-	v.WeightedRTT([]int32{hz, sh}, []int64{3, 1}, P50, out)
+	v.WeightedRTT([]int32{hz, sh}, []int64{3, 1}, P50, 0, out)
 	for i := range 150 {
 		row, ok := v.Row(fmt.Sprintf("n%03d", i))
 		require.True(t, ok)

@@ -47,6 +47,7 @@ type Snapshot struct {
 	rows       []rowInfo
 	table      table
 	index      [][numPercentiles]rttIndex // [landmark][percentile]
+	est        *estimates                 // nil until the first estimation run
 }
 
 // rowInfo describes the NodeNetwork object behind a row.
@@ -181,7 +182,9 @@ func (v View) NumRows() int { return len(v.rows) }
 // the given landmarks, or -1 where any of them is missing or stale; out must
 // hold NumRows values. It reads the table one landmark column at a time, in
 // memory order, which costs about as much per row as one random lookup.
-func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, out []int32) {
+//
+// Entries without a fresh measurement use an estimate from an accepted source.
+func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, accept Source, out []int32) {
 	var total int64
 	for _, w := range weights {
 		total += w
@@ -201,6 +204,8 @@ func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, out []int3
 			for r := range n {
 				if e := &col[r]; e.observed >= v.freshSince {
 					sum[r] += int64(e.rtt[p]) * w
+				} else if est, _, ok := v.estimated(int32(base+r), lm, p, accept); ok {
+					sum[r] += int64(est) * w
 				} else {
 					missing |= 1 << r
 				}
@@ -294,10 +299,11 @@ func (c Candidates) HasRow(row int32) bool {
 	return w < len(c.rows) && c.rows[w]&(1<<(row%64)) != 0
 }
 
-// NodesWithin returns the nodes whose fresh RTT to every landmark in lms is
-// at most bound. The work is proportional to the rows in the buckets below
-// the bound of the most selective landmark, not to the cluster.
-func (v View) NodesWithin(lms []int32, p Percentile, bound int32) Candidates {
+// NodesWithin returns the nodes whose RTT to every landmark in lms is at
+// most bound, measured fresh or estimated from an accepted source. The work
+// is proportional to the rows in the buckets below the bound of the most
+// selective landmark (plus its estimated entries), not to the cluster.
+func (v View) NodesWithin(lms []int32, p Percentile, bound int32, accept Source) Candidates {
 	if len(lms) == 0 {
 		return Candidates{Nodes: sets.New[string]()}
 	}
@@ -314,16 +320,37 @@ func (v View) NodesWithin(lms []int32, p Percentile, bound int32) Candidates {
 	}
 	var within []int32
 	nodes := 0
-	for b := 0; b <= last; b++ {
-	rows:
-		for _, r := range v.index[driver][p].bucket(b) {
-			for _, lm := range lms {
-				if rtt, fresh := v.RTT(r, lm, p); !fresh || rtt > bound {
-					continue rows
-				}
+	qualifies := func(r int32) bool {
+		for _, lm := range lms {
+			if rtt, _, ok := v.Value(r, lm, p, accept); !ok || rtt > bound {
+				return false
 			}
-			within = append(within, r)
-			nodes += len(v.rows[r].nodes)
+		}
+		return true
+	}
+	for b := 0; b <= last; b++ {
+		for _, r := range v.index[driver][p].bucket(b) {
+			if qualifies(r) {
+				within = append(within, r)
+				nodes += len(v.rows[r].nodes)
+			}
+		}
+	}
+	if v.est != nil && accept != 0 && int(driver) < v.est.width {
+		seen := map[int32]bool{}
+		for _, r := range within {
+			seen[r] = true
+		}
+		for _, e := range v.est.within[driver][p] {
+			if e.rtt > bound {
+				break
+			}
+			if e.source&accept == 0 || seen[e.row] || len(v.rows) <= int(e.row) || !qualifies(e.row) {
+				continue
+			}
+			seen[e.row] = true
+			within = append(within, e.row)
+			nodes += len(v.rows[e.row].nodes)
 		}
 	}
 	out := Candidates{Nodes: make(sets.Set[string], nodes), rows: make([]uint64, (len(v.rows)+63)/64)}

@@ -76,21 +76,42 @@ func JSONConfig(cfg *rest.Config) *rest.Config {
 	return out
 }
 
-// Run flushes recorded changes until ctx ends, at most once per interval.
+// estimateInterval is how often the map re-estimates missing entries when
+// estimation is on.
+const estimateInterval = 10 * time.Second
+
+// Run flushes recorded changes until ctx ends, at most once per interval,
+// and makes estimates every estimateInterval (and soon after the map first
+// becomes ready, or is rebuilt).
 func (m *Map) Run(ctx context.Context, interval time.Duration) {
+	estimateAt := time.Now().Add(time.Second)
+	lastBuilt := m.Current()
 	for {
+		wait := time.Until(estimateAt)
+		timer := time.NewTimer(max(wait, 0))
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return
 		case <-m.kick:
+			timer.Stop()
+			next := m.Flush()
+			if next.State() == Ready && (lastBuilt.State() != Ready || next.est == nil && lastBuilt.est != nil) {
+				estimateAt = time.Now().Add(time.Second)
+			}
+			lastBuilt = next
+		case <-timer.C:
+			if m.Current().State() == Ready {
+				m.Estimate(time.Now())
+			}
+			estimateAt = time.Now().Add(estimateInterval)
 		}
-		m.Flush()
-		t := time.NewTimer(interval)
+		pause := time.NewTimer(interval)
 		select {
 		case <-ctx.Done():
-			t.Stop()
+			pause.Stop()
 			return
-		case <-t.C:
+		case <-pause.C:
 		}
 	}
 }

@@ -78,7 +78,7 @@ func (pl *NetworkLatency) hintNode(_ klog.Logger, pod *v1.Pod, _, newObj any) (f
 		if !ok {
 			return fwk.QueueSkip, nil
 		}
-		if rtt, fresh := view.RTT(row, lm, pct); !fresh || rtt > bound {
+		if rtt, _, known := view.Value(row, lm, pct, accepted(in.Estimates)); !known || rtt > bound {
 			return fwk.QueueSkip, nil
 		}
 	}
@@ -167,15 +167,22 @@ type waitingPods struct {
 type waitingPod struct {
 	pod    *v1.Pod
 	intent *intent.Intent
+	// candidates is how many nodes PreFilter admitted (0: it rejected the
+	// pod); an update that admits more may help.
+	candidates int
+	since      time.Time
 }
+
+// waitingTTL bounds how long a pod is remembered without being helped.
+const waitingTTL = 10 * time.Minute
 
 func newWaitingPods() *waitingPods { return &waitingPods{pods: map[types.UID]waitingPod{}} }
 
-func (w *waitingPods) add(pod *v1.Pod, in *intent.Intent) {
+func (w *waitingPods) add(pod *v1.Pod, in *intent.Intent, candidates int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.pods) < maxWaiting {
-		w.pods[pod.UID] = waitingPod{pod: pod, intent: in}
+		w.pods[pod.UID] = waitingPod{pod: pod, intent: in, candidates: candidates, since: time.Now()}
 	}
 }
 
@@ -186,14 +193,19 @@ func (w *waitingPods) forget(pod *v1.Pod) {
 }
 
 // activateHelped runs after each network map update and moves back to the
-// active queue the waiting pods that the new snapshot would now admit.
+// active queue the waiting pods for which the new snapshot admits more
+// nodes than their last PreFilter did: a pod rejected outright, or one whose
+// few candidates other plugins turned down.
 func (pl *NetworkLatency) activateHelped(ctx context.Context, snap *netmap.Snapshot) {
 	view := snap.View(pl.now(), pl.args.MeasurementTTL.Duration)
 	helped := map[string]*v1.Pod{}
 	pl.waiting.mu.Lock()
 	for uid, w := range pl.waiting.pods {
-		if admits(view, w.intent) {
+		switch {
+		case candidatesFor(view, w.intent) > w.candidates:
 			helped[string(uid)] = w.pod
+			delete(pl.waiting.pods, uid)
+		case time.Since(w.since) > waitingTTL:
 			delete(pl.waiting.pods, uid)
 		}
 	}
@@ -205,21 +217,32 @@ func (pl *NetworkLatency) activateHelped(ctx context.Context, snap *netmap.Snaps
 	}
 }
 
-// admits says whether PreFilter would now let the pod through.
-func admits(view netmap.View, in *intent.Intent) bool {
+// candidatesFor is how many nodes PreFilter would now admit (0: it would
+// reject the pod).
+func candidatesFor(view netmap.View, in *intent.Intent) int {
 	if view.State() == netmap.Syncing {
-		return false
+		return 0
 	}
 	lms := make([]int32, 0, len(in.Demand))
 	for _, d := range in.Demand {
 		id, ok := view.Landmark(d.Landmark)
 		if !ok {
-			return false
+			return 0
 		}
 		lms = append(lms, id)
 	}
 	if !in.HasSLO() {
-		return true
+		return max(1, view.NumNodes())
 	}
-	return view.NodesWithin(lms, percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond)).Nodes.Len() > 0
+	return view.NodesWithin(lms, percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond), accepted(in.Estimates)).Nodes.Len()
 }
+
+// Reserve forgets a pod that got a node: it waits no more.
+func (pl *NetworkLatency) Reserve(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ string) *fwk.Status {
+	pl.waiting.forget(pod)
+	return nil
+}
+
+// Unreserve does nothing: a pod that loses its node goes through PreFilter
+// again, which records it if it waits for the network.
+func (pl *NetworkLatency) Unreserve(context.Context, fwk.CycleState, *v1.Pod, string) {}

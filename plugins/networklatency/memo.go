@@ -28,10 +28,11 @@ type memoKey struct {
 	weights   []int64
 	pct       netmap.Percentile
 	bound     int32
+	accept    netmap.Source
 }
 
 func (k memoKey) equal(o memoKey) bool {
-	return k.view.Snapshot != nil && k.view.Same(o.view) && k.pct == o.pct && k.bound == o.bound &&
+	return k.view.Snapshot != nil && k.view.Same(o.view) && k.pct == o.pct && k.bound == o.bound && k.accept == o.accept &&
 		slices.Equal(k.landmarks, o.landmarks) && slices.Equal(k.weights, o.weights)
 }
 

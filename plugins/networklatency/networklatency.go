@@ -50,6 +50,7 @@ var (
 	_ fwk.ScoreExtensions   = &NetworkLatency{}
 	_ fwk.EnqueueExtensions = &NetworkLatency{}
 	_ fwk.SignPlugin        = &NetworkLatency{}
+	_ fwk.ReservePlugin     = &NetworkLatency{}
 )
 
 // New is the plugin factory registered with the scheduler. It decodes and
@@ -68,6 +69,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
 	}
+	m.EnableEstimation(args.MeasurementTTL.Duration)
 	pl := NewWithMap(ctx, args, h, m)
 	if f := h.SharedInformerFactory(); f != nil {
 		pl.workloads = newWorkloads(f)

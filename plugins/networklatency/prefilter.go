@@ -25,7 +25,10 @@ type cycleState struct {
 	totalWeight int64
 	pct         netmap.Percentile
 	bound       int32 // SLO in microseconds; 0: no SLO
-	intent      *intent.Intent
+	// accept is which estimates stand in for a missing or stale
+	// measurement: the pod's policy under an SLO, any estimate otherwise.
+	accept netmap.Source
+	intent *intent.Intent
 	// admitted holds the nodes within the SLO, as returned by PreFilter.
 	admitted netmap.Candidates
 	// byRow, set by PreScore when many nodes are feasible, holds every
@@ -63,19 +66,23 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		// Right after start-up the map is still loading: placing a pod that
 		// asked for latency now would place it blind. It is re-activated as
 		// soon as the map is ready.
-		pl.waiting.add(pod, in)
+		pl.waiting.add(pod, in, 0)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "network measurements are still loading")
 	}
 	s := &cycleState{
 		view:   snap.View(pl.now(), pl.args.MeasurementTTL.Duration),
 		pct:    percentile(in.Percentile),
 		bound:  int32(in.MaxRTT / time.Microsecond),
+		accept: netmap.AnyEstimate,
 		intent: in,
+	}
+	if in.HasSLO() {
+		s.accept = accepted(in.Estimates)
 	}
 	for _, d := range in.Demand {
 		id, ok := snap.Landmark(d.Landmark)
 		if !ok {
-			pl.waiting.add(pod, in)
+			pl.waiting.add(pod, in, 0)
 			msg := fmt.Sprintf("landmark %q named in %s does not exist", d.Landmark, intent.DemandAnnotation)
 			if st := snap.State(); st != netmap.Ready {
 				msg += " (" + st.String() + ")"
@@ -91,13 +98,16 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	if s.bound == 0 {
 		return nil, nil
 	}
-	s.admitted = pl.candidates.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct, bound: s.bound}, func() netmap.Candidates {
-		return s.view.NodesWithin(s.landmarks, s.pct, s.bound)
+	s.admitted = pl.candidates.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct, bound: s.bound, accept: s.accept}, func() netmap.Candidates {
+		return s.view.NodesWithin(s.landmarks, s.pct, s.bound, s.accept)
 	})
 	if s.admitted.Nodes.Len() == 0 {
-		pl.waiting.add(pod, in)
+		pl.waiting.add(pod, in, 0)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.whyNone(s))
 	}
+	// Other plugins may still turn down all of these nodes; a map update
+	// that admits more is then worth a retry (activateHelped).
+	pl.waiting.add(pod, in, s.admitted.Nodes.Len())
 	klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", s.admitted.Nodes.Len())
 	return &fwk.PreFilterResult{NodeNames: s.admitted.Nodes}, nil
 }
@@ -122,6 +132,17 @@ func (pl *NetworkLatency) whyNone(s *cycleState) string {
 		names[i] = s.view.LandmarkName(lm)
 	}
 	return fmt.Sprintf("no node within %s of every demand landmark at once (%s)", slo, strings.Join(names, ", "))
+}
+
+// accepted maps a pod's estimate policy to the sources a reader accepts.
+func accepted(p intent.EstimatePolicy) netmap.Source {
+	switch p {
+	case intent.EstimatesNone:
+		return 0
+	case intent.EstimatesCoordinates:
+		return netmap.AnyEstimate
+	}
+	return netmap.PeerEstimate
 }
 
 func fmtRTT(us int32) string {

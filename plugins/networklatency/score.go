@@ -11,7 +11,7 @@ import (
 // Filter reasons. They are categorical so that the framework can group them
 // across nodes; per-node figures go to the log.
 const (
-	ReasonNoMeasurement = "node(s) had no fresh RTT measurement to a demand landmark"
+	ReasonNoMeasurement = "node(s) had no fresh RTT measurement (or accepted estimate) to a demand landmark"
 	ReasonOverSLO       = "node(s) exceeded the pod's RTT SLO to a demand landmark"
 )
 
@@ -37,8 +37,8 @@ func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1
 	// Only nodes PreFilter did not admit get here (a nominated node, for
 	// one): find the reason.
 	for _, lm := range s.landmarks {
-		rtt, fresh := s.view.RTT(row, lm, s.pct)
-		if !fresh {
+		rtt, _, known := s.view.Value(row, lm, s.pct, s.accept)
+		if !known {
 			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
 		}
 		if rtt > s.bound {
@@ -67,9 +67,9 @@ func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.P
 	}
 	if rows := s.view.NumRows(); rows > 0 && len(nodes)*precomputeFactor >= rows {
 		scored := *s
-		scored.byRow = pl.byRow.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct}, func() []int32 {
+		scored.byRow = pl.byRow.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct, accept: s.accept}, func() []int32 {
 			out := make([]int32, rows)
-			s.view.WeightedRTT(s.landmarks, s.weights, s.pct, out)
+			s.view.WeightedRTT(s.landmarks, s.weights, s.pct, s.accept, out)
 			return out
 		})
 		cs.Write(stateKey, &scored)
@@ -96,8 +96,8 @@ func (pl *NetworkLatency) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod,
 	}
 	var sum int64
 	for i, lm := range s.landmarks {
-		rtt, fresh := s.view.RTT(row, lm, s.pct)
-		if !fresh {
+		rtt, _, known := s.view.Value(row, lm, s.pct, s.accept)
+		if !known {
 			return unknownRTT, nil
 		}
 		sum += int64(rtt) * s.weights[i]

@@ -1,0 +1,127 @@
+package netmap
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgeplace/edgeplace/pkg/topology"
+)
+
+func valueOf(t *testing.T, v View, node, landmark string, accept Source) (int32, Source, bool) {
+	t.Helper()
+	row, ok := v.Row(node)
+	require.True(t, ok, node)
+	lm, ok := v.Landmark(landmark)
+	require.True(t, ok, landmark)
+	return v.Value(row, lm, P50, accept)
+}
+
+func TestPeerEstimates(t *testing.T) {
+	m := New()
+	m.EnableEstimation(ttl)
+	m.SetLandmark("hz")
+	at := func(site, city string) map[string]string {
+		return map[string]string{topology.SiteLabel: site, topology.CityLabel: city, topology.CarrierLabel: "telecom"}
+	}
+	for _, n := range []string{"a1", "a2", "a3"} {
+		m.SetNode(n, at("site-a", "hangzhou"))
+	}
+	m.SetNode("b1", at("site-b", "hangzhou")) // same city and carrier, another site
+	m.SetNode("c1", at("site-c", "urumqi"))   // nobody near
+	m.SetNodeNetwork(measured("a1", now, map[string]int64{"hz": 3000}))
+	m.SetNodeNetwork(measured("a2", now, map[string]int64{"hz": 5000}))
+	m.Flush()
+	m.Estimate(now)
+	v := m.Flush().View(now, ttl)
+
+	got, src, ok := valueOf(t, v, "a1", "hz", AnyEstimate)
+	assert.True(t, ok)
+	assert.Equal(t, Measured, src)
+	assert.EqualValues(t, 3000, got)
+
+	got, src, ok = valueOf(t, v, "a3", "hz", AnyEstimate)
+	assert.True(t, ok, "a node without measurements gets its site peers' median")
+	assert.Equal(t, PeerEstimate, src)
+	assert.EqualValues(t, 4000, got)
+
+	got, src, ok = valueOf(t, v, "b1", "hz", AnyEstimate)
+	assert.True(t, ok, "then the median of its city and carrier")
+	assert.Equal(t, PeerEstimate, src)
+	assert.EqualValues(t, 4000, got)
+
+	_, _, ok = valueOf(t, v, "c1", "hz", AnyEstimate)
+	assert.False(t, ok, "no peers and no coordinates: unknown")
+	_, _, ok = valueOf(t, v, "a3", "hz", 0)
+	assert.False(t, ok, "a reader that accepts no estimate sees none")
+
+	lm, _ := v.Landmark("hz")
+	assert.Equal(t, []string{"a1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 3500, 0).Nodes))
+	assert.Equal(t, []string{"a1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 3500, PeerEstimate).Nodes))
+	assert.Equal(t, []string{"a1", "a2", "a3", "b1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 5000, PeerEstimate).Nodes))
+	assert.Equal(t, []string{"a1", "a2"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 5000, CoordinateEstimate).Nodes))
+
+	out := make([]int32, v.NumRows())
+	v.WeightedRTT([]int32{lm}, []int64{1}, P50, PeerEstimate, out)
+	row, _ := v.Row("a3")
+	assert.EqualValues(t, 4000, out[row])
+	v.WeightedRTT([]int32{lm}, []int64{1}, P50, 0, out)
+	assert.EqualValues(t, -1, out[row])
+
+	// A measurement arriving later wins over the estimate.
+	m.SetNodeNetwork(measured("a3", now, map[string]int64{"hz": 9000}))
+	v = m.Flush().View(now, ttl)
+	got, src, _ = valueOf(t, v, "a3", "hz", AnyEstimate)
+	assert.Equal(t, Measured, src)
+	assert.EqualValues(t, 9000, got)
+}
+
+// TestCoordinateEstimates places nodes and landmarks on a plane, publishes
+// RTT = distance + 2ms, hides one node's RTT to one landmark and checks the
+// coordinate estimate against the truth.
+func TestCoordinateEstimates(t *testing.T) {
+	m := New()
+	m.EnableEstimation(ttl)
+	type point struct{ x, y float64 }
+	landmarks := map[string]point{"l0": {0, 0}, "l1": {40, 0}, "l2": {0, 40}, "l3": {40, 40}, "l4": {20, 60}}
+	for name := range landmarks {
+		m.SetLandmark(name)
+	}
+	truth := func(a, b point) int64 {
+		return int64((math.Hypot(a.x-b.x, a.y-b.y) + 2) * 1000)
+	}
+	target := point{12, 30}
+	for i := range 30 {
+		p := point{float64(i%6) * 8, float64(i/6) * 10}
+		name := fmt.Sprintf("n%d", i)
+		m.SetNode(name, map[string]string{topology.SiteLabel: name}) // no peers
+		rtt := map[string]int64{}
+		for lm, at := range landmarks {
+			rtt[lm] = truth(p, at)
+		}
+		m.SetNodeNetwork(measured(name, now, rtt))
+	}
+	m.SetNode("target", map[string]string{topology.SiteLabel: "target"})
+	rtt := map[string]int64{}
+	for lm, at := range landmarks {
+		if lm != "l3" {
+			rtt[lm] = truth(target, at)
+		}
+	}
+	m.SetNodeNetwork(measured("target", now, rtt))
+	m.Flush()
+	m.Estimate(now)
+	v := m.Flush().View(now, ttl)
+
+	got, src, ok := valueOf(t, v, "target", "l3", AnyEstimate)
+	require.True(t, ok)
+	assert.Equal(t, CoordinateEstimate, src)
+	want := truth(target, landmarks["l3"])
+	t.Logf("coordinate estimate %dus, truth %dus", got, want)
+	assert.InDelta(t, want, got, 0.25*float64(want))
+	_, _, ok = valueOf(t, v, "target", "l3", PeerEstimate)
+	assert.False(t, ok, "a reader accepting only peer estimates does not get a coordinate one")
+}
