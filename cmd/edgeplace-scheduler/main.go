@@ -12,6 +12,7 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric
 	"k8s.io/kubernetes/cmd/kube-scheduler/app"
 
+	"github.com/edgeplace/edgeplace/plugins/bandwidthcost"
 	"github.com/edgeplace/edgeplace/plugins/locality"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 )
@@ -20,6 +21,7 @@ func main() {
 	command := app.NewSchedulerCommand(
 		app.WithPlugin(networklatency.Name, networklatency.New),
 		app.WithPlugin(locality.Name, locality.New),
+		app.WithPlugin(bandwidthcost.Name, bandwidthcost.New),
 	)
 	os.Exit(cli.Run(command))
 }

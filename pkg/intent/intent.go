@@ -4,7 +4,9 @@
 package intent
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,7 +42,20 @@ const (
 	// hard SLO may rely on: "none", "peers" (the default) or "coordinates"
 	// (peers, then network coordinates). Scoring uses any estimate.
 	EstimatesAnnotation = "edgeplace.io/estimates"
+
+	// EgressAnnotation is the pod's expected sustained egress, with a unit:
+	// "200M" or "200Mbps", "1.5G" or "1.5Gbps". A pod may instead request
+	// the edgeplace.io/egress-mbps extended resource.
+	EgressAnnotation = "edgeplace.io/egress"
+	// MaxCostAnnotation is a ceiling on the monthly bandwidth cost the pod
+	// may add to its billing zone, in the zones' price unit: "40".
+	MaxCostAnnotation = "edgeplace.io/max-cost"
 )
+
+// EgressResource is the extended resource for egress bandwidth in Mbps:
+// nodes advertise it in their capacity, pods request it, and the stock
+// NodeResourcesFit, preemption and the kubelet enforce it.
+const EgressResource v1.ResourceName = "edgeplace.io/egress-mbps"
 
 // EstimatePolicy is which estimates a hard SLO accepts.
 type EstimatePolicy string
@@ -53,7 +68,7 @@ const (
 
 // annotations are every key edgeplace reads from a pod.
 var annotations = []string{
-	DemandAnnotation, MaxRTTAnnotation, PercentileAnnotation, EstimatesAnnotation,
+	DemandAnnotation, MaxRTTAnnotation, PercentileAnnotation, EstimatesAnnotation, EgressAnnotation, MaxCostAnnotation,
 	CarriersAnnotation, ForbiddenCarriersAnnotation, ProvincesAnnotation, ForbiddenProvincesAnnotation, NodeTypesAnnotation,
 }
 
@@ -65,6 +80,8 @@ const (
 	maxQuoted = 64
 	// maxListItems bounds a location constraint list.
 	maxListItems = 64
+	maxMbps      = 10_000_000
+	maxCost      = 1e12
 )
 
 // Demand is one landmark a pod serves and its share of the pod's users.
@@ -83,6 +100,14 @@ type Intent struct {
 	Percentile config.Percentile
 	// Estimates is which estimates the SLO accepts.
 	Estimates EstimatePolicy
+	// EgressMbps is the pod's expected egress (0: none stated); from the
+	// extended resource request when there is one, else the annotation.
+	EgressMbps int64
+	// EgressRequested says the egress is an extended resource request, which
+	// NodeResourcesFit enforces.
+	EgressRequested bool
+	// MaxCost is the cost ceiling; negative: none.
+	MaxCost float64
 	// Location constraints; each list is sorted and normalised, and empty
 	// when the pod sets none.
 	Carriers, ForbiddenCarriers   []string
@@ -135,11 +160,15 @@ func Changed(oldPod, newPod *v1.Pod) bool {
 // FromPod parses the pod's annotations. It returns nil and no error for a pod
 // that states no network intent at all.
 func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
-	if !slices.ContainsFunc(annotations, func(key string) bool { _, ok := pod.Annotations[key]; return ok }) {
+	if !slices.ContainsFunc(annotations, func(key string) bool { _, ok := pod.Annotations[key]; return ok }) &&
+		requestedEgress(pod) == 0 {
 		return nil, nil
 	}
-	in := &Intent{Percentile: opts.DefaultPercentile, Estimates: EstimatesPeers}
+	in := &Intent{Percentile: opts.DefaultPercentile, Estimates: EstimatesPeers, MaxCost: -1}
 	if err := in.parseLocation(pod.Annotations); err != nil {
+		return nil, err
+	}
+	if err := in.parseBandwidth(pod); err != nil {
 		return nil, err
 	}
 	demand, hasDemand := pod.Annotations[DemandAnnotation]
@@ -220,6 +249,60 @@ func ParseDemand(value string, opts Options) ([]Demand, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseBandwidth reads the pod's egress and cost ceiling.
+func (in *Intent) parseBandwidth(pod *v1.Pod) error {
+	if mbps := requestedEgress(pod); mbps > 0 {
+		in.EgressMbps, in.EgressRequested = mbps, true
+	} else if value, ok := pod.Annotations[EgressAnnotation]; ok {
+		mbps, err := ParseMbps(value)
+		if err != nil {
+			return &Error{EgressAnnotation, value, err.Error()}
+		}
+		in.EgressMbps = mbps
+	}
+	if value, ok := pod.Annotations[MaxCostAnnotation]; ok {
+		cost, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil || math.IsNaN(cost) || math.IsInf(cost, 0) || cost < 0 || cost > maxCost {
+			return &Error{MaxCostAnnotation, value, "must be a number from 0 to 1e12"}
+		}
+		in.MaxCost = cost
+	}
+	return nil
+}
+
+// requestedEgress sums the pod's containers' requests of the egress
+// extended resource.
+func requestedEgress(pod *v1.Pod) int64 {
+	var total int64
+	for i := range pod.Spec.Containers {
+		if q, ok := pod.Spec.Containers[i].Resources.Requests[EgressResource]; ok {
+			total += q.Value()
+		}
+	}
+	return total
+}
+
+// ParseMbps reads a bandwidth with a unit: "200M", "200Mbps", "1.5G",
+// "1.5Gbps" (case-insensitive), into whole Mbps.
+func ParseMbps(value string) (int64, error) {
+	v := strings.ToLower(strings.TrimSpace(value))
+	v = strings.TrimSuffix(v, "bps")
+	scale := 0.0
+	switch {
+	case strings.HasSuffix(v, "m"):
+		scale, v = 1, strings.TrimSuffix(v, "m")
+	case strings.HasSuffix(v, "g"):
+		scale, v = 1000, strings.TrimSuffix(v, "g")
+	default:
+		return 0, errors.New(`must be a bandwidth with a unit, such as "200M" or "1.5G"`)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 || f*scale > maxMbps {
+		return 0, errors.New("must be greater than 0 and at most 10000G")
+	}
+	return int64(math.Ceil(f * scale)), nil
 }
 
 // parseLocation reads the location constraints.

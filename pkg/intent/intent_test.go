@@ -31,24 +31,24 @@ func TestFromPod(t *testing.T) {
 		{
 			name:        "weighted demand sorted by landmark",
 			annotations: map[string]string{DemandAnnotation: "zhejiang-telecom:60, jiangsu-unicom:40"},
-			want: &Intent{Percentile: config.P90, Estimates: EstimatesPeers, Demand: []Demand{
+			want: &Intent{Percentile: config.P90, Estimates: EstimatesPeers, MaxCost: -1, Demand: []Demand{
 				{Landmark: "jiangsu-unicom", Weight: 40}, {Landmark: "zhejiang-telecom", Weight: 60},
 			}},
 		},
 		{
 			name:        "weight defaults",
 			annotations: map[string]string{DemandAnnotation: "a"},
-			want:        &Intent{Percentile: config.P90, Estimates: EstimatesPeers, Demand: []Demand{{Landmark: "a", Weight: 1}}},
+			want:        &Intent{Percentile: config.P90, Estimates: EstimatesPeers, MaxCost: -1, Demand: []Demand{{Landmark: "a", Weight: 1}}},
 		},
 		{
 			name:        "SLO and percentile",
 			annotations: map[string]string{DemandAnnotation: "a:2", MaxRTTAnnotation: "25ms", PercentileAnnotation: "p50"},
-			want:        &Intent{Percentile: config.P50, Estimates: EstimatesPeers, MaxRTT: 25 * time.Millisecond, Demand: []Demand{{Landmark: "a", Weight: 2}}},
+			want:        &Intent{Percentile: config.P50, Estimates: EstimatesPeers, MaxCost: -1, MaxRTT: 25 * time.Millisecond, Demand: []Demand{{Landmark: "a", Weight: 2}}},
 		},
 		{
 			name:        "fractional SLO",
 			annotations: map[string]string{DemandAnnotation: "a", MaxRTTAnnotation: "1.5ms"},
-			want:        &Intent{Percentile: config.P90, Estimates: EstimatesPeers, MaxRTT: 1500 * time.Microsecond, Demand: []Demand{{Landmark: "a", Weight: 1}}},
+			want:        &Intent{Percentile: config.P90, Estimates: EstimatesPeers, MaxCost: -1, MaxRTT: 1500 * time.Microsecond, Demand: []Demand{{Landmark: "a", Weight: 1}}},
 		},
 		{name: "SLO without demand", annotations: map[string]string{MaxRTTAnnotation: "25ms"}, wantErr: "edgeplace.io/max-rtt=\"25ms\": needs edgeplace.io/demand"},
 		{name: "percentile without demand", annotations: map[string]string{PercentileAnnotation: "p90"}, wantErr: "edgeplace.io/rtt-percentile=\"p90\": needs"},
@@ -72,12 +72,12 @@ func TestFromPod(t *testing.T) {
 			annotations: map[string]string{
 				CarriersAnnotation: "China-Telecom, unicom,telecom", ForbiddenProvincesAnnotation: "Xinjiang", NodeTypesAnnotation: "ENS",
 			},
-			want: &Intent{Percentile: config.P90, Estimates: EstimatesPeers, Carriers: []string{"telecom", "unicom"}, ForbiddenProvinces: []string{"xinjiang"}, NodeTypes: []string{"ens"}},
+			want: &Intent{Percentile: config.P90, Estimates: EstimatesPeers, MaxCost: -1, Carriers: []string{"telecom", "unicom"}, ForbiddenProvinces: []string{"xinjiang"}, NodeTypes: []string{"ens"}},
 		},
 		{
 			name:        "location constraints with demand",
 			annotations: map[string]string{DemandAnnotation: "a", ForbiddenCarriersAnnotation: "mobile"},
-			want:        &Intent{Percentile: config.P90, Estimates: EstimatesPeers, Demand: []Demand{{Landmark: "a", Weight: 1}}, ForbiddenCarriers: []string{"cmcc"}},
+			want:        &Intent{Percentile: config.P90, Estimates: EstimatesPeers, MaxCost: -1, Demand: []Demand{{Landmark: "a", Weight: 1}}, ForbiddenCarriers: []string{"cmcc"}},
 		},
 		{name: "unknown carrier", annotations: map[string]string{CarriersAnnotation: "telecom,satellite"}, wantErr: `carriers="telecom,satellite": "satellite" is not a carrier`},
 		{name: "bad province", annotations: map[string]string{ProvincesAnnotation: "zhe jiang"}, wantErr: `"zhe jiang" is not a province name`},
@@ -85,10 +85,19 @@ func TestFromPod(t *testing.T) {
 		{
 			name:        "estimate policy",
 			annotations: map[string]string{DemandAnnotation: "a", EstimatesAnnotation: "coordinates"},
-			want:        &Intent{Percentile: config.P90, Estimates: EstimatesCoordinates, Demand: []Demand{{Landmark: "a", Weight: 1}}},
+			want:        &Intent{Percentile: config.P90, Estimates: EstimatesCoordinates, MaxCost: -1, Demand: []Demand{{Landmark: "a", Weight: 1}}},
 		},
 		{name: "bad estimate policy", annotations: map[string]string{DemandAnnotation: "a", EstimatesAnnotation: "guess"}, wantErr: `must be "none", "peers" or "coordinates"`},
 		{name: "estimate policy without demand", annotations: map[string]string{EstimatesAnnotation: "none"}, wantErr: "needs edgeplace.io/demand"},
+		{
+			name:        "egress and cost ceiling alone",
+			annotations: map[string]string{EgressAnnotation: "1.5Gbps", MaxCostAnnotation: "40"},
+			want:        &Intent{Percentile: config.P90, Estimates: EstimatesPeers, EgressMbps: 1500, MaxCost: 40},
+		},
+		{name: "egress without unit", annotations: map[string]string{EgressAnnotation: "200"}, wantErr: `egress="200": must be a bandwidth with a unit`},
+		{name: "egress NaN", annotations: map[string]string{EgressAnnotation: "NaNM"}, wantErr: "must be greater than 0"},
+		{name: "egress huge", annotations: map[string]string{EgressAnnotation: "1e400G"}, wantErr: "must be greater than 0"},
+		{name: "negative cost", annotations: map[string]string{MaxCostAnnotation: "-1"}, wantErr: "must be a number from 0"},
 		{name: "empty carrier list", annotations: map[string]string{CarriersAnnotation: ""}, wantErr: `"" is not a carrier`},
 	}
 	for _, tt := range tests {

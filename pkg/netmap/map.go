@@ -331,7 +331,7 @@ func (m *Map) rebuild() *Snapshot {
 	for i, name := range names {
 		row := int32(i)
 		m.rowByObject[name] = row
-		s.rows[row] = rowInfo{object: name, site: siteOf(m.objects[name])}
+		s.rows[row] = rowInfo{object: name, site: siteOf(m.objects[name]), egress: egressOf(m.objects[name])}
 		writeRow(s, row, m.objects[name], changes)
 	}
 	s.index = make([][numPercentiles]rttIndex, len(s.landmarks))
@@ -401,9 +401,9 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 		}
 		own(&s, row, owned)
 		writeRow(&s, row, nn, changes)
-		if info := s.rows[row]; info.object != name || info.site != siteOf(nn) {
+		if info := s.rows[row]; info.object != name || info.site != siteOf(nn) || info.egress != egressOf(nn) {
 			ownRows()
-			s.rows[row].object, s.rows[row].site = name, siteOf(nn)
+			s.rows[row].object, s.rows[row].site, s.rows[row].egress = name, siteOf(nn), egressOf(nn)
 		}
 	}
 	if len(s.landmarks) > 0 {

@@ -55,6 +55,22 @@ type rowInfo struct {
 	object string   // NodeNetwork name; "" for a free row
 	site   string   // set for site-scoped objects
 	nodes  []string // nodes whose measurements this row is, sorted
+	egress Egress   // the object's bandwidth facts
+}
+
+// Egress is what a NodeNetwork says about a node's (or each of a site's
+// nodes') egress bandwidth.
+type Egress struct {
+	CapacityMbps int64 // -1: unknown
+	BillingZone  string
+}
+
+func egressOf(nn *v1alpha1.NodeNetwork) Egress {
+	e := Egress{CapacityMbps: -1, BillingZone: nn.Status.BillingZone}
+	if c := nn.Status.EgressCapacityMbps; c != nil {
+		e.CapacityMbps = *c
+	}
+	return e
 }
 
 func emptySnapshot() *Snapshot {
@@ -249,6 +265,16 @@ func (v View) RowObject(row int32) string {
 		return ""
 	}
 	return v.rows[row].object
+}
+
+// Egress returns what a node's NodeNetwork (its own, else its site's) says
+// about its egress bandwidth; false when the map has none for the node.
+func (v View) Egress(node string) (Egress, bool) {
+	ref, ok := v.Node(node)
+	if !ok || ref.Row < 0 || v.rows[ref.Row].egress == (Egress{}) {
+		return Egress{CapacityMbps: -1}, false
+	}
+	return v.rows[ref.Row].egress, true
 }
 
 // RowNodes returns the nodes whose measurements a row holds; the caller must

@@ -242,6 +242,20 @@ func (f *fixture) syncMeasurements() {
 	require.NoError(f.t, f.e.kube.CoreV1().Pods(f.ns).Delete(f.ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &now}))
 }
 
+// cordonBarrier marks the barrier node unschedulable, once the test no
+// longer needs syncMeasurements.
+func (f *fixture) cordonBarrier() {
+	f.t.Helper()
+	if f.barrier == nil {
+		return
+	}
+	n, err := f.e.kube.CoreV1().Nodes().Get(f.ctx, f.barrier.Name, metav1.GetOptions{})
+	require.NoError(f.t, err)
+	n.Spec.Unschedulable = true
+	_, err = f.e.kube.CoreV1().Nodes().Update(f.ctx, n, metav1.UpdateOptions{})
+	require.NoError(f.t, err)
+}
+
 // pod creates a pod for the edgeplace scheduler with the given intent
 // annotations and CPU request (millicores; 0 for none).
 func (f *fixture) pod(name string, annotations map[string]string, milliCPU int64) *v1.Pod {
@@ -326,3 +340,22 @@ func (f *fixture) condition(name string) string {
 }
 
 func controlplaneOptions() controlplane.Options { return controlplane.Options{} }
+
+// publishEgress sets the egress capacity and billing zone in the node's
+// NodeNetwork, as a probe configured with them would.
+func (f *fixture) publishEgress(node *v1.Node, capacityMbps int64, zone string) {
+	f.t.Helper()
+	api := f.e.edge.EdgeplaceV1alpha1().NodeNetworks()
+	nn, err := api.Get(f.ctx, node.Name, metav1.GetOptions{})
+	if err != nil {
+		nn, err = api.Create(f.ctx, &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{
+			Name: node.Name, Labels: f.testLabel(),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}},
+		}}, metav1.CreateOptions{})
+		require.NoError(f.t, err)
+	}
+	nn.Status.EgressCapacityMbps = &capacityMbps
+	nn.Status.BillingZone = zone
+	_, err = api.UpdateStatus(f.ctx, nn, metav1.UpdateOptions{})
+	require.NoError(f.t, err)
+}

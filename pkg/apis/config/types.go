@@ -1,6 +1,7 @@
 package config
 
 import (
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -37,4 +38,30 @@ type NetworkLatencyArgs struct {
 	// to the stock plugins' scores.
 	ScoreWindowMin     metav1.Duration
 	ScoreWindowPercent int32
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BandwidthCostArgs configures the BandwidthCost plugin: what egress costs
+// in each billing zone.
+type BandwidthCostArgs struct {
+	metav1.TypeMeta
+
+	// Zones lists the billing zones with their prices.
+	Zones []BillingZone
+	// DefaultPricePerMbps prices zones that are not listed, and nodes whose
+	// zone is unknown, with nothing committed.
+	DefaultPricePerMbps resource.Quantity
+}
+
+// BillingZone is one bandwidth billing zone under 95th-percentile billing:
+// the zone pays for max(committed, 95th-percentile peak) Mbps a month.
+type BillingZone struct {
+	// Name matches a NodeNetwork's status.billingZone or a node's
+	// edgeplace.io/billing-zone label.
+	Name string
+	// PricePerMbps is the monthly price of one Mbps of billed peak.
+	PricePerMbps resource.Quantity
+	// CommittedMbps is bandwidth paid for whether used or not.
+	CommittedMbps int64
 }

@@ -52,6 +52,20 @@ func NetworkLatencyArgs(obj runtime.Object) (*config.NetworkLatencyArgs, error) 
 	return out, nil
 }
 
+// BandwidthCostArgs is NetworkLatencyArgs for the BandwidthCost plugin.
+func BandwidthCostArgs(obj runtime.Object) (*config.BandwidthCostArgs, error) {
+	out := &config.BandwidthCostArgs{}
+	if in, ok := obj.(*config.BandwidthCostArgs); ok {
+		out = in.DeepCopy()
+	} else if err := decodeArgs(obj, out, "BandwidthCostArgs"); err != nil {
+		return nil, err
+	}
+	if errs := validation.ValidateBandwidthCostArgs(field.NewPath("args"), out); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	return out, nil
+}
+
 // nameField finds which top-level field a decoding error comes from, since
 // value decoders such as metav1.Duration's do not say ("time: unknown unit").
 func nameField(raw []byte, gvk schema.GroupVersionKind, err error) error {

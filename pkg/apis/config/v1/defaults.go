@@ -3,6 +3,7 @@ package v1
 import (
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -41,5 +42,13 @@ func SetDefaults_NetworkLatencyArgs(obj *NetworkLatencyArgs) {
 	if obj.ScoreWindowPercent == nil {
 		p := DefaultScoreWindowPercent
 		obj.ScoreWindowPercent = &p
+	}
+}
+
+// SetDefaults_BandwidthCostArgs fills in every field the user left out.
+func SetDefaults_BandwidthCostArgs(obj *BandwidthCostArgs) {
+	if obj.DefaultPricePerMbps == nil {
+		zero := resource.MustParse("0")
+		obj.DefaultPricePerMbps = &zero
 	}
 }

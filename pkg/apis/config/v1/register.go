@@ -21,7 +21,7 @@ var (
 )
 
 func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(SchemeGroupVersion, &NetworkLatencyArgs{})
+	scheme.AddKnownTypes(SchemeGroupVersion, &NetworkLatencyArgs{}, &BandwidthCostArgs{})
 	return nil
 }
 

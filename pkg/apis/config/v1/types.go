@@ -1,6 +1,7 @@
 package v1
 
 import (
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -26,4 +27,33 @@ type NetworkLatencyArgs struct {
 	// ScoreWindowPercent% of the best) or more scores 0.
 	ScoreWindowMin     *metav1.Duration `json:"scoreWindowMin,omitempty"`
 	ScoreWindowPercent *int32           `json:"scoreWindowPercent,omitempty"`
+}
+
+// +k8s:defaulter-gen=true
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BandwidthCostArgs configures the BandwidthCost plugin: what egress costs
+// in each billing zone.
+type BandwidthCostArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// Zones lists the billing zones with their prices.
+	Zones []BillingZone `json:"zones,omitempty"`
+	// DefaultPricePerMbps prices zones that are not listed, and nodes whose
+	// zone is unknown, with nothing committed. Default 0: unknown zones are
+	// free, so only listed zones steer placement.
+	DefaultPricePerMbps *resource.Quantity `json:"defaultPricePerMbps,omitempty"`
+}
+
+// BillingZone is one bandwidth billing zone under 95th-percentile billing:
+// the zone pays for max(committed, 95th-percentile peak) Mbps a month.
+type BillingZone struct {
+	// Name matches a NodeNetwork's status.billingZone or a node's
+	// edgeplace.io/billing-zone label.
+	Name string `json:"name"`
+	// PricePerMbps is the monthly price of one Mbps of billed peak, for
+	// example "12.5".
+	PricePerMbps resource.Quantity `json:"pricePerMbps"`
+	// CommittedMbps is bandwidth paid for whether used or not.
+	CommittedMbps int64 `json:"committedMbps,omitempty"`
 }

@@ -13,8 +13,13 @@ import (
 // Public to allow building arbitrary schemes.
 // All generated defaulters are covering - they call all nested defaulters.
 func RegisterDefaults(scheme *runtime.Scheme) error {
+	scheme.AddTypeDefaultingFunc(&BandwidthCostArgs{}, func(obj interface{}) { SetObjectDefaults_BandwidthCostArgs(obj.(*BandwidthCostArgs)) })
 	scheme.AddTypeDefaultingFunc(&NetworkLatencyArgs{}, func(obj interface{}) { SetObjectDefaults_NetworkLatencyArgs(obj.(*NetworkLatencyArgs)) })
 	return nil
+}
+
+func SetObjectDefaults_BandwidthCostArgs(in *BandwidthCostArgs) {
+	SetDefaults_BandwidthCostArgs(in)
 }
 
 func SetObjectDefaults_NetworkLatencyArgs(in *NetworkLatencyArgs) {

@@ -17,6 +17,7 @@ const (
 	maxScoreWindowPercent = 1000
 	maxDemandWeight       = 1_000_000
 	maxDemandLandmarks    = 1024
+	maxMbps               = 10_000_000
 )
 
 // ValidateNetworkLatencyArgs returns every problem with args; path is where
@@ -45,6 +46,32 @@ func ValidateNetworkLatencyArgs(path *field.Path, args *config.NetworkLatencyArg
 	}
 	if p := args.ScoreWindowPercent; p < 0 || p > maxScoreWindowPercent {
 		errs = append(errs, field.Invalid(path.Child("scoreWindowPercent"), p, "must be between 0 and 1000"))
+	}
+	return errs
+}
+
+// ValidateBandwidthCostArgs returns every problem with args.
+func ValidateBandwidthCostArgs(path *field.Path, args *config.BandwidthCostArgs) field.ErrorList {
+	var errs field.ErrorList
+	if args.DefaultPricePerMbps.Sign() < 0 {
+		errs = append(errs, field.Invalid(path.Child("defaultPricePerMbps"), args.DefaultPricePerMbps.String(), "must not be negative"))
+	}
+	seen := map[string]bool{}
+	for i, z := range args.Zones {
+		p := path.Child("zones").Index(i)
+		switch {
+		case z.Name == "":
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		case seen[z.Name]:
+			errs = append(errs, field.Duplicate(p.Child("name"), z.Name))
+		}
+		seen[z.Name] = true
+		if z.PricePerMbps.Sign() < 0 {
+			errs = append(errs, field.Invalid(p.Child("pricePerMbps"), z.PricePerMbps.String(), "must not be negative"))
+		}
+		if z.CommittedMbps < 0 || z.CommittedMbps > maxMbps {
+			errs = append(errs, field.Invalid(p.Child("committedMbps"), z.CommittedMbps, "must be between 0 and 10000000"))
+		}
 	}
 	return errs
 }

@@ -1,0 +1,360 @@
+// Package bandwidthcost is the BandwidthCost scheduler plugin. It keeps a
+// node's egress within its capacity, for pods that state their egress in an
+// annotation (pods that request the edgeplace.io/egress-mbps extended
+// resource are held to it by NodeResourcesFit, preemption and the kubelet),
+// and prefers the node whose billing zone charges least for the pod's
+// egress under 95th-percentile billing (pkg/cost).
+package bandwidthcost
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/pkg/cost"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+// Name is the plugin's name in the registry and in configurations.
+const Name = "BandwidthCost"
+
+// BillingZoneLabel names a node's billing zone; without it, the zone in the
+// node's NodeNetwork status counts.
+const BillingZoneLabel = "edgeplace.io/billing-zone"
+
+// Filter reasons.
+const (
+	ReasonEgress = "node(s) had too little egress bandwidth left (edgeplace.io/egress)"
+	ReasonCost   = "node(s) would add more bandwidth cost than the pod's edgeplace.io/max-cost"
+)
+
+// BandwidthCost implements the plugin.
+type BandwidthCost struct {
+	handle fwk.Handle
+	netmap *netmap.Map
+	zones  map[string]cost.Zone
+	other  cost.Zone // zones not listed, and nodes without a zone
+	ledger *cost.Ledger
+	nodes  corelisters.NodeLister // nil without an informer factory
+	parse  intent.Options
+}
+
+var (
+	_ fwk.PreFilterPlugin   = &BandwidthCost{}
+	_ fwk.FilterPlugin      = &BandwidthCost{}
+	_ fwk.PreScorePlugin    = &BandwidthCost{}
+	_ fwk.ScorePlugin       = &BandwidthCost{}
+	_ fwk.ReservePlugin     = &BandwidthCost{}
+	_ fwk.EnqueueExtensions = &BandwidthCost{}
+	_ fwk.SignPlugin        = &BandwidthCost{}
+)
+
+// New is the plugin factory: it validates the args, attaches the network
+// map (for capacities and zones from NodeNetworks) and feeds the zone ledger
+// from the scheduler's pod informer.
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+	args, err := argscheme.BandwidthCostArgs(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	if h.KubeConfig() == nil {
+		return nil, fmt.Errorf("%s: the scheduler handle has no kubeconfig", Name)
+	}
+	m, err := netmap.ForConfig(ctx, h.KubeConfig())
+	if err != nil {
+		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
+	}
+	pl := NewWithMap(args, h, m)
+	if f := h.SharedInformerFactory(); f != nil {
+		if err := pl.watchPods(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", Name, err)
+		}
+	}
+	return pl, nil
+}
+
+// NewWithMap builds the plugin on a given map, without a pod informer.
+func NewWithMap(args *config.BandwidthCostArgs, h fwk.Handle, m *netmap.Map) *BandwidthCost {
+	pl := &BandwidthCost{
+		handle: h,
+		netmap: m,
+		zones:  map[string]cost.Zone{},
+		other:  cost.Zone{PricePerMbps: args.DefaultPricePerMbps.AsApproximateFloat64()},
+		ledger: cost.NewLedger(),
+		parse:  intent.Options{DefaultPercentile: config.P90, DefaultWeight: 1, MaxLandmarks: 1024},
+	}
+	for _, z := range args.Zones {
+		pl.zones[z.Name] = cost.Zone{PricePerMbps: z.PricePerMbps.AsApproximateFloat64(), CommittedMbps: z.CommittedMbps}
+	}
+	return pl
+}
+
+// Name returns the plugin's name.
+func (pl *BandwidthCost) Name() string { return Name }
+
+// watchPods keeps the ledger in step with the pods the informer sees bound,
+// so that zone totals survive restarts and include other schedulers' pods.
+func (pl *BandwidthCost) watchPods(f informers.SharedInformerFactory) error {
+	pl.nodes = f.Core().V1().Nodes().Lister()
+	_, err := f.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    pl.recordPod,
+		UpdateFunc: func(_, obj any) { pl.recordPod(obj) },
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if pod, ok := obj.(*v1.Pod); ok {
+				pl.ledger.Remove(pod.UID)
+			}
+		},
+	})
+	return err
+}
+
+func (pl *BandwidthCost) recordPod(obj any) {
+	pod, ok := obj.(*v1.Pod)
+	if !ok || pod.Spec.NodeName == "" {
+		return
+	}
+	if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+		pl.ledger.Remove(pod.UID)
+		return
+	}
+	if mbps := egressOf(pod); mbps > 0 {
+		var node *v1.Node
+		if pl.nodes != nil {
+			node, _ = pl.nodes.Get(pod.Spec.NodeName)
+		}
+		pl.ledger.Set(pod.UID, pl.zoneName(pod.Spec.NodeName, node), mbps)
+	}
+}
+
+// egressOf is a placed pod's egress: its extended resource request, else its
+// annotation; malformed annotations count as none.
+func egressOf(pod *v1.Pod) int64 {
+	var total int64
+	for i := range pod.Spec.Containers {
+		if q, ok := pod.Spec.Containers[i].Resources.Requests[intent.EgressResource]; ok {
+			total += q.Value()
+		}
+	}
+	if total > 0 {
+		return total
+	}
+	if value, ok := pod.Annotations[intent.EgressAnnotation]; ok {
+		mbps, _ := intent.ParseMbps(value)
+		return mbps
+	}
+	return 0
+}
+
+// zoneName is a node's billing zone: its label, else its NodeNetwork's.
+func (pl *BandwidthCost) zoneName(name string, node *v1.Node) string {
+	if node != nil {
+		if z, ok := node.Labels[BillingZoneLabel]; ok {
+			return z
+		}
+	}
+	if e, ok := pl.netmap.Current().View(timeZero, 0).Egress(name); ok {
+		return e.BillingZone
+	}
+	return ""
+}
+
+func (pl *BandwidthCost) zone(name string) cost.Zone {
+	if z, ok := pl.zones[name]; ok {
+		return z
+	}
+	return pl.other
+}
+
+const stateKey fwk.StateKey = Name
+
+type cycleState struct {
+	in   *intent.Intent
+	view netmap.View
+	used map[string]int64 // zone egress when the cycle began
+}
+
+func (s *cycleState) Clone() fwk.StateData { return s }
+
+func readState(cs fwk.CycleState) *cycleState {
+	data, err := cs.Read(stateKey)
+	if err != nil {
+		return nil
+	}
+	s, _ := data.(*cycleState)
+	return s
+}
+
+// PreFilter reads the pod's egress; pods that state none are skipped.
+func (pl *BandwidthCost) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	in, err := intent.FromPod(pod, pl.parse)
+	if err != nil {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	}
+	if in == nil || in.EgressMbps == 0 {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	s := &cycleState{in: in, view: pl.netmap.Current().View(timeZero, 0), used: map[string]int64{}}
+	for name := range pl.zones {
+		s.used[name] = pl.ledger.Used(name)
+	}
+	cs.Write(stateKey, s)
+	return nil, nil
+}
+
+// PreFilterExtensions is nil: capacity is read from each NodeInfo's pods,
+// which preemption's NodeInfo copies already reflect.
+func (pl *BandwidthCost) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
+
+// Filter keeps the node's egress within its capacity (for pods that state
+// egress in an annotation; requests of the extended resource are
+// NodeResourcesFit's) and the pod's cost within its ceiling.
+func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	s := readState(cs)
+	if s == nil {
+		return nil
+	}
+	node := nodeInfo.Node()
+	if !s.in.EgressRequested {
+		if capacity := pl.capacity(s, node); capacity >= 0 {
+			var used int64
+			for _, pi := range nodeInfo.GetPods() {
+				used += egressOf(pi.GetPod())
+			}
+			if used+s.in.EgressMbps > capacity {
+				klog.FromContext(ctx).V(5).Info("node egress full", "pod", klog.KObj(pod), "node", node.Name,
+					"usedMbps", used, "capacityMbps", capacity, "podMbps", s.in.EgressMbps)
+				return fwk.NewStatus(fwk.Unschedulable, ReasonEgress)
+			}
+		}
+	}
+	if s.in.MaxCost >= 0 && pl.marginal(s, node) > s.in.MaxCost {
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonCost)
+	}
+	return nil
+}
+
+// capacity is the node's egress capacity in Mbps: its allocatable extended
+// resource, else its NodeNetwork's; -1 when neither says.
+func (pl *BandwidthCost) capacity(s *cycleState, node *v1.Node) int64 {
+	if q, ok := node.Status.Allocatable[intent.EgressResource]; ok {
+		return q.Value()
+	}
+	if e, ok := s.view.Egress(node.Name); ok {
+		return e.CapacityMbps
+	}
+	return -1
+}
+
+func (pl *BandwidthCost) marginal(s *cycleState, node *v1.Node) float64 {
+	name := pl.zoneName(node.Name, node)
+	return pl.zone(name).Marginal(s.used[name], s.in.EgressMbps)
+}
+
+// PreScore skips pods without egress, and all pods while no zone has a price.
+func (pl *BandwidthCost) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	if readState(cs) == nil || (len(pl.zones) == 0 && pl.other.PricePerMbps == 0) {
+		return fwk.NewStatus(fwk.Skip)
+	}
+	return nil
+}
+
+// Score is the marginal monthly cost of the pod's egress on the node, in
+// thousandths of the price unit (lower is better; NormalizeScore inverts).
+func (pl *BandwidthCost) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
+	s := readState(cs)
+	if s == nil {
+		return 0, nil
+	}
+	return int64(math.Min(pl.marginal(s, nodeInfo.Node())*1000, math.MaxInt64/2)), nil
+}
+
+// ScoreExtensions returns the plugin: it normalises its own scores.
+func (pl *BandwidthCost) ScoreExtensions() fwk.ScoreExtensions { return pl }
+
+// NormalizeScore maps cost onto 0..100: the cheapest node 100, the dearest 0.
+func (pl *BandwidthCost) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
+	if len(scores) == 0 {
+		return nil
+	}
+	lo, hi := scores[0].Score, scores[0].Score
+	for _, s := range scores {
+		lo, hi = min(lo, s.Score), max(hi, s.Score)
+	}
+	for i := range scores {
+		if hi == lo {
+			scores[i].Score = fwk.MaxNodeScore
+		} else {
+			scores[i].Score = (hi - scores[i].Score) * fwk.MaxNodeScore / (hi - lo)
+		}
+	}
+	return nil
+}
+
+// Reserve adds the pod's egress to its node's zone at once, so the next pod
+// sees it before the binding reaches the informer.
+func (pl *BandwidthCost) Reserve(_ context.Context, cs fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
+	s := readState(cs)
+	if s == nil {
+		return nil
+	}
+	var node *v1.Node
+	if lister := pl.handle.SnapshotSharedLister(); lister != nil {
+		if ni, err := lister.NodeInfos().Get(nodeName); err == nil {
+			node = ni.Node()
+		}
+	}
+	pl.ledger.Set(pod.UID, pl.zoneName(nodeName, node), s.in.EgressMbps)
+	return nil
+}
+
+// Unreserve takes the pod's egress back out; it is idempotent and may run
+// without Reserve.
+func (pl *BandwidthCost) Unreserve(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ string) {
+	pl.ledger.Remove(pod.UID)
+}
+
+// SignPod refuses batching for pods with egress: their cost depends on what
+// earlier pods added to each zone.
+func (pl *BandwidthCost) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	if egressOf(pod) > 0 {
+		return nil, fwk.NewStatus(fwk.Unschedulable, "a pod's bandwidth cost depends on what earlier pods added to each zone")
+	}
+	return nil, nil
+}
+
+// EventsToRegister: egress frees up when pods leave, and nodes gain
+// capacity; the pod's own annotations may change.
+func (pl *BandwidthCost) EventsToRegister(context.Context) ([]fwk.ClusterEventWithHint, error) {
+	return []fwk.ClusterEventWithHint{
+		{Event: fwk.ClusterEvent{Resource: fwk.AssignedPod, ActionType: fwk.Delete}, QueueingHintFn: hintPodDeleted},
+		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable | fwk.UpdateNodeLabel}},
+		{Event: fwk.ClusterEvent{Resource: fwk.TargetPod, ActionType: fwk.Update}},
+	}, nil
+}
+
+func hintPodDeleted(_ klog.Logger, pod *v1.Pod, oldObj, _ any) (fwk.QueueingHint, error) {
+	gone, ok := oldObj.(*v1.Pod)
+	if !ok || (egressOf(gone) > 0 && egressOf(pod) > 0) {
+		return fwk.Queue, nil
+	}
+	return fwk.QueueSkip, nil
+}
+
+// timeZero reads the map without a freshness cut-off: only the NodeNetworks'
+// bandwidth facts are used here, not measurements.
+var timeZero = time.Time{}
