@@ -21,6 +21,7 @@ import (
 
 	"github.com/edgeplace/edgeplace/manifests"
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/plugins/bandwidthcost"
 	"github.com/edgeplace/edgeplace/plugins/locality"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 )
@@ -84,6 +85,13 @@ func (c *edgeCluster) registry() frameworkruntime.Registry {
 		locality.Name: func(context.Context, runtime.Object, fwk.Handle) (fwk.Plugin, error) {
 			return locality.NewWithMap(c.netmap), nil
 		},
+		bandwidthcost.Name: func(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+			args, err := argscheme.BandwidthCostArgs(obj)
+			if err != nil {
+				return nil, err
+			}
+			return bandwidthcost.NewWithMap(args, h, c.netmap), nil
+		},
 	}
 }
 
@@ -91,7 +99,7 @@ func (c *edgeCluster) registry() frameworkruntime.Registry {
 // with the same extension points that does nothing at them.
 func noopRegistry() frameworkruntime.Registry {
 	r := frameworkruntime.Registry{}
-	for _, name := range []string{networklatency.Name, locality.Name} {
+	for _, name := range []string{networklatency.Name, locality.Name, bandwidthcost.Name} {
 		r[name] = func(context.Context, runtime.Object, fwk.Handle) (fwk.Plugin, error) { return noop{name}, nil }
 	}
 	return r
