@@ -26,7 +26,7 @@ func TestKustomization(t *testing.T) {
 	for _, r := range resources.Resources() {
 		kinds[r.GetKind()] = append(kinds[r.GetKind()], r.GetName())
 	}
-	assert.ElementsMatch(t, []string{"landmarks.edgeplace.io", "nodenetworks.edgeplace.io"}, kinds["CustomResourceDefinition"])
+	assert.ElementsMatch(t, []string{"landmarks.edgeplace.io", "nodenetworks.edgeplace.io", "latencyprofiles.edgeplace.io"}, kinds["CustomResourceDefinition"])
 	assert.Equal(t, []string{"edgeplace-scheduler"}, kinds["Deployment"])
 	assert.Equal(t, []string{"edgeplace-scheduler"}, kinds["ServiceAccount"])
 

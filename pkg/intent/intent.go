@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
@@ -68,6 +69,7 @@ const (
 
 // annotations are every key edgeplace reads from a pod.
 var annotations = []string{
+	v1alpha1.ProfileAnnotation,
 	DemandAnnotation, MaxRTTAnnotation, PercentileAnnotation, EstimatesAnnotation, EgressAnnotation, MaxCostAnnotation,
 	CarriersAnnotation, ForbiddenCarriersAnnotation, ProvincesAnnotation, ForbiddenProvincesAnnotation, NodeTypesAnnotation,
 }
@@ -155,6 +157,79 @@ func Changed(oldPod, newPod *v1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// ProfileGetter finds a LatencyProfile by namespace and name.
+type ProfileGetter func(namespace, name string) (*v1alpha1.LatencyProfile, bool)
+
+// ForPod resolves the pod's intent: its LatencyProfile (if it names one),
+// overridden field by field by its own annotations.
+func ForPod(pod *v1.Pod, profiles ProfileGetter, opts Options) (*Intent, error) {
+	name, ok := pod.Annotations[v1alpha1.ProfileAnnotation]
+	if !ok {
+		return FromPod(pod, opts)
+	}
+	var profile *v1alpha1.LatencyProfile
+	if profiles != nil {
+		profile, ok = profiles(pod.Namespace, name)
+	}
+	if profile == nil || !ok {
+		return nil, &Error{v1alpha1.ProfileAnnotation, name, fmt.Sprintf("no LatencyProfile of that name in namespace %q", pod.Namespace)}
+	}
+	merged := *pod
+	merged.Annotations = profileAnnotations(&profile.Spec)
+	for k, v := range pod.Annotations {
+		merged.Annotations[k] = v
+	}
+	return FromPod(&merged, opts)
+}
+
+// profileAnnotations writes a profile as the annotations it stands for, so
+// that both go through one parser and one set of checks.
+func profileAnnotations(p *v1alpha1.LatencyProfileSpec) map[string]string {
+	out := map[string]string{}
+	if len(p.Demand) > 0 {
+		parts := make([]string, len(p.Demand))
+		for i, d := range p.Demand {
+			parts[i] = fmt.Sprintf("%s:%d", d.Landmark, max(d.Weight, 1))
+		}
+		out[DemandAnnotation] = strings.Join(parts, ",")
+	}
+	if p.MaxRTT != nil {
+		out[MaxRTTAnnotation] = p.MaxRTT.Duration.String()
+	}
+	set := func(key, value string) {
+		if value != "" {
+			out[key] = value
+		}
+	}
+	set(PercentileAnnotation, p.Percentile)
+	set(EstimatesAnnotation, p.Estimates)
+	if p.EgressMbps > 0 {
+		out[EgressAnnotation] = fmt.Sprintf("%dM", p.EgressMbps)
+	}
+	if p.MaxCost != nil {
+		out[MaxCostAnnotation] = p.MaxCost.AsDec().String()
+	}
+	join := func(key string, values []string) {
+		if len(values) > 0 {
+			out[key] = strings.Join(values, ",")
+		}
+	}
+	join(CarriersAnnotation, strs(p.Carriers))
+	join(ForbiddenCarriersAnnotation, strs(p.ForbiddenCarriers))
+	join(ProvincesAnnotation, p.Provinces)
+	join(ForbiddenProvincesAnnotation, p.ForbiddenProvinces)
+	join(NodeTypesAnnotation, strs(p.NodeTypes))
+	return out
+}
+
+func strs[S ~string](in []S) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = string(s)
+	}
+	return out
 }
 
 // FromPod parses the pod's annotations. It returns nil and no error for a pod

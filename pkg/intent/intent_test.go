@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 )
 
 var opts = Options{DefaultPercentile: config.P90, DefaultWeight: 1, MaxLandmarks: 4}
@@ -130,4 +131,33 @@ func TestChanged(t *testing.T) {
 	c := pod(map[string]string{DemandAnnotation: "b"})
 	assert.False(t, Changed(a, b), "an unrelated annotation is not an intent change")
 	assert.True(t, Changed(a, c))
+}
+
+func TestForPodWithProfile(t *testing.T) {
+	profiles := func(ns, name string) (*v1alpha1.LatencyProfile, bool) {
+		if ns != "live" || name != "ingest" {
+			return nil, false
+		}
+		return &v1alpha1.LatencyProfile{Spec: v1alpha1.LatencyProfileSpec{
+			Demand:     []v1alpha1.DemandEntry{{Landmark: "zhejiang-telecom", Weight: 3}, {Landmark: "jiangsu-telecom"}},
+			MaxRTT:     &metav1.Duration{Duration: 25 * time.Millisecond},
+			EgressMbps: 200,
+			Carriers:   []v1alpha1.Carrier{"telecom"},
+		}}, true
+	}
+	p := pod(map[string]string{v1alpha1.ProfileAnnotation: "ingest", MaxRTTAnnotation: "15ms"})
+	p.Namespace = "live"
+	got, err := ForPod(p, profiles, opts)
+	require.NoError(t, err)
+	assert.Equal(t, &Intent{
+		Percentile: config.P90, Estimates: EstimatesPeers, MaxCost: -1,
+		Demand:     []Demand{{Landmark: "jiangsu-telecom", Weight: 1}, {Landmark: "zhejiang-telecom", Weight: 3}},
+		MaxRTT:     15 * time.Millisecond, // the pod's annotation overrides the profile
+		EgressMbps: 200, Carriers: []string{"telecom"},
+	}, got)
+
+	p.Namespace = "other"
+	_, err = ForPod(p, profiles, opts)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `annotation edgeplace.io/latency-profile="ingest": no LatencyProfile of that name in namespace "other"`)
 }

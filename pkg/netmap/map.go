@@ -54,10 +54,12 @@ type pending struct {
 	landmarks map[string]*v1alpha1.Location    // nil: deleted
 	state     *State
 	estimates *estimates
+	profiles  map[string]*v1alpha1.LatencyProfile // namespace/name; nil: deleted
 }
 
 func (p *pending) empty() bool {
-	return len(p.nodes) == 0 && len(p.objects) == 0 && len(p.landmarks) == 0 && p.state == nil && p.estimates == nil
+	return len(p.nodes) == 0 && len(p.objects) == 0 && len(p.landmarks) == 0 && p.state == nil && p.estimates == nil &&
+		len(p.profiles) == 0
 }
 
 // New returns an empty map in state Unavailable.
@@ -140,6 +142,16 @@ func (m *Map) Estimate(now time.Time) {
 	m.record(func(p *pending) { p.estimates = est })
 }
 
+// SetProfile records a new or updated LatencyProfile.
+func (m *Map) SetProfile(lp *v1alpha1.LatencyProfile) {
+	m.record(func(p *pending) { setKey(&p.profiles, lp.Namespace+"/"+lp.Name, lp) })
+}
+
+// DeleteProfile records that a LatencyProfile is gone.
+func (m *Map) DeleteProfile(namespace, name string) {
+	m.record(func(p *pending) { setKey[*v1alpha1.LatencyProfile](&p.profiles, namespace+"/"+name, nil) })
+}
+
 // SetState records how complete the map is.
 func (m *Map) SetState(s State) { m.record(func(p *pending) { p.state = &s }) }
 
@@ -190,6 +202,21 @@ func (m *Map) Flush() *Snapshot {
 			// Made from an earlier snapshot: readers check each row's key.
 			next.est = p.estimates
 		}
+	}
+	if len(p.profiles) > 0 {
+		next.profiles = maps.Clone(prev.profiles)
+		if next.profiles == nil {
+			next.profiles = map[string]*v1alpha1.LatencyProfile{}
+		}
+		for key, lp := range p.profiles {
+			if lp == nil {
+				delete(next.profiles, key)
+			} else {
+				next.profiles[key] = lp
+			}
+		}
+	} else {
+		next.profiles = prev.profiles
 	}
 	next.generation = prev.generation + 1
 	next.state = prev.state

@@ -48,6 +48,13 @@ type Snapshot struct {
 	table      table
 	index      [][numPercentiles]rttIndex // [landmark][percentile]
 	est        *estimates                 // nil until the first estimation run
+	profiles   map[string]*v1alpha1.LatencyProfile
+}
+
+// Profile returns a LatencyProfile by namespace and name.
+func (s *Snapshot) Profile(namespace, name string) (*v1alpha1.LatencyProfile, bool) {
+	lp, ok := s.profiles[namespace+"/"+name]
+	return lp, ok
 }
 
 // rowInfo describes the NodeNetwork object behind a row.

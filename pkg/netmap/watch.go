@@ -169,12 +169,56 @@ func (m *Map) watchEdgeplace(ctx context.Context, disco discovery.DiscoveryInter
 		logger.Error(nil, "cannot watch edgeplace objects", "landmarks", err1, "nodeNetworks", err2)
 		return
 	}
+	synced := []cache.InformerSynced{landmarks.HasSynced, networks.HasSynced, nodesSynced}
+	if Served(disco, "latencyprofiles") {
+		profiles := factory.Edgeplace().V1alpha1().LatencyProfiles().Informer()
+		if _, err := profiles.AddEventHandler(profileHandler(m)); err != nil {
+			logger.Error(err, "cannot watch LatencyProfiles")
+			return
+		}
+		synced = append(synced, profiles.HasSynced)
+	}
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), landmarks.HasSynced, networks.HasSynced, nodesSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return
 	}
 	m.SetState(Ready)
 	logger.Info("network map synced")
+}
+
+// Served says whether the API server serves an edgeplace resource.
+func Served(disco discovery.DiscoveryInterface, plural string) bool {
+	list, err := disco.ServerResourcesForGroupVersion(v1alpha1.SchemeGroupVersion.String())
+	if err != nil {
+		return false
+	}
+	for _, r := range list.APIResources {
+		if r.Name == plural {
+			return true
+		}
+	}
+	return false
+}
+
+func profileHandler(m *Map) cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { setProfile(m, obj) },
+		UpdateFunc: func(_, obj any) { setProfile(m, obj) },
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if acc, err := meta.Accessor(obj); err == nil {
+				m.DeleteProfile(acc.GetNamespace(), acc.GetName())
+			}
+		},
+	}
+}
+
+func setProfile(m *Map, obj any) {
+	if lp, ok := obj.(*v1alpha1.LatencyProfile); ok {
+		m.SetProfile(lp)
+	}
 }
 
 // CRDsInstalled says whether the API server serves the edgeplace resources.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/cost"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
@@ -132,7 +133,7 @@ func (pl *BandwidthCost) recordPod(obj any) {
 		pl.ledger.Remove(pod.UID)
 		return
 	}
-	if mbps := egressOf(pod); mbps > 0 {
+	if mbps := pl.egressOf(pod); mbps > 0 {
 		var node *v1.Node
 		if pl.nodes != nil {
 			node, _ = pl.nodes.Get(pod.Spec.NodeName)
@@ -141,8 +142,20 @@ func (pl *BandwidthCost) recordPod(obj any) {
 	}
 }
 
-// egressOf is a placed pod's egress: its extended resource request, else its
-// annotation; malformed annotations count as none.
+// egressOf is a placed pod's egress, as its intent (annotations over its
+// LatencyProfile) states it; malformed intents count as none.
+func (pl *BandwidthCost) egressOf(pod *v1.Pod) int64 {
+	if _, ok := pod.Annotations[v1alpha1.ProfileAnnotation]; ok {
+		if in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse); err == nil && in != nil {
+			return in.EgressMbps
+		}
+		return 0
+	}
+	return egressOf(pod)
+}
+
+// egressOf is a pod's egress from its own spec: its extended resource
+// request, else its annotation; malformed annotations count as none.
 func egressOf(pod *v1.Pod) int64 {
 	var total int64
 	for i := range pod.Spec.Containers {
@@ -201,7 +214,7 @@ func readState(cs fwk.CycleState) *cycleState {
 
 // PreFilter reads the pod's egress; pods that state none are skipped.
 func (pl *BandwidthCost) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	in, err := intent.FromPod(pod, pl.parse)
+	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
@@ -233,7 +246,7 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 		if capacity := pl.capacity(s, node); capacity >= 0 {
 			var used int64
 			for _, pi := range nodeInfo.GetPods() {
-				used += egressOf(pi.GetPod())
+				used += pl.egressOf(pi.GetPod())
 			}
 			if used+s.in.EgressMbps > capacity {
 				klog.FromContext(ctx).V(5).Info("node egress full", "pod", klog.KObj(pod), "node", node.Name,
@@ -331,7 +344,7 @@ func (pl *BandwidthCost) Unreserve(_ context.Context, _ fwk.CycleState, pod *v1.
 // SignPod refuses batching for pods with egress: their cost depends on what
 // earlier pods added to each zone.
 func (pl *BandwidthCost) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	if egressOf(pod) > 0 {
+	if _, profile := pod.Annotations[v1alpha1.ProfileAnnotation]; profile || egressOf(pod) > 0 {
 		return nil, fwk.NewStatus(fwk.Unschedulable, "a pod's bandwidth cost depends on what earlier pods added to each zone")
 	}
 	return nil, nil

@@ -141,4 +141,3 @@ func TestSign(t *testing.T) {
 	_, st = pl.SignPod(context.Background(), pod("q", nil, 0))
 	assert.True(t, st.IsSuccess())
 }
-

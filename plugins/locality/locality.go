@@ -120,7 +120,7 @@ func readState(cs fwk.CycleState) *cycleState {
 // PreFilter parses the pod's constraints once, and works out which carriers
 // its users are on.
 func (pl *Locality) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	in, err := intent.FromPod(pod, pl.parse)
+	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
@@ -231,7 +231,7 @@ func (pl *Locality) ScoreExtensions() fwk.ScoreExtensions { return nil }
 // SignPod signs the constraints and demand: equal pods filter and score
 // alike, whatever was placed before them.
 func (pl *Locality) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	in, err := intent.FromPod(pod, pl.parse)
+	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
 		return []fwk.SignFragment{{Key: "edgeplace.io/" + Name, Value: err.Error()}}, nil
 	}
@@ -252,7 +252,7 @@ func (pl *Locality) hintNode(_ klog.Logger, pod *v1.Pod, _, newObj any) (fwk.Que
 	if !ok {
 		return fwk.Queue, nil
 	}
-	in, err := intent.FromPod(pod, pl.parse)
+	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil || in == nil || !in.HasLocation() {
 		return fwk.QueueSkip, nil
 	}

@@ -23,6 +23,7 @@ import (
 const (
 	nodeNetworkEvents fwk.EventResource = "nodenetworks.v1alpha1.edgeplace.io"
 	landmarkEvents    fwk.EventResource = "landmarks.v1alpha1.edgeplace.io"
+	profileEvents     fwk.EventResource = "latencyprofiles.v1alpha1.edgeplace.io"
 )
 
 // EventsToRegister lists the events that can make a pod this plugin rejected
@@ -40,6 +41,9 @@ func (pl *NetworkLatency) EventsToRegister(ctx context.Context) ([]fwk.ClusterEv
 			fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: nodeNetworkEvents, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.hintNodeNetwork},
 			fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: landmarkEvents, ActionType: fwk.Add}, QueueingHintFn: pl.hintLandmark},
 		)
+		if netmap.Served(cs.Discovery(), "latencyprofiles") {
+			events = append(events, fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: profileEvents, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: hintProfile})
+		}
 	} else {
 		klog.FromContext(ctx).Info("edgeplace CRDs are not installed; pods rejected for latency are requeued by the network map only")
 	}
@@ -63,7 +67,7 @@ func (pl *NetworkLatency) hintNode(_ klog.Logger, pod *v1.Pod, _, newObj any) (f
 	if !ok {
 		return fwk.Queue, nil
 	}
-	in, err := intent.FromPod(pod, pl.parse)
+	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil || in == nil || !in.HasSLO() {
 		return fwk.QueueSkip, nil
 	}
@@ -92,7 +96,7 @@ func (pl *NetworkLatency) hintNodeNetwork(_ klog.Logger, pod *v1.Pod, _, newObj 
 	if err != nil {
 		return fwk.Queue, err
 	}
-	in, perr := intent.FromPod(pod, pl.parse)
+	in, perr := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
 	if perr != nil || in == nil || !in.HasSLO() {
 		return fwk.QueueSkip, nil
 	}
@@ -123,7 +127,7 @@ func (pl *NetworkLatency) hintLandmark(_ klog.Logger, pod *v1.Pod, _, newObj any
 	if err != nil {
 		return fwk.Queue, err
 	}
-	in, perr := intent.FromPod(pod, pl.parse)
+	in, perr := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
 	if perr != nil || in == nil {
 		return fwk.QueueSkip, nil
 	}
@@ -131,6 +135,19 @@ func (pl *NetworkLatency) hintLandmark(_ klog.Logger, pod *v1.Pod, _, newObj any
 		if d.Landmark == lm.Name {
 			return fwk.Queue, nil
 		}
+	}
+	return fwk.QueueSkip, nil
+}
+
+// hintProfile requeues a pod when the LatencyProfile it names appears or
+// changes.
+func hintProfile(_ klog.Logger, pod *v1.Pod, _, newObj any) (fwk.QueueingHint, error) {
+	lp, err := asTyped[v1alpha1.LatencyProfile](newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	if lp.Namespace == pod.Namespace && pod.Annotations[v1alpha1.ProfileAnnotation] == lp.Name {
+		return fwk.Queue, nil
 	}
 	return fwk.QueueSkip, nil
 }
@@ -165,8 +182,7 @@ type waitingPods struct {
 }
 
 type waitingPod struct {
-	pod    *v1.Pod
-	intent *intent.Intent
+	pod *v1.Pod
 	// candidates is how many nodes PreFilter admitted (0: it rejected the
 	// pod); an update that admits more may help.
 	candidates int
@@ -178,11 +194,11 @@ const waitingTTL = 10 * time.Minute
 
 func newWaitingPods() *waitingPods { return &waitingPods{pods: map[types.UID]waitingPod{}} }
 
-func (w *waitingPods) add(pod *v1.Pod, in *intent.Intent, candidates int) {
+func (w *waitingPods) add(pod *v1.Pod, candidates int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.pods) < maxWaiting {
-		w.pods[pod.UID] = waitingPod{pod: pod, intent: in, candidates: candidates, since: time.Now()}
+		w.pods[pod.UID] = waitingPod{pod: pod, candidates: candidates, since: time.Now()}
 	}
 }
 
@@ -201,8 +217,10 @@ func (pl *NetworkLatency) activateHelped(ctx context.Context, snap *netmap.Snaps
 	helped := map[string]*v1.Pod{}
 	pl.waiting.mu.Lock()
 	for uid, w := range pl.waiting.pods {
+		// Resolved again: the pod's LatencyProfile may have changed too.
+		in, err := intent.ForPod(w.pod, snap.Profile, pl.parse)
 		switch {
-		case candidatesFor(view, w.intent) > w.candidates:
+		case err == nil && in != nil && candidatesFor(view, in) > w.candidates:
 			helped[string(uid)] = w.pod
 			delete(pl.waiting.pods, uid)
 		case time.Since(w.since) > waitingTTL:

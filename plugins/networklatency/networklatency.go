@@ -19,6 +19,7 @@ import (
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 )
@@ -106,7 +107,9 @@ func (pl *NetworkLatency) Name() string { return Name }
 // pod to whatever the stock plugins rank highest among the far nodes, not to
 // the nearest one with room.
 func (pl *NetworkLatency) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	if _, ok := pod.Annotations[intent.DemandAnnotation]; ok {
+	_, demand := pod.Annotations[intent.DemandAnnotation]
+	_, profile := pod.Annotations[v1alpha1.ProfileAnnotation]
+	if demand || profile {
 		return nil, fwk.NewStatus(fwk.Unschedulable, "pods with a network intent are ranked against the nodes still feasible, which earlier placements change")
 	}
 	return nil, nil

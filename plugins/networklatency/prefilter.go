@@ -54,8 +54,11 @@ func readState(cs fwk.CycleState) *cycleState {
 // that names the landmark, the SLO and the best RTT on offer.
 func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	pl.waiting.forget(pod)
-	in, err := intent.FromPod(pod, pl.parse)
+	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
+		// A LatencyProfile created or fixed later may resolve it: any
+		// resolution is progress (-1 < every candidate count).
+		pl.waiting.add(pod, -1)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
 	if in == nil || len(in.Demand) == 0 {
@@ -66,7 +69,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		// Right after start-up the map is still loading: placing a pod that
 		// asked for latency now would place it blind. It is re-activated as
 		// soon as the map is ready.
-		pl.waiting.add(pod, in, 0)
+		pl.waiting.add(pod, 0)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "network measurements are still loading")
 	}
 	s := &cycleState{
@@ -82,7 +85,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	for _, d := range in.Demand {
 		id, ok := snap.Landmark(d.Landmark)
 		if !ok {
-			pl.waiting.add(pod, in, 0)
+			pl.waiting.add(pod, 0)
 			msg := fmt.Sprintf("landmark %q named in %s does not exist", d.Landmark, intent.DemandAnnotation)
 			if st := snap.State(); st != netmap.Ready {
 				msg += " (" + st.String() + ")"
@@ -102,12 +105,12 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		return s.view.NodesWithin(s.landmarks, s.pct, s.bound, s.accept)
 	})
 	if s.admitted.Nodes.Len() == 0 {
-		pl.waiting.add(pod, in, 0)
+		pl.waiting.add(pod, 0)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.whyNone(s))
 	}
 	// Other plugins may still turn down all of these nodes; a map update
 	// that admits more is then worth a retry (activateHelped).
-	pl.waiting.add(pod, in, s.admitted.Nodes.Len())
+	pl.waiting.add(pod, s.admitted.Nodes.Len())
 	klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", s.admitted.Nodes.Len())
 	return &fwk.PreFilterResult{NodeNames: s.admitted.Nodes}, nil
 }

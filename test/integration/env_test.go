@@ -58,6 +58,8 @@ func startEnv(ctx context.Context, opts controlplane.Options) (*env, error) {
 	}
 	e.sched, err = schedulerproc.Start(ctx, schedulerproc.Options{
 		Binary: schedulerBinary, Kubeconfig: e.cp.KubeconfigPath(), Dir: dir, Output: schedLog,
+		// For debugging, e.g. EDGEPLACE_SCHEDULER_ARGS=-v=5.
+		Args: strings.Fields(os.Getenv("EDGEPLACE_SCHEDULER_ARGS")),
 	})
 	if err != nil {
 		e.stop()
@@ -323,6 +325,28 @@ func (f *fixture) waitUnschedulable(name string) string {
 		return false, nil
 	})
 	require.NoError(f.t, err, "pod %s/%s never reported Unschedulable", f.ns, name)
+	return msg
+}
+
+// waitUnschedulableWith polls until the pod's PodScheduled condition is
+// False with a message containing want, and returns the message.
+func (f *fixture) waitUnschedulableWith(name, want string) string {
+	f.t.Helper()
+	var msg string
+	err := wait.PollUntilContextTimeout(f.ctx, 50*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+		p, err := f.e.kube.CoreV1().Pods(f.ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse {
+				msg = c.Message
+				return strings.Contains(msg, want), nil
+			}
+		}
+		return false, nil
+	})
+	require.NoError(f.t, err, "pod %s/%s: want a reason containing %q, last: %q", f.ns, name, want, msg)
 	return msg
 }
 

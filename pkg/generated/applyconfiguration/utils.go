@@ -16,12 +16,18 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=edgeplace.io, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("DemandEntry"):
+		return &edgeplacev1alpha1.DemandEntryApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Landmark"):
 		return &edgeplacev1alpha1.LandmarkApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("LandmarkRTT"):
 		return &edgeplacev1alpha1.LandmarkRTTApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("LandmarkSpec"):
 		return &edgeplacev1alpha1.LandmarkSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("LatencyProfile"):
+		return &edgeplacev1alpha1.LatencyProfileApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("LatencyProfileSpec"):
+		return &edgeplacev1alpha1.LatencyProfileSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Location"):
 		return &edgeplacev1alpha1.LocationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeNetwork"):

@@ -28,6 +28,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&Landmark{}, &LandmarkList{},
 		&NodeNetwork{}, &NodeNetworkList{},
+		&LatencyProfile{}, &LatencyProfileList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -215,4 +216,120 @@ type NodeNetworkList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []NodeNetwork `json:"items"`
+}
+
+// DemandEntry is one landmark a workload serves and its share of the users.
+type DemandEntry struct {
+	// Landmark is the name of a Landmark.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Landmark string `json:"landmark"`
+	// Weight is the landmark's share, relative to the other entries.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	// +kubebuilder:default=1
+	// +optional
+	Weight int64 `json:"weight,omitempty"`
+}
+
+// Carrier is a network carrier.
+// +kubebuilder:validation:Enum=telecom;unicom;cmcc;multi
+type Carrier string
+
+// NodeType is a kind of edge node.
+// +kubebuilder:validation:Enum=ens;cdn
+type NodeType string
+
+// LatencyProfileSpec is a pod's network intent, the same fields as the pod
+// annotations (see the README), for reuse by many pods.
+// +kubebuilder:validation:XValidation:rule="!has(self.maxRTT) || has(self.demand)",message="maxRTT needs demand"
+type LatencyProfileSpec struct {
+	// Demand lists the landmarks the pods serve.
+	// +kubebuilder:validation:MaxItems=1024
+	// +listType=map
+	// +listMapKey=landmark
+	// +optional
+	Demand []DemandEntry `json:"demand,omitempty"`
+	// MaxRTT is a hard SLO: every demand landmark within this RTT.
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('60s')",message="maxRTT must be greater than 0 and at most 60s"
+	// +optional
+	MaxRTT *metav1.Duration `json:"maxRTT,omitempty"`
+	// Percentile is the RTT figure the SLO and the score use.
+	// +kubebuilder:validation:Enum=p50;p90
+	// +optional
+	Percentile string `json:"percentile,omitempty"`
+	// Estimates is which estimates of a missing RTT the SLO accepts.
+	// +kubebuilder:validation:Enum=none;peers;coordinates
+	// +optional
+	Estimates string `json:"estimates,omitempty"`
+	// EgressMbps is the pods' sustained egress.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	// +optional
+	EgressMbps int64 `json:"egressMbps,omitempty"`
+	// MaxCost caps the monthly bandwidth cost a pod may add to its zone.
+	// +optional
+	MaxCost *resource.Quantity `json:"maxCost,omitempty"`
+	// Carriers, if set, are the only carriers the pods may run on.
+	// +kubebuilder:validation:MaxItems=4
+	// +listType=set
+	// +optional
+	Carriers []Carrier `json:"carriers,omitempty"`
+	// ForbiddenCarriers are carriers the pods never run on.
+	// +kubebuilder:validation:MaxItems=4
+	// +listType=set
+	// +optional
+	ForbiddenCarriers []Carrier `json:"forbiddenCarriers,omitempty"`
+	// Provinces, if set, are the only provinces the pods may run in.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:items:MaxLength=63
+	// +listType=set
+	// +optional
+	Provinces []string `json:"provinces,omitempty"`
+	// ForbiddenProvinces are provinces the pods never run in.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:items:MaxLength=63
+	// +listType=set
+	// +optional
+	ForbiddenProvinces []string `json:"forbiddenProvinces,omitempty"`
+	// NodeTypes, if set, are the only node types the pods may run on.
+	// +kubebuilder:validation:MaxItems=2
+	// +listType=set
+	// +optional
+	NodeTypes []NodeType `json:"nodeTypes,omitempty"`
+}
+
+// ProfileAnnotation names the LatencyProfile, in the pod's namespace, that
+// holds the pod's network intent; the pod's own edgeplace.io annotations
+// override it field by field.
+const ProfileAnnotation = "edgeplace.io/latency-profile"
+
+// +genclient
+// +genclient:noStatus
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Namespaced,shortName=lp
+// +kubebuilder:printcolumn:name="Max RTT",type=string,JSONPath=`.spec.maxRTT`
+// +kubebuilder:printcolumn:name="Egress",type=integer,JSONPath=`.spec.egressMbps`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// LatencyProfile is a reusable network intent that pods reference with the
+// edgeplace.io/latency-profile annotation.
+type LatencyProfile struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec LatencyProfileSpec `json:"spec"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+
+// LatencyProfileList is a list of LatencyProfiles.
+type LatencyProfileList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []LatencyProfile `json:"items"`
 }

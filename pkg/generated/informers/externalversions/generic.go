@@ -39,6 +39,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 	// Group=edgeplace.io, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithResource("landmarks"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Edgeplace().V1alpha1().Landmarks().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("latencyprofiles"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Edgeplace().V1alpha1().LatencyProfiles().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("nodenetworks"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Edgeplace().V1alpha1().NodeNetworks().Informer()}, nil
 

@@ -6,6 +6,14 @@ package v1alpha1
 // LandmarkLister.
 type LandmarkListerExpansion interface{}
 
+// LatencyProfileListerExpansion allows custom methods to be added to
+// LatencyProfileLister.
+type LatencyProfileListerExpansion interface{}
+
+// LatencyProfileNamespaceListerExpansion allows custom methods to be added to
+// LatencyProfileNamespaceLister.
+type LatencyProfileNamespaceListerExpansion interface{}
+
 // NodeNetworkListerExpansion allows custom methods to be added to
 // NodeNetworkLister.
 type NodeNetworkListerExpansion interface{}

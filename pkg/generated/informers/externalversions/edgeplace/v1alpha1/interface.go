@@ -10,6 +10,8 @@ import (
 type Interface interface {
 	// Landmarks returns a LandmarkInformer.
 	Landmarks() TypedLandmarkInformer
+	// LatencyProfiles returns a LatencyProfileInformer.
+	LatencyProfiles() TypedLatencyProfileInformer
 	// NodeNetworks returns a NodeNetworkInformer.
 	NodeNetworks() TypedNodeNetworkInformer
 }
@@ -28,6 +30,11 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // Landmarks returns a TypedLandmarkInformer.
 func (v *version) Landmarks() TypedLandmarkInformer {
 	return &landmarkInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// LatencyProfiles returns a TypedLatencyProfileInformer.
+func (v *version) LatencyProfiles() TypedLatencyProfileInformer {
+	return &latencyProfileInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // NodeNetworks returns a TypedNodeNetworkInformer.

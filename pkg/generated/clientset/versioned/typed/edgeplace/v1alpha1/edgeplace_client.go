@@ -13,6 +13,7 @@ import (
 type EdgeplaceV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	LandmarksGetter
+	LatencyProfilesGetter
 	NodeNetworksGetter
 }
 
@@ -23,6 +24,10 @@ type EdgeplaceV1alpha1Client struct {
 
 func (c *EdgeplaceV1alpha1Client) Landmarks() LandmarkInterface {
 	return newLandmarks(c)
+}
+
+func (c *EdgeplaceV1alpha1Client) LatencyProfiles(namespace string) LatencyProfileInterface {
+	return newLatencyProfiles(c, namespace)
 }
 
 func (c *EdgeplaceV1alpha1Client) NodeNetworks() NodeNetworkInterface {

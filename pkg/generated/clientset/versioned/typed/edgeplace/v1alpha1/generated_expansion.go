@@ -4,4 +4,6 @@ package v1alpha1
 
 type LandmarkExpansion interface{}
 
+type LatencyProfileExpansion interface{}
+
 type NodeNetworkExpansion interface{}

@@ -16,6 +16,10 @@ func (c *FakeEdgeplaceV1alpha1) Landmarks() v1alpha1.LandmarkInterface {
 	return newFakeLandmarks(c)
 }
 
+func (c *FakeEdgeplaceV1alpha1) LatencyProfiles(namespace string) v1alpha1.LatencyProfileInterface {
+	return newFakeLatencyProfiles(c, namespace)
+}
+
 func (c *FakeEdgeplaceV1alpha1) NodeNetworks() v1alpha1.NodeNetworkInterface {
 	return newFakeNodeNetworks(c)
 }
