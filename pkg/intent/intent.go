@@ -13,6 +13,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
@@ -48,6 +49,14 @@ const (
 	// "200M" or "200Mbps", "1.5G" or "1.5Gbps". A pod may instead request
 	// the edgeplace.io/egress-mbps extended resource.
 	EgressAnnotation = "edgeplace.io/egress"
+	// DependsOnAnnotation names a workload the pod talks to, as a label
+	// selector in its namespace ("app=mysql"); DependsOnWeightAnnotation
+	// weighs it against the demand (default 1) and DependsOnMaxRTTAnnotation
+	// bounds the RTT to every site where it runs.
+	DependsOnAnnotation       = "edgeplace.io/depends-on"
+	DependsOnWeightAnnotation = "edgeplace.io/depends-on-weight"
+	DependsOnMaxRTTAnnotation = "edgeplace.io/depends-on-max-rtt"
+
 	// MaxCostAnnotation is a ceiling on the monthly bandwidth cost the pod
 	// may add to its billing zone, in the zones' price unit: "40".
 	MaxCostAnnotation = "edgeplace.io/max-cost"
@@ -71,6 +80,7 @@ const (
 var annotations = []string{
 	v1alpha1.ProfileAnnotation,
 	DemandAnnotation, MaxRTTAnnotation, PercentileAnnotation, EstimatesAnnotation, EgressAnnotation, MaxCostAnnotation,
+	DependsOnAnnotation, DependsOnWeightAnnotation, DependsOnMaxRTTAnnotation,
 	CarriersAnnotation, ForbiddenCarriersAnnotation, ProvincesAnnotation, ForbiddenProvincesAnnotation, NodeTypesAnnotation,
 }
 
@@ -110,6 +120,11 @@ type Intent struct {
 	EgressRequested bool
 	// MaxCost is the cost ceiling; negative: none.
 	MaxCost float64
+	// DependsOn selects the pods of a workload this pod talks to (nil:
+	// none), with its weight and RTT bound (0: none).
+	DependsOn       labels.Selector
+	DependsOnWeight int64
+	DependsOnMaxRTT time.Duration
 	// Location constraints; each list is sorted and normalised, and empty
 	// when the pod sets none.
 	Carriers, ForbiddenCarriers   []string
@@ -221,6 +236,15 @@ func profileAnnotations(p *v1alpha1.LatencyProfileSpec) map[string]string {
 	join(ProvincesAnnotation, p.Provinces)
 	join(ForbiddenProvincesAnnotation, p.ForbiddenProvinces)
 	join(NodeTypesAnnotation, strs(p.NodeTypes))
+	if d := p.DependsOn; d != nil {
+		out[DependsOnAnnotation] = d.Selector
+		if d.Weight > 0 {
+			out[DependsOnWeightAnnotation] = strconv.FormatInt(d.Weight, 10)
+		}
+		if d.MaxRTT != nil {
+			out[DependsOnMaxRTTAnnotation] = d.MaxRTT.Duration.String()
+		}
+	}
 	return out
 }
 
@@ -244,6 +268,9 @@ func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
 		return nil, err
 	}
 	if err := in.parseBandwidth(pod); err != nil {
+		return nil, err
+	}
+	if err := in.parseDependency(pod.Annotations, opts); err != nil {
 		return nil, err
 	}
 	demand, hasDemand := pod.Annotations[DemandAnnotation]
@@ -324,6 +351,39 @@ func ParseDemand(value string, opts Options) ([]Demand, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseDependency reads the workload the pod talks to.
+func (in *Intent) parseDependency(a map[string]string, opts Options) error {
+	value, ok := a[DependsOnAnnotation]
+	if !ok {
+		for _, key := range []string{DependsOnWeightAnnotation, DependsOnMaxRTTAnnotation} {
+			if v, set := a[key]; set {
+				return &Error{key, v, "needs " + DependsOnAnnotation + " to say which workload"}
+			}
+		}
+		return nil
+	}
+	sel, err := labels.Parse(value)
+	if err != nil || sel.Empty() {
+		return &Error{DependsOnAnnotation, value, `must be a non-empty label selector, such as "app=mysql"`}
+	}
+	in.DependsOn, in.DependsOnWeight = sel, opts.DefaultWeight
+	if w, ok := a[DependsOnWeightAnnotation]; ok {
+		n, err := strconv.ParseInt(strings.TrimSpace(w), 10, 64)
+		if err != nil || n < 1 || n > maxWeight {
+			return &Error{DependsOnWeightAnnotation, w, fmt.Sprintf("must be a whole number from 1 to %d", maxWeight)}
+		}
+		in.DependsOnWeight = n
+	}
+	if d, ok := a[DependsOnMaxRTTAnnotation]; ok {
+		rtt, err := ParseMaxRTT(d)
+		if err != nil {
+			return &Error{DependsOnMaxRTTAnnotation, d, err.(*Error).Reason}
+		}
+		in.DependsOnMaxRTT = rtt
+	}
+	return nil
 }
 
 // parseBandwidth reads the pod's egress and cost ceiling.

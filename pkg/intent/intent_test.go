@@ -99,6 +99,9 @@ func TestFromPod(t *testing.T) {
 		{name: "egress NaN", annotations: map[string]string{EgressAnnotation: "NaNM"}, wantErr: "must be greater than 0"},
 		{name: "egress huge", annotations: map[string]string{EgressAnnotation: "1e400G"}, wantErr: "must be greater than 0"},
 		{name: "negative cost", annotations: map[string]string{MaxCostAnnotation: "-1"}, wantErr: "must be a number from 0"},
+		{name: "dependency without selector", annotations: map[string]string{DependsOnMaxRTTAnnotation: "5ms"}, wantErr: "needs edgeplace.io/depends-on"},
+		{name: "bad selector", annotations: map[string]string{DependsOnAnnotation: "app in (db"}, wantErr: "must be a non-empty label selector"},
+		{name: "bad dependency SLO", annotations: map[string]string{DependsOnAnnotation: "app=db", DependsOnMaxRTTAnnotation: "5"}, wantErr: `depends-on-max-rtt="5": must be a duration`},
 		{name: "empty carrier list", annotations: map[string]string{CarriersAnnotation: ""}, wantErr: `"" is not a carrier`},
 	}
 	for _, tt := range tests {
@@ -160,4 +163,13 @@ func TestForPodWithProfile(t *testing.T) {
 	_, err = ForPod(p, profiles, opts)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `annotation edgeplace.io/latency-profile="ingest": no LatencyProfile of that name in namespace "other"`)
+}
+
+func TestDependency(t *testing.T) {
+	in, err := FromPod(pod(map[string]string{DependsOnAnnotation: "app=db,tier=primary", DependsOnWeightAnnotation: "5", DependsOnMaxRTTAnnotation: "4ms"}), opts)
+	require.NoError(t, err)
+	assert.Equal(t, "app=db,tier=primary", in.DependsOn.String())
+	assert.EqualValues(t, 5, in.DependsOnWeight)
+	assert.Equal(t, 4*time.Millisecond, in.DependsOnMaxRTT)
+	assert.Empty(t, in.Demand)
 }

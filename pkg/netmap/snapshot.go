@@ -41,6 +41,7 @@ type Snapshot struct {
 	landmarks  []string // sorted; a landmark's ID is its position
 	landmarkID map[string]int32
 	where      []v1alpha1.Location // by landmark ID
+	siteLM     map[string]int32    // site -> its site landmark
 	rowOf      map[string]int32    // node name -> row (its own object's, else its site's)
 	nodes      *nodeIndex          // every node's row and location, for the hot path
 	locations  []topology.Location
@@ -124,9 +125,19 @@ func (s *Snapshot) LandmarkLocation(id int32) v1alpha1.Location { return s.where
 
 func (s *Snapshot) locateLandmarks(where map[string]v1alpha1.Location) {
 	s.where = make([]v1alpha1.Location, len(s.landmarks))
+	s.siteLM = map[string]int32{}
 	for i, name := range s.landmarks {
 		s.where[i] = where[name]
+		if site := s.where[i].Site; site != "" {
+			s.siteLM[site] = int32(i)
+		}
 	}
+}
+
+// SiteLandmark returns the landmark that runs in a site, if any.
+func (s *Snapshot) SiteLandmark(site string) (int32, bool) {
+	id, ok := s.siteLM[site]
+	return id, ok
 }
 
 // LandmarkName returns the name of a landmark ID.
@@ -172,6 +183,14 @@ func (v View) Node(node string) (NodeRef, bool) {
 		return NodeRef{}, false
 	}
 	return v.nodes.lookup(node)
+}
+
+// NodeSite returns the site a node's labels put it in ("" if none).
+func (v View) NodeSite(node string) string {
+	if ref, ok := v.Node(node); ok {
+		return v.locations[ref.Location].Site
+	}
+	return ""
 }
 
 // Location returns a location by ID; NumLocations is how many there are.

@@ -235,7 +235,15 @@ func (pl *Locality) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment,
 	if err != nil {
 		return []fwk.SignFragment{{Key: "edgeplace.io/" + Name, Value: err.Error()}}, nil
 	}
-	return []fwk.SignFragment{{Key: "edgeplace.io/" + Name, Value: in}}, nil
+	var signed struct {
+		Carriers, ForbiddenCarriers, Provinces, ForbiddenProvinces, NodeTypes []string
+		Demand                                                                []intent.Demand
+	}
+	if in != nil {
+		signed.Carriers, signed.ForbiddenCarriers, signed.Provinces = in.Carriers, in.ForbiddenCarriers, in.Provinces
+		signed.ForbiddenProvinces, signed.NodeTypes, signed.Demand = in.ForbiddenProvinces, in.NodeTypes, in.Demand
+	}
+	return []fwk.SignFragment{{Key: "edgeplace.io/" + Name, Value: signed}}, nil
 }
 
 // EventsToRegister: a node that gets (or changes) location labels, or an

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/coverage"
@@ -33,10 +34,12 @@ const (
 	planTTL = 5 * time.Minute
 )
 
-// workloads finds a pod's workload and its desired replicas.
+// workloads finds a pod's workload and its desired replicas, and the pods
+// of workloads that pods depend on.
 type workloads struct {
 	replicaSets  appslisters.ReplicaSetLister
 	statefulSets appslisters.StatefulSetLister
+	pods         corelisters.PodLister
 
 	mu    sync.Mutex
 	plans map[types.UID]*workloadPlan
@@ -65,6 +68,7 @@ func newWorkloads(factory informers.SharedInformerFactory) *workloads {
 	return &workloads{
 		replicaSets:  factory.Apps().V1().ReplicaSets().Lister(),
 		statefulSets: factory.Apps().V1().StatefulSets().Lister(),
+		pods:         factory.Core().V1().Pods().Lister(),
 		plans:        map[types.UID]*workloadPlan{},
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
@@ -35,6 +36,7 @@ func (pl *NetworkLatency) EventsToRegister(ctx context.Context) ([]fwk.ClusterEv
 	events := []fwk.ClusterEventWithHint{
 		{Event: fwk.ClusterEvent{Resource: fwk.TargetPod, ActionType: fwk.Update}, QueueingHintFn: pl.hintPodUpdate},
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.hintNode},
+		{Event: fwk.ClusterEvent{Resource: fwk.AssignedPod, ActionType: fwk.Add}, QueueingHintFn: pl.hintDependencyPlaced},
 	}
 	if cs := pl.handle.ClientSet(); cs != nil && netmap.CRDsInstalled(cs.Discovery()) {
 		events = append(events,
@@ -58,6 +60,23 @@ func (pl *NetworkLatency) hintPodUpdate(_ klog.Logger, _ *v1.Pod, oldObj, newObj
 		return fwk.Queue, nil
 	}
 	return fwk.QueueSkip, nil
+}
+
+// hintDependencyPlaced requeues a pod when a pod of the workload it depends
+// on is placed: the RTT to that site may now meet its SLO.
+func (pl *NetworkLatency) hintDependencyPlaced(_ klog.Logger, pod *v1.Pod, _, newObj any) (fwk.QueueingHint, error) {
+	placed, ok := newObj.(*v1.Pod)
+	if !ok {
+		return fwk.Queue, nil
+	}
+	if _, depends := pod.Annotations[intent.DependsOnAnnotation]; !depends && pod.Annotations[v1alpha1.ProfileAnnotation] == "" {
+		return fwk.QueueSkip, nil
+	}
+	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	if err != nil || in == nil || in.DependsOn == nil || placed.Namespace != pod.Namespace || !in.DependsOn.Matches(labels.Set(placed.Labels)) {
+		return fwk.QueueSkip, nil
+	}
+	return fwk.Queue, nil
 }
 
 // hintNode requeues an SLO pod when a node arrives (or changes site) whose

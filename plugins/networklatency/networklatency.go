@@ -109,7 +109,8 @@ func (pl *NetworkLatency) Name() string { return Name }
 func (pl *NetworkLatency) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
 	_, demand := pod.Annotations[intent.DemandAnnotation]
 	_, profile := pod.Annotations[v1alpha1.ProfileAnnotation]
-	if demand || profile {
+	_, dependency := pod.Annotations[intent.DependsOnAnnotation]
+	if demand || profile || dependency {
 		return nil, fwk.NewStatus(fwk.Unschedulable, "pods with a network intent are ranked against the nodes still feasible, which earlier placements change")
 	}
 	return nil, nil

@@ -28,7 +28,11 @@ type cycleState struct {
 	// accept is which estimates stand in for a missing or stale
 	// measurement: the pod's policy under an SLO, any estimate otherwise.
 	accept netmap.Source
-	intent *intent.Intent
+	// landmarks[depFrom:] are the site landmarks of the workload the pod
+	// depends on, held to depBound (0: no bound) instead of bound.
+	depFrom  int
+	depBound int32
+	intent   *intent.Intent
 	// admitted holds the nodes within the SLO, as returned by PreFilter.
 	admitted netmap.Candidates
 	// byRow, set by PreScore when many nodes are feasible, holds every
@@ -61,7 +65,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		pl.waiting.add(pod, -1)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
-	if in == nil || len(in.Demand) == 0 {
+	if in == nil || (len(in.Demand) == 0 && in.DependsOn == nil) {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
 	snap := pl.netmap.Current()
@@ -97,12 +101,21 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		s.totalWeight += d.Weight
 	}
 	pl.applyCoverage(pod, s)
+	s.depFrom = len(s.landmarks)
+	if in.DependsOn != nil {
+		pl.addDependency(pod, in, s)
+	}
+	if len(s.landmarks) == 0 {
+		// A dependency that runs nowhere (yet) has nothing to score.
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
 	cs.Write(stateKey, s)
-	if s.bound == 0 {
+	if s.bound == 0 || s.depFrom == 0 {
 		return nil, nil
 	}
-	s.admitted = pl.candidates.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct, bound: s.bound, accept: s.accept}, func() netmap.Candidates {
-		return s.view.NodesWithin(s.landmarks, s.pct, s.bound, s.accept)
+	demand := s.landmarks[:s.depFrom]
+	s.admitted = pl.candidates.get(memoKey{view: s.view, landmarks: demand, weights: s.weights[:s.depFrom], pct: s.pct, bound: s.bound, accept: s.accept}, func() netmap.Candidates {
+		return s.view.NodesWithin(demand, s.pct, s.bound, s.accept)
 	})
 	if s.admitted.Nodes.Len() == 0 {
 		pl.waiting.add(pod, 0)
@@ -115,10 +128,44 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	return &fwk.PreFilterResult{NodeNames: s.admitted.Nodes}, nil
 }
 
+// addDependency adds, as weighted landmarks, the site landmarks of the sites
+// where the pod's dependency runs; the dependency's weight is shared among
+// them.
+func (pl *NetworkLatency) addDependency(pod *v1.Pod, in *intent.Intent, s *cycleState) {
+	if pl.workloads == nil {
+		return
+	}
+	deps, err := pl.workloads.pods.Pods(pod.Namespace).List(in.DependsOn)
+	if err != nil {
+		return
+	}
+	seen := map[int32]bool{}
+	var sites []int32
+	for _, d := range deps {
+		if d.Spec.NodeName == "" || d.UID == pod.UID || d.Status.Phase == v1.PodSucceeded || d.Status.Phase == v1.PodFailed {
+			continue
+		}
+		if lm, ok := s.view.SiteLandmark(s.view.NodeSite(d.Spec.NodeName)); ok && !seen[lm] {
+			seen[lm] = true
+			sites = append(sites, lm)
+		}
+	}
+	if len(sites) == 0 {
+		return
+	}
+	share := max(1, in.DependsOnWeight/int64(len(sites)))
+	for _, lm := range sites {
+		s.landmarks = append(s.landmarks, lm)
+		s.weights = append(s.weights, share)
+		s.totalWeight += share
+	}
+	s.depBound = int32(in.DependsOnMaxRTT / time.Microsecond)
+}
+
 // whyNone explains an SLO no node meets, for the pod's owner.
 func (pl *NetworkLatency) whyNone(s *cycleState) string {
 	slo := fmt.Sprintf("%s %s", fmtRTT(s.bound), s.intent.Percentile)
-	for _, lm := range s.landmarks {
+	for _, lm := range s.landmarks[:s.depFrom] {
 		name := s.view.LandmarkName(lm)
 		row, best, ok := s.view.Best(lm, s.pct)
 		if !ok {
@@ -130,8 +177,8 @@ func (pl *NetworkLatency) whyNone(s *cycleState) string {
 				slo, name, s.view.Describe(row), fmtRTT(best))
 		}
 	}
-	names := make([]string, len(s.landmarks))
-	for i, lm := range s.landmarks {
+	names := make([]string, s.depFrom)
+	for i, lm := range s.landmarks[:s.depFrom] {
 		names[i] = s.view.LandmarkName(lm)
 	}
 	return fmt.Sprintf("no node within %s of every demand landmark at once (%s)", slo, strings.Join(names, ", "))

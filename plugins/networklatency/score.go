@@ -13,6 +13,7 @@ import (
 const (
 	ReasonNoMeasurement = "node(s) had no fresh RTT measurement (or accepted estimate) to a demand landmark"
 	ReasonOverSLO       = "node(s) exceeded the pod's RTT SLO to a demand landmark"
+	ReasonOverDepSLO    = "node(s) exceeded the pod's RTT SLO to the workload it depends on (edgeplace.io/depends-on-max-rtt)"
 )
 
 // unknownRTT marks a node whose RTT to some demand landmark is missing or
@@ -23,7 +24,7 @@ const unknownRTT int64 = -1
 // pod's SLO, or that has no fresh measurement to one.
 func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	s := readState(cs)
-	if s == nil || s.bound == 0 {
+	if s == nil || (s.bound == 0 && s.depBound == 0) {
 		return nil
 	}
 	node := nodeInfo.Node().Name
@@ -31,22 +32,32 @@ func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1
 	if !ok {
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
 	}
-	if s.admitted.HasRow(row) {
-		return nil
+	if s.bound > 0 && !s.admitted.HasRow(row) {
+		// Only nodes PreFilter did not admit get here (a nominated node,
+		// for one): find the reason.
+		if st := s.check(ctx, pod, node, row, s.landmarks[:s.depFrom], s.bound, ReasonOverSLO); st != nil {
+			return st
+		}
 	}
-	// Only nodes PreFilter did not admit get here (a nominated node, for
-	// one): find the reason.
-	for _, lm := range s.landmarks {
+	if s.depBound > 0 {
+		return s.check(ctx, pod, node, row, s.landmarks[s.depFrom:], s.depBound, ReasonOverDepSLO)
+	}
+	return nil
+}
+
+// check holds a row to a bound on some landmarks.
+func (s *cycleState) check(ctx context.Context, pod *v1.Pod, node string, row int32, lms []int32, bound int32, reason string) *fwk.Status {
+	for _, lm := range lms {
 		rtt, _, known := s.view.Value(row, lm, s.pct, s.accept)
 		if !known {
 			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
 		}
-		if rtt > s.bound {
+		if rtt > bound {
 			if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
-				logger.Info("node over the RTT SLO", "pod", klog.KObj(pod), "node", node,
-					"landmark", s.view.LandmarkName(lm), "rttMicros", rtt, "sloMicros", s.bound)
+				logger.Info("node over an RTT SLO", "pod", klog.KObj(pod), "node", node,
+					"landmark", s.view.LandmarkName(lm), "rttMicros", rtt, "sloMicros", bound)
 			}
-			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonOverSLO)
+			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reason)
 		}
 	}
 	return nil

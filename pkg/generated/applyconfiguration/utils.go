@@ -18,6 +18,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 	// Group=edgeplace.io, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithKind("DemandEntry"):
 		return &edgeplacev1alpha1.DemandEntryApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Dependency"):
+		return &edgeplacev1alpha1.DependencyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Landmark"):
 		return &edgeplacev1alpha1.LandmarkApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("LandmarkRTT"):

@@ -45,6 +45,13 @@ type Location struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	Carrier string `json:"carrier,omitempty"`
+	// Site, on a site landmark: a responder that runs in that edge site
+	// (the value of its nodes' edgeplace.io/site label), so that probes
+	// measure site-to-site RTT. Pods that depend on workloads in the site
+	// are placed by it.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Site string `json:"site,omitempty"`
 }
 
 // LandmarkSpec says where a landmark answers and which users it stands for.
@@ -299,6 +306,28 @@ type LatencyProfileSpec struct {
 	// +listType=set
 	// +optional
 	NodeTypes []NodeType `json:"nodeTypes,omitempty"`
+	// DependsOn names the workload the pods talk to.
+	// +optional
+	DependsOn *Dependency `json:"dependsOn,omitempty"`
+}
+
+// Dependency is a workload pods talk to, found by a label selector in the
+// pods' namespace: the RTT from a candidate node to the sites where its pods
+// run (through site landmarks) enters the score, and the SLO if one is set.
+type Dependency struct {
+	// Selector is a label selector, for example "app=mysql".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Selector string `json:"selector"`
+	// Weight of the dependency against the demand's weights.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	Weight int64 `json:"weight,omitempty"`
+	// MaxRTT to every site where the dependency runs.
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('60s')",message="maxRTT must be greater than 0 and at most 60s"
+	// +optional
+	MaxRTT *metav1.Duration `json:"maxRTT,omitempty"`
 }
 
 // ProfileAnnotation names the LatencyProfile, in the pod's namespace, that

@@ -36,6 +36,8 @@ type LatencyProfileSpecApplyConfiguration struct {
 	ForbiddenProvinces []string `json:"forbiddenProvinces,omitempty"`
 	// NodeTypes, if set, are the only node types the pods may run on.
 	NodeTypes []edgeplacev1alpha1.NodeType `json:"nodeTypes,omitempty"`
+	// DependsOn names the workload the pods talk to.
+	DependsOn *DependencyApplyConfiguration `json:"dependsOn,omitempty"`
 }
 
 // LatencyProfileSpecApplyConfiguration constructs a declarative configuration of the LatencyProfileSpec type for use with
@@ -144,5 +146,13 @@ func (b *LatencyProfileSpecApplyConfiguration) WithNodeTypes(values ...edgeplace
 	for i := range values {
 		b.NodeTypes = append(b.NodeTypes, values[i])
 	}
+	return b
+}
+
+// WithDependsOn sets the DependsOn field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the DependsOn field is set to the value of the last call.
+func (b *LatencyProfileSpecApplyConfiguration) WithDependsOn(value *DependencyApplyConfiguration) *LatencyProfileSpecApplyConfiguration {
+	b.DependsOn = value
 	return b
 }

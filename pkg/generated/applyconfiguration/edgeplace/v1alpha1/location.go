@@ -13,6 +13,11 @@ type LocationApplyConfiguration struct {
 	City *string `json:"city,omitempty"`
 	// Carrier (ISP), for example "telecom", "unicom" or "cmcc".
 	Carrier *string `json:"carrier,omitempty"`
+	// Site, on a site landmark: a responder that runs in that edge site
+	// (the value of its nodes' edgeplace.io/site label), so that probes
+	// measure site-to-site RTT. Pods that depend on workloads in the site
+	// are placed by it.
+	Site *string `json:"site,omitempty"`
 }
 
 // LocationApplyConfiguration constructs a declarative configuration of the Location type for use with
@@ -42,5 +47,13 @@ func (b *LocationApplyConfiguration) WithCity(value string) *LocationApplyConfig
 // If called multiple times, the Carrier field is set to the value of the last call.
 func (b *LocationApplyConfiguration) WithCarrier(value string) *LocationApplyConfiguration {
 	b.Carrier = &value
+	return b
+}
+
+// WithSite sets the Site field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Site field is set to the value of the last call.
+func (b *LocationApplyConfiguration) WithSite(value string) *LocationApplyConfiguration {
+	b.Site = &value
 	return b
 }
