@@ -227,3 +227,7 @@ func (c *edgeCluster) podVariant(name, slo string, variant int) *v1.Pod {
 		},
 	}
 }
+
+const fiveMinutes = 5 * time.Minute
+
+func timeNow() time.Time { return time.Now() }
