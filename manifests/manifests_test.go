@@ -2,10 +2,14 @@ package manifests
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	schedscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
@@ -13,8 +17,10 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/resid"
+	"sigs.k8s.io/yaml"
 
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 )
 
 // TestKustomization builds manifests/ the way `kubectl apply -k manifests/`
@@ -73,4 +79,36 @@ func TestSchedulerConfig(t *testing.T) {
 
 func resourceID(kind, namespace, name string) resid.ResId {
 	return resid.NewResIdWithNamespace(resid.Gvk{Kind: kind, Version: "v1"}, name, namespace)
+}
+
+// TestExamples decodes every example strictly against the CRD types and
+// the core API, so that they stay valid as the API changes.
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob("examples/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		require.NoError(t, err)
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			var meta struct {
+				Kind string `json:"kind"`
+			}
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &meta), file)
+			var into any
+			switch meta.Kind {
+			case "LatencyProfile":
+				into = &v1alpha1.LatencyProfile{}
+			case "Landmark":
+				into = &v1alpha1.Landmark{}
+			case "Deployment":
+				into = &appsv1.Deployment{}
+			case "Pod":
+				into = &corev1.Pod{}
+			default:
+				t.Fatalf("%s: unexpected kind %q", file, meta.Kind)
+			}
+			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), into), "%s: %s", file, meta.Kind)
+		}
+	}
 }

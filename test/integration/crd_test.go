@@ -1,12 +1,16 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 )
@@ -85,4 +89,28 @@ func TestCRDRejectsGarbage(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "spec.addresses")
 	})
+}
+
+// The shipped examples pass the real API server's schema (server-side dry
+// run).
+func TestExamplesPassTheSchema(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	for _, file := range []string{"landmarks.yaml", "latencyprofile.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "manifests", "examples", file))
+		require.NoError(t, err)
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			if strings.Contains(doc, "kind: Landmark\n") {
+				lm := &v1alpha1.Landmark{}
+				require.NoError(t, yaml.UnmarshalStrict([]byte(doc), lm))
+				_, err = f.e.edge.EdgeplaceV1alpha1().Landmarks().Create(f.ctx, lm, dryRun)
+			} else {
+				lp := &v1alpha1.LatencyProfile{}
+				require.NoError(t, yaml.UnmarshalStrict([]byte(doc), lp))
+				lp.Namespace = f.ns
+				_, err = f.e.edge.EdgeplaceV1alpha1().LatencyProfiles(f.ns).Create(f.ctx, lp, dryRun)
+			}
+			assert.NoError(t, err, file)
+		}
+	}
 }
