@@ -21,7 +21,6 @@ import (
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/component-base/metrics/testutil"
 	"k8s.io/kubernetes/pkg/scheduler"
-	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	perf "k8s.io/kubernetes/test/integration/scheduler_perf"
 	"k8s.io/kubernetes/test/utils/client-go/ktesting"
 
@@ -29,8 +28,9 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/controlplane"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
 	"github.com/edgeplace/edgeplace/pkg/synthetic"
-	"github.com/edgeplace/edgeplace/plugins/networklatency"
+	"github.com/edgeplace/edgeplace/plugins"
 )
 
 func TestMain(m *testing.M) {
@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 func BenchmarkPerfScheduling(b *testing.B) {
 	perf.RunBenchmarkPerfScheduling(b, "performance-config.yaml", "edgeplace",
-		frameworkruntime.Registry{networklatency.Name: networklatency.New},
+		plugins.Registry(),
 		perf.WithPrepareFn(prepare),
 		perf.WithNodeUpdateFn(publishMeasurements),
 		perf.WithPodsSchedulingTimeout(20*time.Minute),
@@ -68,7 +68,7 @@ func prepare(tCtx ktesting.TContext) error {
 	if err := controlplane.InstallCRDs(tCtx, tCtx.RESTConfig()); err != nil {
 		return err
 	}
-	edge, err := edgeclient.NewForConfig(netmap.JSONConfig(tCtx.RESTConfig()))
+	edge, err := edgeclient.NewForConfig(feed.JSONConfig(tCtx.RESTConfig()))
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func prepare(tCtx ktesting.TContext) error {
 // and waits until the scheduler's network map holds them all, so that the
 // measured phase starts with complete measurements.
 func publishMeasurements(tCtx ktesting.TContext, _ *scheduler.Scheduler, _ *perf.Workload, nodes *v1.NodeList) error {
-	edge, err := edgeclient.NewForConfig(netmap.JSONConfig(tCtx.RESTConfig()))
+	edge, err := edgeclient.NewForConfig(feed.JSONConfig(tCtx.RESTConfig()))
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func waitForMap(ctx context.Context, nodes *v1.NodeList) error {
 	tCtx := ctx.(ktesting.TContext)
 	lm := landmarks()[0].Population()
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
-		m, ok := netmap.Shared(tCtx.RESTConfig())
+		m, ok := feed.Shared(tCtx.RESTConfig())
 		if !ok {
 			return true, nil // a profile without edgeplace: nothing to wait for
 		}

@@ -12,16 +12,14 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric
 	"k8s.io/kubernetes/cmd/kube-scheduler/app"
 
-	"github.com/edgeplace/edgeplace/plugins/bandwidthcost"
-	"github.com/edgeplace/edgeplace/plugins/locality"
-	"github.com/edgeplace/edgeplace/plugins/networklatency"
+	"github.com/edgeplace/edgeplace/plugins"
 )
 
 func main() {
-	command := app.NewSchedulerCommand(
-		app.WithPlugin(networklatency.Name, networklatency.New),
-		app.WithPlugin(locality.Name, locality.New),
-		app.WithPlugin(bandwidthcost.Name, bandwidthcost.New),
-	)
+	var options []app.Option
+	for name, factory := range plugins.Registry() {
+		options = append(options, app.WithPlugin(name, factory))
+	}
+	command := app.NewSchedulerCommand(options...)
 	os.Exit(cli.Run(command))
 }

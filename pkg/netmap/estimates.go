@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgeplace/edgeplace/pkg/estimate"
 	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
@@ -99,181 +98,54 @@ func (s *Snapshot) Estimated() time.Time {
 	return s.est.made
 }
 
-// Parameters of the estimator.
-const (
-	// minObservations is how many fresh measurements a host needs in a run
-	// for its coordinate to predict: fewer leave a 4-D point undetermined.
-	minObservations = 3
-	// firstFitPasses is how hard a new coordinate space is fitted; later
-	// runs add one pass of the current measurements (incremental).
-	firstFitPasses = 30
-)
-
-// estimator keeps the coordinate space between runs.
-type estimator struct {
-	space    *estimate.Space
-	hosts    map[string]int // row key or "\x01" + landmark -> host
-	observed []int          // per host: fresh measurements in the last run
+// Estimates are estimated entries being made for one snapshot, off the hot
+// path; Map.PublishEstimates hands them to readers.
+type Estimates struct {
+	est *estimates
 }
 
-// estimate makes estimates for every entry of s that is missing or stale at
-// now: site peers first, then city and carrier peers, then coordinates.
-func (m *Map) estimate(s *Snapshot, now time.Time, ttl time.Duration) *estimates {
-	view := s.View(now, ttl)
-	rows, width := len(s.rows), len(s.landmarks)
-	e := &estimates{made: now, objects: make([]string, rows), width: width,
+// NewEstimates starts an empty set of estimates for s, made at made.
+func NewEstimates(s *Snapshot, made time.Time) *Estimates {
+	width := len(s.landmarks)
+	e := &estimates{made: made, objects: make([]string, len(s.rows)), width: width,
 		chunks: make([][]estEntry, len(s.table.chunks)), within: make([][numPercentiles][]estRow, width)}
 	for c := range e.chunks {
 		e.chunks[c] = make([]estEntry, chunkRows*width)
 	}
-	// Where each row is: its site and its city/carrier.
-	siteOf := make([]string, rows)
-	cityOf := make([]string, rows)
 	for r := range s.rows {
-		info := &s.rows[r]
-		e.objects[r] = info.object
-		if info.object == "" || len(info.nodes) == 0 {
-			continue
-		}
-		loc := m.nodes[info.nodes[0]]
-		siteOf[r] = cmp.Or(info.site, loc.Site)
-		if loc.City != "" && loc.Carrier != "" && loc.Carrier != topology.Multi {
-			cityOf[r] = loc.City + "/" + loc.Carrier
-		}
+		e.objects[r] = s.rows[r].object
 	}
-	m.fitCoordinates(view)
-	ratio := p90Ratio(view)
-	for lm := range int32(width) {
-		bySite := map[string][numPercentiles][]float64{}
-		byCity := map[string][numPercentiles][]float64{}
-		for r := range int32(rows) {
-			for p := range numPercentiles {
-				if rtt, fresh := view.RTT(r, lm, p); fresh {
-					if k := siteOf[r]; k != "" {
-						v := bySite[k]
-						v[p] = append(v[p], float64(rtt))
-						bySite[k] = v
-					}
-					if k := cityOf[r]; k != "" {
-						v := byCity[k]
-						v[p] = append(v[p], float64(rtt))
-						byCity[k] = v
-					}
-				}
-			}
-		}
-		for r := range int32(rows) {
-			if s.rows[r].object == "" || len(s.rows[r].nodes) == 0 {
-				continue
-			}
-			if _, fresh := view.RTT(r, lm, P50); fresh {
-				continue
-			}
-			x := e.at(r, lm)
-			if m.fromPeers(x, bySite[siteOf[r]]) || m.fromPeers(x, byCity[cityOf[r]]) {
-				x.source = PeerEstimate
-			} else if m.fromCoordinates(x, s.rows[r].object, s.landmarks[lm], ratio) {
-				x.source = CoordinateEstimate
-			}
-			if x.source != 0 {
-				for p := range numPercentiles {
-					e.within[lm][p] = append(e.within[lm][p], estRow{row: r, rtt: x.rtt[p], source: x.source})
-				}
-			}
-		}
-		for p := range numPercentiles {
-			slices.SortFunc(e.within[lm][p], func(a, b estRow) int { return cmp.Compare(a.rtt, b.rtt) })
-		}
-	}
-	return e
+	return &Estimates{est: e}
 }
 
-func (m *Map) fromPeers(x *estEntry, values [numPercentiles][]float64) bool {
+// Set records an estimate of a row's RTT to a landmark, in microseconds.
+func (b *Estimates) Set(row, landmark int32, p50, p90 int32, source Source) {
+	x := b.est.at(row, landmark)
+	x.rtt[P50], x.rtt[P90], x.source = p50, p90, source
 	for p := range numPercentiles {
-		med, ok := estimate.Median(values[p])
-		if !ok {
-			return false
-		}
-		x.rtt[p] = int32(med)
+		b.est.within[landmark][p] = append(b.est.within[landmark][p], estRow{row: row, rtt: x.rtt[p], source: source})
 	}
-	return true
 }
 
-func (m *Map) fromCoordinates(x *estEntry, rowKey, landmark string, p90Ratio float64) bool {
-	est := m.est
-	if est == nil {
-		return false
+func (b *Estimates) sort() {
+	for lm := range b.est.within {
+		for p := range numPercentiles {
+			slices.SortFunc(b.est.within[lm][p], func(a, b estRow) int { return cmp.Compare(a.rtt, b.rtt) })
+		}
 	}
-	a, okA := est.hosts[rowKey]
-	b, okB := est.hosts["\x01"+landmark]
-	if !okA || !okB || est.observed[a] < minObservations || est.observed[b] < minObservations {
-		return false
-	}
-	ms := est.space.Predict(a, b)
-	x.rtt[P50] = clampRTT(int64(ms * 1000))
-	x.rtt[P90] = clampRTT(int64(ms * 1000 * p90Ratio))
-	return true
 }
 
-// fitCoordinates feeds every fresh p50 measurement to the coordinate space:
-// many passes the first time, one pass (an incremental update) afterwards.
-func (m *Map) fitCoordinates(view View) {
-	first := m.est == nil
-	if first {
-		m.est = &estimator{space: estimate.NewSpace(0, 1), hosts: map[string]int{}}
+// RowLocation returns where a row's nodes are: the location of its first
+// node, with the row's own site for a site-scoped object. False for a row
+// that no node resolves to.
+func (v View) RowLocation(row int32) (topology.Location, bool) {
+	if int(row) >= len(v.rows) || v.rows[row].object == "" || len(v.rows[row].nodes) == 0 {
+		return topology.Location{}, false
 	}
-	est := m.est
-	host := func(key string) int {
-		if h, ok := est.hosts[key]; ok {
-			return h
-		}
-		h := len(est.observed)
-		est.hosts[key] = h
-		est.observed = append(est.observed, 0)
-		est.space.Grow(h + 1)
-		return h
+	loc := topology.Location{}
+	if ref, ok := v.Node(v.rows[row].nodes[0]); ok {
+		loc = v.locations[ref.Location]
 	}
-	clear(est.observed)
-	var samples []estimate.Sample
-	for r := range view.rows {
-		key := view.rows[r].object
-		if key == "" {
-			continue
-		}
-		for lm, name := range view.landmarks {
-			if rtt, fresh := view.RTT(int32(r), int32(lm), P50); fresh && rtt > 0 {
-				a, b := host(key), host("\x01"+name)
-				est.observed[a]++
-				est.observed[b]++
-				samples = append(samples, estimate.Sample{I: a, J: b, RTT: float64(rtt) / 1000})
-			}
-		}
-	}
-	passes := 1
-	if first {
-		passes = firstFitPasses
-	}
-	est.space.Fit(samples, passes)
-}
-
-// p90Ratio is the median ratio of p90 to p50 over fresh measurements, to
-// turn a coordinate (fitted on medians) into a p90 estimate.
-func p90Ratio(view View) float64 {
-	var ratios []float64
-	for r := range view.rows {
-		for lm := range view.landmarks {
-			p50, fresh := view.RTT(int32(r), int32(lm), P50)
-			p90, _ := view.RTT(int32(r), int32(lm), P90)
-			if fresh && p50 > 0 {
-				ratios = append(ratios, float64(p90)/float64(p50))
-			}
-			if len(ratios) >= 10_000 {
-				break
-			}
-		}
-	}
-	if med, ok := estimate.Median(ratios); ok {
-		return med
-	}
-	return 1.15
+	loc.Site = cmp.Or(v.rows[row].site, loc.Site)
+	return loc, true
 }

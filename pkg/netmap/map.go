@@ -2,11 +2,18 @@
 // memory, as immutable snapshots that the scheduler plugins read without
 // locks.
 //
-// Writers (the informers in watch.go, or tests and benchmarks directly)
-// record changes; Flush applies everything recorded since the last flush as
+// Writers (the informers of pkg/netmap/feed, or tests and benchmarks
+// directly) record changes; Flush applies everything recorded since the last flush as
 // one new snapshot. NodeNetwork updates copy only the 64-row table chunks and
 // the index buckets they touch; only a change to the set of landmarks
 // rebuilds the whole map.
+//
+// The package is larger than most here on purpose: the writer (map.go) and
+// the readers (snapshot.go) share the unexported layout of the chunked table
+// and the bucket index, and keeping them in one package is what lets a
+// snapshot stay immutable without copying on every read. Everything that
+// only uses the public API lives elsewhere: the API server feed in
+// pkg/netmap/feed, estimation in pkg/estimate.
 package netmap
 
 import (
@@ -41,7 +48,6 @@ type Map struct {
 	rowByObject map[string]int32
 	freeRows    []int32
 	seed        maphash.Seed
-	est         *estimator // coordinates kept between estimation runs
 
 	estimateTTL atomic.Int64 // nanoseconds; 0: estimation off
 }
@@ -125,22 +131,25 @@ func (m *Map) DeleteLandmark(name string) {
 	m.record(func(p *pending) { setKey[*v1alpha1.Location](&p.landmarks, name, nil) })
 }
 
-// EnableEstimation turns on estimates of missing and stale entries; a
-// measurement older than ttl counts as stale. Run makes them periodically.
+// EnableEstimation asks whoever runs the map (pkg/netmap/feed) to estimate
+// missing and stale entries; a measurement older than ttl counts as stale.
 func (m *Map) EnableEstimation(ttl time.Duration) { m.estimateTTL.Store(int64(ttl)) }
 
-// Estimate makes estimates from the current snapshot and records them for
-// the next flush. Run calls it periodically; tests call it directly.
-func (m *Map) Estimate(now time.Time) {
-	ttl := time.Duration(m.estimateTTL.Load())
-	if ttl == 0 {
+// EstimationTTL returns the TTL estimation was enabled with (0: off).
+func (m *Map) EstimationTTL() time.Duration { return time.Duration(m.estimateTTL.Load()) }
+
+// PublishEstimates records estimates for the next flush.
+func (m *Map) PublishEstimates(e *Estimates) {
+	if e == nil {
 		return
 	}
-	m.flushMu.Lock()
-	est := m.estimate(m.current.Load(), now, ttl)
-	m.flushMu.Unlock()
-	m.record(func(p *pending) { p.estimates = est })
+	e.sort()
+	m.record(func(p *pending) { p.estimates = e.est })
 }
+
+// Changed is signalled after changes are recorded: a loop that flushes on
+// it publishes every change.
+func (m *Map) Changed() <-chan struct{} { return m.kick }
 
 // SetProfile records a new or updated LatencyProfile.
 func (m *Map) SetProfile(lp *v1alpha1.LatencyProfile) {

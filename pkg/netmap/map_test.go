@@ -9,10 +9,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/synthetic"
 )
 
 var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -21,16 +21,7 @@ const ttl = 5 * time.Minute
 
 // measured builds a NodeNetwork; rtt maps landmark -> p50 microseconds (p90
 // is p50 + 10%).
-func measured(name string, at time.Time, rtt map[string]int64) *v1alpha1.NodeNetwork {
-	nn := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	for lm, us := range rtt {
-		nn.Status.Landmarks = append(nn.Status.Landmarks, v1alpha1.LandmarkRTT{
-			Landmark: lm, RTTP50Microseconds: us, RTTP90Microseconds: us + us/10,
-			Samples: 10, ObservedTime: metav1.NewTime(at),
-		})
-	}
-	return nn
-}
+var measured = synthetic.NodeNetwork
 
 // site is the labels of a node in a site ("" for none).
 func site(name string) map[string]string {

@@ -35,3 +35,16 @@ func Measurements(from Site, users []Site, observed time.Time) []v1alpha1.Landma
 	}
 	return out
 }
+
+// NodeNetwork is a node's NodeNetwork with the given p50 RTT (microseconds)
+// per landmark, p90 10% above it, observed at the given time.
+func NodeNetwork(node string, observed time.Time, p50 map[string]int64) *v1alpha1.NodeNetwork {
+	nn := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: node}}
+	for lm, us := range p50 {
+		nn.Status.Landmarks = append(nn.Status.Landmarks, v1alpha1.LandmarkRTT{
+			Landmark: lm, RTTP50Microseconds: us, RTTP90Microseconds: us + us/10,
+			Samples: 10, ObservedTime: metav1.NewTime(observed),
+		})
+	}
+	return nn
+}

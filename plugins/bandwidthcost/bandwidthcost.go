@@ -26,6 +26,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/cost"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
 )
 
 // Name is the plugin's name in the registry and in configurations.
@@ -33,7 +34,7 @@ const Name = "BandwidthCost"
 
 // BillingZoneLabel names a node's billing zone; without it, the zone in the
 // node's NodeNetwork status counts.
-const BillingZoneLabel = "edgeplace.io/billing-zone"
+const BillingZoneLabel = v1alpha1.BillingZoneLabel
 
 // Filter reasons.
 const (
@@ -73,7 +74,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if h.KubeConfig() == nil {
 		return nil, fmt.Errorf("%s: the scheduler handle has no kubeconfig", Name)
 	}
-	m, err := netmap.ForConfig(ctx, h.KubeConfig())
+	m, err := feed.ForConfig(ctx, h.KubeConfig())
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
 	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
@@ -55,7 +56,7 @@ func New(ctx context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	if h.KubeConfig() == nil {
 		return nil, fmt.Errorf("%s: the scheduler handle has no kubeconfig", Name)
 	}
-	m, err := netmap.ForConfig(ctx, h.KubeConfig())
+	m, err := feed.ForConfig(ctx, h.KubeConfig())
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
 )
 
 // Cluster events on the edgeplace resources, in the scheduler's
@@ -38,12 +39,12 @@ func (pl *NetworkLatency) EventsToRegister(ctx context.Context) ([]fwk.ClusterEv
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.hintNode},
 		{Event: fwk.ClusterEvent{Resource: fwk.AssignedPod, ActionType: fwk.Add}, QueueingHintFn: pl.hintDependencyPlaced},
 	}
-	if cs := pl.handle.ClientSet(); cs != nil && netmap.CRDsInstalled(cs.Discovery()) {
+	if cs := pl.handle.ClientSet(); cs != nil && feed.CRDsInstalled(cs.Discovery()) {
 		events = append(events,
 			fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: nodeNetworkEvents, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: pl.hintNodeNetwork},
 			fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: landmarkEvents, ActionType: fwk.Add}, QueueingHintFn: pl.hintLandmark},
 		)
-		if netmap.Served(cs.Discovery(), "latencyprofiles") {
+		if feed.Served(cs.Discovery(), "latencyprofiles") {
 			events = append(events, fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: profileEvents, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: hintProfile})
 		}
 	} else {

@@ -15,13 +15,16 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/coverage"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
 )
 
 // Name is the plugin's name in the registry and in configurations.
@@ -35,7 +38,10 @@ type NetworkLatency struct {
 	parse   intent.Options
 	waiting *waitingPods
 	// workloads holds replica-coverage plans; nil disables coverage.
-	workloads *workloads
+	workloads *coverage.Workloads
+	// pods finds the pods of a pod's dependency; nil disables dependency
+	// latency.
+	pods corelisters.PodLister
 	// candidates and byRow memoise PreFilter's SLO candidates and
 	// PreScore's per-row scores for bursts of pods with the same intent.
 	candidates memo[netmap.Candidates]
@@ -66,14 +72,15 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if h.KubeConfig() == nil {
 		return nil, fmt.Errorf("%s: the scheduler handle has no kubeconfig to watch measurements with", Name)
 	}
-	m, err := netmap.ForConfig(ctx, h.KubeConfig())
+	m, err := feed.ForConfig(ctx, h.KubeConfig())
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
 	}
 	m.EnableEstimation(args.MeasurementTTL.Duration)
 	pl := NewWithMap(ctx, args, h, m)
 	if f := h.SharedInformerFactory(); f != nil {
-		pl.workloads = newWorkloads(f)
+		pl.workloads = coverage.NewWorkloads(f)
+		pl.pods = f.Core().V1().Pods().Lister()
 	}
 	return pl, nil
 }

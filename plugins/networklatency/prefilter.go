@@ -132,10 +132,10 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 // where the pod's dependency runs; the dependency's weight is shared among
 // them.
 func (pl *NetworkLatency) addDependency(pod *v1.Pod, in *intent.Intent, s *cycleState) {
-	if pl.workloads == nil {
+	if pl.pods == nil {
 		return
 	}
-	deps, err := pl.workloads.pods.Pods(pod.Namespace).List(in.DependsOn)
+	deps, err := pl.pods.Pods(pod.Namespace).List(in.DependsOn)
 	if err != nil {
 		return
 	}

@@ -119,6 +119,10 @@ const (
 // share a site-scoped NodeNetwork when they have none of their own.
 const SiteLabel = "edgeplace.io/site"
 
+// BillingZoneLabel names the bandwidth billing zone a node's egress is
+// metered in; it takes precedence over the zone in the node's NodeNetwork.
+const BillingZoneLabel = "edgeplace.io/billing-zone"
+
 // NodeNetworkSpec says what a NodeNetwork speaks for.
 // +kubebuilder:validation:XValidation:rule="(has(self.scope) && self.scope == 'Site') ? (has(self.site) && size(self.site) > 0) : !has(self.site)",message="spec.site is required when scope is Site and forbidden when scope is Node"
 type NodeNetworkSpec struct {

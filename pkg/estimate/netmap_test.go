@@ -1,27 +1,49 @@
-package netmap
+package estimate
 
 import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/synthetic"
 	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
-func valueOf(t *testing.T, v View, node, landmark string, accept Source) (int32, Source, bool) {
+var (
+	now      = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	measured = synthetic.NodeNetwork
+)
+
+const ttl = 5 * time.Minute
+
+// estimated publishes the map estimator's result for m's current snapshot
+// and returns the view that follows.
+func estimated(m *netmap.Map) netmap.View {
+	m.Flush()
+	m.PublishEstimates(NewMapEstimator().Estimate(m.Current(), now, ttl))
+	return m.Flush().View(now, ttl)
+}
+
+func sortedNodes(set sets.Set[string]) []string { return sets.List(set) }
+
+func valueOf(t *testing.T, v netmap.View, node, landmark string, accept netmap.Source) (int32, netmap.Source, bool) {
 	t.Helper()
 	row, ok := v.Row(node)
 	require.True(t, ok, node)
 	lm, ok := v.Landmark(landmark)
 	require.True(t, ok, landmark)
-	return v.Value(row, lm, P50, accept)
+	return v.Value(row, lm, netmap.P50, accept)
 }
 
 func TestPeerEstimates(t *testing.T) {
-	m := New()
+	m := netmap.New()
 	m.EnableEstimation(ttl)
 	m.SetLandmark("hz")
 	at := func(site, city string) map[string]string {
@@ -34,48 +56,46 @@ func TestPeerEstimates(t *testing.T) {
 	m.SetNode("c1", at("site-c", "urumqi"))   // nobody near
 	m.SetNodeNetwork(measured("a1", now, map[string]int64{"hz": 3000}))
 	m.SetNodeNetwork(measured("a2", now, map[string]int64{"hz": 5000}))
-	m.Flush()
-	m.Estimate(now)
-	v := m.Flush().View(now, ttl)
+	v := estimated(m)
 
-	got, src, ok := valueOf(t, v, "a1", "hz", AnyEstimate)
+	got, src, ok := valueOf(t, v, "a1", "hz", netmap.AnyEstimate)
 	assert.True(t, ok)
-	assert.Equal(t, Measured, src)
+	assert.Equal(t, netmap.Measured, src)
 	assert.EqualValues(t, 3000, got)
 
-	got, src, ok = valueOf(t, v, "a3", "hz", AnyEstimate)
+	got, src, ok = valueOf(t, v, "a3", "hz", netmap.AnyEstimate)
 	assert.True(t, ok, "a node without measurements gets its site peers' median")
-	assert.Equal(t, PeerEstimate, src)
+	assert.Equal(t, netmap.PeerEstimate, src)
 	assert.EqualValues(t, 4000, got)
 
-	got, src, ok = valueOf(t, v, "b1", "hz", AnyEstimate)
+	got, src, ok = valueOf(t, v, "b1", "hz", netmap.AnyEstimate)
 	assert.True(t, ok, "then the median of its city and carrier")
-	assert.Equal(t, PeerEstimate, src)
+	assert.Equal(t, netmap.PeerEstimate, src)
 	assert.EqualValues(t, 4000, got)
 
-	_, _, ok = valueOf(t, v, "c1", "hz", AnyEstimate)
+	_, _, ok = valueOf(t, v, "c1", "hz", netmap.AnyEstimate)
 	assert.False(t, ok, "no peers and no coordinates: unknown")
 	_, _, ok = valueOf(t, v, "a3", "hz", 0)
 	assert.False(t, ok, "a reader that accepts no estimate sees none")
 
 	lm, _ := v.Landmark("hz")
-	assert.Equal(t, []string{"a1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 3500, 0).Nodes))
-	assert.Equal(t, []string{"a1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 3500, PeerEstimate).Nodes))
-	assert.Equal(t, []string{"a1", "a2", "a3", "b1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 5000, PeerEstimate).Nodes))
-	assert.Equal(t, []string{"a1", "a2"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 5000, CoordinateEstimate).Nodes))
+	assert.Equal(t, []string{"a1"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 3500, 0).Nodes))
+	assert.Equal(t, []string{"a1"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 3500, netmap.PeerEstimate).Nodes))
+	assert.Equal(t, []string{"a1", "a2", "a3", "b1"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 5000, netmap.PeerEstimate).Nodes))
+	assert.Equal(t, []string{"a1", "a2"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 5000, netmap.CoordinateEstimate).Nodes))
 
 	out := make([]int32, v.NumRows())
-	v.WeightedRTT([]int32{lm}, []int64{1}, P50, PeerEstimate, out)
+	v.WeightedRTT([]int32{lm}, []int64{1}, netmap.P50, netmap.PeerEstimate, out)
 	row, _ := v.Row("a3")
 	assert.EqualValues(t, 4000, out[row])
-	v.WeightedRTT([]int32{lm}, []int64{1}, P50, 0, out)
+	v.WeightedRTT([]int32{lm}, []int64{1}, netmap.P50, 0, out)
 	assert.EqualValues(t, -1, out[row])
 
 	// A measurement arriving later wins over the estimate.
 	m.SetNodeNetwork(measured("a3", now, map[string]int64{"hz": 9000}))
 	v = m.Flush().View(now, ttl)
-	got, src, _ = valueOf(t, v, "a3", "hz", AnyEstimate)
-	assert.Equal(t, Measured, src)
+	got, src, _ = valueOf(t, v, "a3", "hz", netmap.AnyEstimate)
+	assert.Equal(t, netmap.Measured, src)
 	assert.EqualValues(t, 9000, got)
 }
 
@@ -83,7 +103,7 @@ func TestPeerEstimates(t *testing.T) {
 // RTT = distance + 2ms, hides one node's RTT to one landmark and checks the
 // coordinate estimate against the truth.
 func TestCoordinateEstimates(t *testing.T) {
-	m := New()
+	m := netmap.New()
 	m.EnableEstimation(ttl)
 	type point struct{ x, y float64 }
 	landmarks := map[string]point{"l0": {0, 0}, "l1": {40, 0}, "l2": {0, 40}, "l3": {40, 40}, "l4": {20, 60}}
@@ -112,16 +132,14 @@ func TestCoordinateEstimates(t *testing.T) {
 		}
 	}
 	m.SetNodeNetwork(measured("target", now, rtt))
-	m.Flush()
-	m.Estimate(now)
-	v := m.Flush().View(now, ttl)
+	v := estimated(m)
 
-	got, src, ok := valueOf(t, v, "target", "l3", AnyEstimate)
+	got, src, ok := valueOf(t, v, "target", "l3", netmap.AnyEstimate)
 	require.True(t, ok)
-	assert.Equal(t, CoordinateEstimate, src)
+	assert.Equal(t, netmap.CoordinateEstimate, src)
 	want := truth(target, landmarks["l3"])
 	t.Logf("coordinate estimate %dus, truth %dus", got, want)
 	assert.InDelta(t, want, got, 0.25*float64(want))
-	_, _, ok = valueOf(t, v, "target", "l3", PeerEstimate)
+	_, _, ok = valueOf(t, v, "target", "l3", netmap.PeerEstimate)
 	assert.False(t, ok, "a reader accepting only peer estimates does not get a coordinate one")
 }

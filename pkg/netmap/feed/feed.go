@@ -1,4 +1,11 @@
-package netmap
+// Package feed keeps a network map (pkg/netmap) current from the API
+// server: its own informers on Nodes, Landmarks, NodeNetworks and
+// LatencyProfiles record changes into the map, and one loop publishes them
+// as snapshots and, when asked, fills missing entries with estimates.
+//
+// The scheduler never waits for the feed: until the edgeplace CRDs are
+// installed and the informers synced, the map says so through its state.
+package feed
 
 import (
 	"context"
@@ -16,35 +23,40 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/estimate"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
 	edgeinformers "github.com/edgeplace/edgeplace/pkg/generated/informers/externalversions"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
 )
 
 const (
 	// flushInterval lets a burst of probe updates land in one snapshot.
 	flushInterval = 50 * time.Millisecond
-	// discoveryInterval is how often the map looks again for CRDs that were
+	// discoveryInterval is how often the feed looks again for CRDs that were
 	// not installed when it started.
 	discoveryInterval = 10 * time.Second
+	// estimateInterval is how often missing entries are re-estimated when
+	// estimation is on.
+	estimateInterval = 10 * time.Second
 )
 
 var (
 	sharedMu sync.Mutex
-	shared   = map[string]*Map{}
+	shared   = map[string]*netmap.Map{}
 )
 
 // ForConfig returns the one map of this process for an API server, starting
-// it on first use. Every plugin of every profile reads the same map. The map
-// stops, and is forgotten, when ctx (the first caller's: the scheduler's
-// lifetime) ends.
-func ForConfig(ctx context.Context, cfg *rest.Config) (*Map, error) {
+// its feed on first use. Every plugin of every profile reads the same map.
+// The feed stops, and the map is forgotten, when ctx (the first caller's:
+// the scheduler's lifetime) ends.
+func ForConfig(ctx context.Context, cfg *rest.Config) (*netmap.Map, error) {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	if m, ok := shared[cfg.Host]; ok {
 		return m, nil
 	}
-	m := New()
-	if err := m.Watch(ctx, cfg); err != nil {
+	m := netmap.New()
+	if err := Start(ctx, m, cfg); err != nil {
 		return nil, err
 	}
 	shared[cfg.Host] = m
@@ -60,7 +72,7 @@ func ForConfig(ctx context.Context, cfg *rest.Config) (*Map, error) {
 }
 
 // Shared returns the running map for an API server, if any plugin started one.
-func Shared(cfg *rest.Config) (*Map, bool) {
+func Shared(cfg *rest.Config) (*netmap.Map, bool) {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	m, ok := shared[cfg.Host]
@@ -76,50 +88,10 @@ func JSONConfig(cfg *rest.Config) *rest.Config {
 	return out
 }
 
-// estimateInterval is how often the map re-estimates missing entries when
-// estimation is on.
-const estimateInterval = 10 * time.Second
-
-// Run flushes recorded changes until ctx ends, at most once per interval,
-// and makes estimates every estimateInterval (and soon after the map first
-// becomes ready, or is rebuilt).
-func (m *Map) Run(ctx context.Context, interval time.Duration) {
-	estimateAt := time.Now().Add(time.Second)
-	lastBuilt := m.Current()
-	for {
-		wait := time.Until(estimateAt)
-		timer := time.NewTimer(max(wait, 0))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-m.kick:
-			timer.Stop()
-			next := m.Flush()
-			if next.State() == Ready && (lastBuilt.State() != Ready || next.est == nil && lastBuilt.est != nil) {
-				estimateAt = time.Now().Add(time.Second)
-			}
-			lastBuilt = next
-		case <-timer.C:
-			if m.Current().State() == Ready {
-				m.Estimate(time.Now())
-			}
-			estimateAt = time.Now().Add(estimateInterval)
-		}
-		pause := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			pause.Stop()
-			return
-		case <-pause.C:
-		}
-	}
-}
-
-// Watch feeds the map from the API server until ctx ends and returns at
-// once: the scheduler never waits for the map. Nodes are watched from the
-// start; Landmarks and NodeNetworks as soon as their CRDs are installed.
-func (m *Map) Watch(ctx context.Context, cfg *rest.Config) error {
+// Start feeds m from the API server until ctx ends and returns at once.
+// Nodes are watched from the start; Landmarks, NodeNetworks and
+// LatencyProfiles as soon as their CRDs are installed.
+func Start(ctx context.Context, m *netmap.Map, cfg *rest.Config) error {
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -139,12 +111,50 @@ func (m *Map) Watch(ctx context.Context, cfg *rest.Config) error {
 		return err
 	}
 	factory.Start(ctx.Done())
-	go m.Run(ctx, flushInterval)
-	go m.watchEdgeplace(ctx, kube.Discovery(), edge, nodes.HasSynced)
+	go Run(ctx, m, flushInterval)
+	go watchEdgeplace(ctx, m, kube.Discovery(), edge, nodes.HasSynced)
 	return nil
 }
 
-func (m *Map) watchEdgeplace(ctx context.Context, disco discovery.DiscoveryInterface, edge edgeclient.Interface, nodesSynced cache.InformerSynced) {
+// Run publishes m's recorded changes until ctx ends, at most once per
+// interval, and, while estimation is on (netmap.Map.EnableEstimation),
+// estimates missing entries every estimateInterval and soon after the map
+// first becomes ready or is rebuilt.
+func Run(ctx context.Context, m *netmap.Map, interval time.Duration) {
+	estimator := estimate.NewMapEstimator()
+	estimateAt := time.Now().Add(time.Second)
+	lastBuilt := m.Current()
+	for {
+		timer := time.NewTimer(max(time.Until(estimateAt), 0))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-m.Changed():
+			timer.Stop()
+			next := m.Flush()
+			lostEstimates := next.Estimated().IsZero() && !lastBuilt.Estimated().IsZero()
+			if next.State() == netmap.Ready && (lastBuilt.State() != netmap.Ready || lostEstimates) {
+				estimateAt = time.Now().Add(time.Second)
+			}
+			lastBuilt = next
+		case <-timer.C:
+			if ttl := m.EstimationTTL(); ttl > 0 && m.Current().State() == netmap.Ready {
+				m.PublishEstimates(estimator.Estimate(m.Current(), time.Now(), ttl))
+			}
+			estimateAt = time.Now().Add(estimateInterval)
+		}
+		pause := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return
+		case <-pause.C:
+		}
+	}
+}
+
+func watchEdgeplace(ctx context.Context, m *netmap.Map, disco discovery.DiscoveryInterface, edge edgeclient.Interface, nodesSynced cache.InformerSynced) {
 	logger := klog.FromContext(ctx).WithName("netmap")
 	told := false
 	for !CRDsInstalled(disco) {
@@ -152,14 +162,14 @@ func (m *Map) watchEdgeplace(ctx context.Context, disco discovery.DiscoveryInter
 			logger.Info("edgeplace CRDs are not installed; network-aware plugins step aside until they are", "group", v1alpha1.SchemeGroupVersion.String())
 			told = true
 		}
-		m.SetState(Unavailable)
+		m.SetState(netmap.Unavailable)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(discoveryInterval):
 		}
 	}
-	m.SetState(Syncing)
+	m.SetState(netmap.Syncing)
 	factory := edgeinformers.NewSharedInformerFactory(edge, 0)
 	landmarks := factory.Edgeplace().V1alpha1().Landmarks().Informer()
 	networks := factory.Edgeplace().V1alpha1().NodeNetworks().Informer()
@@ -182,7 +192,7 @@ func (m *Map) watchEdgeplace(ctx context.Context, disco discovery.DiscoveryInter
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return
 	}
-	m.SetState(Ready)
+	m.SetState(netmap.Ready)
 	logger.Info("network map synced")
 }
 
@@ -200,7 +210,13 @@ func Served(disco discovery.DiscoveryInterface, plural string) bool {
 	return false
 }
 
-func profileHandler(m *Map) cache.ResourceEventHandler {
+// CRDsInstalled says whether the API server serves the edgeplace resources
+// the map cannot do without.
+func CRDsInstalled(disco discovery.DiscoveryInterface) bool {
+	return Served(disco, "landmarks") && Served(disco, "nodenetworks")
+}
+
+func profileHandler(m *netmap.Map) cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { setProfile(m, obj) },
 		UpdateFunc: func(_, obj any) { setProfile(m, obj) },
@@ -215,25 +231,10 @@ func profileHandler(m *Map) cache.ResourceEventHandler {
 	}
 }
 
-func setProfile(m *Map, obj any) {
+func setProfile(m *netmap.Map, obj any) {
 	if lp, ok := obj.(*v1alpha1.LatencyProfile); ok {
 		m.SetProfile(lp)
 	}
-}
-
-// CRDsInstalled says whether the API server serves the edgeplace resources.
-func CRDsInstalled(disco discovery.DiscoveryInterface) bool {
-	list, err := disco.ServerResourcesForGroupVersion(v1alpha1.SchemeGroupVersion.String())
-	if err != nil {
-		return false
-	}
-	found := 0
-	for _, r := range list.APIResources {
-		if r.Name == "landmarks" || r.Name == "nodenetworks" {
-			found++
-		}
-	}
-	return found == 2
 }
 
 func keepNodeIdentity(obj any) (any, error) {

@@ -1,0 +1,178 @@
+package estimate
+
+import (
+	"time"
+
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/topology"
+)
+
+// Parameters of the map estimator.
+const (
+	// minObservations is how many fresh measurements a host needs in a run
+	// for its coordinate to predict: fewer leave a 4-D point undetermined.
+	minObservations = 3
+	// firstFitPasses is how hard a new coordinate space is fitted; later
+	// runs add one pass of the current measurements (incremental).
+	firstFitPasses = 30
+	// maxRTT is the largest RTT, in microseconds, the NodeNetwork schema
+	// allows; estimates stay inside it too.
+	maxRTT = 60_000_000
+	// defaultP90Ratio turns a median into a p90 when no measurement says how.
+	defaultP90Ratio = 1.15
+)
+
+// MapEstimator fills the missing and stale entries of a network map: from
+// site peers first, then city and carrier peers, then network coordinates
+// fitted on every fresh measurement. It keeps the coordinate space between
+// runs, so it belongs to one map and one goroutine.
+type MapEstimator struct {
+	space    *Space
+	hosts    map[string]int // row key or "\x01" + landmark -> host
+	observed []int          // per host: fresh measurements in the last run
+}
+
+// NewMapEstimator returns an estimator with no coordinates yet.
+func NewMapEstimator() *MapEstimator { return &MapEstimator{} }
+
+// Estimate makes estimates for every entry of s that is missing or stale at
+// now, for Map.PublishEstimates.
+func (e *MapEstimator) Estimate(s *netmap.Snapshot, now time.Time, ttl time.Duration) *netmap.Estimates {
+	view := s.View(now, ttl)
+	rows, width := int32(view.NumRows()), int32(view.NumLandmarks())
+	out := netmap.NewEstimates(s, now)
+	siteOf := make([]string, rows)
+	cityOf := make([]string, rows)
+	for r := range rows {
+		loc, ok := view.RowLocation(r)
+		if !ok {
+			continue
+		}
+		siteOf[r] = loc.Site
+		if loc.City != "" && loc.Carrier != "" && loc.Carrier != topology.Multi {
+			cityOf[r] = loc.City + "/" + loc.Carrier
+		}
+	}
+	e.fit(view)
+	ratio := p90Ratio(view)
+	for lm := range width {
+		bySite := map[string][2][]float64{}
+		byCity := map[string][2][]float64{}
+		for r := range rows {
+			for i, p := range []netmap.Percentile{netmap.P50, netmap.P90} {
+				if rtt, fresh := view.RTT(r, lm, p); fresh {
+					if k := siteOf[r]; k != "" {
+						v := bySite[k]
+						v[i] = append(v[i], float64(rtt))
+						bySite[k] = v
+					}
+					if k := cityOf[r]; k != "" {
+						v := byCity[k]
+						v[i] = append(v[i], float64(rtt))
+						byCity[k] = v
+					}
+				}
+			}
+		}
+		for r := range rows {
+			if _, ok := view.RowLocation(r); !ok {
+				continue
+			}
+			if _, fresh := view.RTT(r, lm, netmap.P50); fresh {
+				continue
+			}
+			if p50, p90, ok := fromPeers(bySite[siteOf[r]]); ok {
+				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
+			} else if p50, p90, ok := fromPeers(byCity[cityOf[r]]); ok {
+				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
+			} else if ms, ok := e.predict(view.RowObject(r), view.LandmarkName(lm)); ok {
+				out.Set(r, lm, clampMicros(ms), clampMicros(ms*ratio), netmap.CoordinateEstimate)
+			}
+		}
+	}
+	return out
+}
+
+// fromPeers is the median of what peers measured, at p50 and p90.
+func fromPeers(values [2][]float64) (p50, p90 int32, ok bool) {
+	m50, ok50 := Median(values[0])
+	m90, ok90 := Median(values[1])
+	return int32(m50), int32(m90), ok50 && ok90
+}
+
+// predict returns the coordinate estimate, in milliseconds, between a row
+// and a landmark that were both observed enough in the last fit.
+func (e *MapEstimator) predict(rowKey, landmark string) (float64, bool) {
+	a, okA := e.hosts[rowKey]
+	b, okB := e.hosts["\x01"+landmark]
+	if !okA || !okB || e.observed[a] < minObservations || e.observed[b] < minObservations {
+		return 0, false
+	}
+	return e.space.Predict(a, b), true
+}
+
+// fit feeds every fresh p50 measurement to the coordinate space: many
+// passes the first time, one pass (an incremental update) afterwards.
+func (e *MapEstimator) fit(view netmap.View) {
+	first := e.space == nil
+	if first {
+		e.space, e.hosts = NewSpace(0, 1), map[string]int{}
+	}
+	host := func(key string) int {
+		if h, ok := e.hosts[key]; ok {
+			return h
+		}
+		h := len(e.observed)
+		e.hosts[key] = h
+		e.observed = append(e.observed, 0)
+		e.space.Grow(h + 1)
+		return h
+	}
+	clear(e.observed)
+	var samples []Sample
+	for r := range int32(view.NumRows()) {
+		key := view.RowObject(r)
+		if key == "" {
+			continue
+		}
+		for lm := range int32(view.NumLandmarks()) {
+			if rtt, fresh := view.RTT(r, lm, netmap.P50); fresh && rtt > 0 {
+				a, b := host(key), host("\x01"+view.LandmarkName(lm))
+				e.observed[a]++
+				e.observed[b]++
+				samples = append(samples, Sample{I: a, J: b, RTT: float64(rtt) / 1000})
+			}
+		}
+	}
+	passes := 1
+	if first {
+		passes = firstFitPasses
+	}
+	e.space.Fit(samples, passes)
+}
+
+// p90Ratio is the median ratio of p90 to p50 over (up to 10,000) fresh
+// measurements, to turn a coordinate, fitted on medians, into a p90.
+func p90Ratio(view netmap.View) float64 {
+	var ratios []float64
+	for r := range int32(view.NumRows()) {
+		for lm := range int32(view.NumLandmarks()) {
+			p50, fresh := view.RTT(r, lm, netmap.P50)
+			p90, _ := view.RTT(r, lm, netmap.P90)
+			if fresh && p50 > 0 {
+				ratios = append(ratios, float64(p90)/float64(p50))
+			}
+		}
+		if len(ratios) >= 10_000 {
+			break
+		}
+	}
+	if med, ok := Median(ratios); ok {
+		return med
+	}
+	return defaultP90Ratio
+}
+
+func clampMicros(ms float64) int32 {
+	return int32(min(max(ms*1000, 0), maxRTT))
+}
