@@ -5,7 +5,7 @@ BIN   := $(CURDIR)/bin
 
 # Packages whose state is read by concurrent scheduling goroutines; their
 # tests also run under the race detector.
-RACE_PKGS := ./pkg/netmap/... ./plugins/...
+RACE_PKGS := ./pkg/netmap/... ./plugins/... ./pkg/probe/... ./pkg/responder/...
 
 .PHONY: all build test unit race integration bench-smoke verify generate demo bench bench-e2e clean
 
@@ -26,8 +26,8 @@ unit:
 race:
 	$(GO) test -race $(RACE_PKGS)
 
-integration: $(BIN)/edgeplace-scheduler
-	EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler $(GO) test -count=1 -timeout 20m ./test/integration/...
+integration: $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe
+	EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler EDGEPLACE_PROBE=$(BIN)/edgeplace-probe $(GO) test -count=1 -timeout 20m ./test/integration/...
 
 # The benchmarks once each at their smallest size, so that they never rot.
 bench-smoke: $(BIN)/etcd
@@ -64,8 +64,8 @@ bench-e2e: $(BIN)/etcd
 $(BIN)/etcd:
 	hack/install-etcd.sh
 
-$(BIN)/edgeplace-scheduler: FORCE
-	$(GO) build -o $@ ./cmd/edgeplace-scheduler
+$(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe: FORCE
+	$(GO) build -o $@ ./cmd/$(notdir $@)
 
 # Regenerate deepcopy, conversions, defaults, clients and CRDs.
 generate:

@@ -34,7 +34,35 @@ func TestKustomization(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"landmarks.edgeplace.io", "nodenetworks.edgeplace.io", "latencyprofiles.edgeplace.io"}, kinds["CustomResourceDefinition"])
 	assert.Equal(t, []string{"edgeplace-scheduler"}, kinds["Deployment"])
-	assert.Equal(t, []string{"edgeplace-scheduler"}, kinds["ServiceAccount"])
+	assert.ElementsMatch(t, []string{"edgeplace-probe", "edgeplace-responder"}, kinds["DaemonSet"])
+	assert.ElementsMatch(t, []string{"edgeplace-scheduler", "edgeplace-probe"}, kinds["ServiceAccount"])
+
+	for _, name := range []string{"edgeplace-probe", "edgeplace-responder"} {
+		r, err := resources.GetById(resid.NewResIdWithNamespace(resid.Gvk{Group: "apps", Version: "v1", Kind: "DaemonSet"}, name, "edgeplace-system"))
+		require.NoError(t, err, name)
+		raw, err := r.MarshalJSON()
+		require.NoError(t, err)
+		var ds appsv1.DaemonSet
+		require.NoError(t, yaml.UnmarshalStrict(raw, &ds), name)
+		pod := ds.Spec.Template.Spec
+		require.NotNil(t, pod.SecurityContext.RunAsNonRoot, name)
+		assert.True(t, *pod.SecurityContext.RunAsNonRoot, name)
+		assert.Equal(t, []corev1.Toleration{{Operator: corev1.TolerationOpExists}}, pod.Tolerations, "%s runs on tainted edge nodes too", name)
+		for _, c := range pod.Containers {
+			sc := c.SecurityContext
+			require.NotNil(t, sc, name)
+			assert.False(t, *sc.AllowPrivilegeEscalation, name)
+			assert.True(t, *sc.ReadOnlyRootFilesystem, name)
+			assert.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop, name)
+			assert.Empty(t, sc.Capabilities.Add, name)
+			assert.NotEmpty(t, c.Resources.Limits, name)
+		}
+		if name == "edgeplace-probe" {
+			assert.Equal(t, []corev1.Sysctl{{Name: "net.ipv4.ping_group_range", Value: "65532 65532"}}, pod.SecurityContext.Sysctls,
+				"unprivileged ping sockets for the probe's group")
+			assert.Equal(t, "spec.nodeName", pod.Containers[0].Env[0].ValueFrom.FieldRef.FieldPath, "NODE_NAME from the downward API")
+		}
+	}
 
 	cm, err := resources.GetById(resourceID("ConfigMap", "kube-system", "edgeplace-scheduler-config"))
 	require.NoError(t, err, "the Deployment mounts this ConfigMap by name")

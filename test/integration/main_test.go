@@ -13,9 +13,10 @@ import (
 	"testing"
 )
 
-// schedulerBinary is the edgeplace-scheduler under test: $EDGEPLACE_SCHEDULER
-// when set (make test builds it), otherwise built here.
-var schedulerBinary string
+// schedulerBinary and probeBinary are the commands under test:
+// $EDGEPLACE_SCHEDULER and $EDGEPLACE_PROBE when set (make test builds
+// them), otherwise built here.
+var schedulerBinary, probeBinary string
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -28,23 +29,32 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	if schedulerBinary = os.Getenv("EDGEPLACE_SCHEDULER"); schedulerBinary == "" {
-		schedulerBinary = filepath.Join(tmp, "edgeplace-scheduler")
-		if err := build(schedulerBinary); err != nil {
-			fmt.Fprintln(os.Stderr, "building the scheduler:", err)
-			return 1
+	for _, b := range []struct {
+		path *string
+		env  string
+		cmd  string
+	}{
+		{&schedulerBinary, "EDGEPLACE_SCHEDULER", "edgeplace-scheduler"},
+		{&probeBinary, "EDGEPLACE_PROBE", "edgeplace-probe"},
+	} {
+		if *b.path = os.Getenv(b.env); *b.path == "" {
+			*b.path = filepath.Join(tmp, b.cmd)
+			if err := build(*b.path, "./cmd/"+b.cmd); err != nil {
+				fmt.Fprintf(os.Stderr, "building %s: %v\n", b.cmd, err)
+				return 1
+			}
 		}
 	}
 	defer stopSharedEnv()
 	return m.Run()
 }
 
-func build(out string) error {
+func build(out, pkg string) error {
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/edgeplace-scheduler")
+	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return cmd.Run()

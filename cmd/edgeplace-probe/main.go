@@ -1,0 +1,235 @@
+// Command edgeplace-probe runs on every node (a DaemonSet): it probes every
+// Landmark and publishes the node's measured RTT as its NodeNetwork, or,
+// in site mode, the site's NodeNetwork from one elected probe per site.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/component-base/cli"
+	"k8s.io/component-base/metrics/legacyregistry"
+	"k8s.io/klog/v2"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
+	"github.com/edgeplace/edgeplace/pkg/probe"
+)
+
+type options struct {
+	kubeconfig     string
+	nodeName       string
+	probe          probe.Config
+	policy         probe.WritePolicy
+	egressMbps     int64
+	billingZone    string
+	siteMode       bool
+	namespace      string
+	metricsAddress string
+	sourceIP       string
+}
+
+func main() {
+	o := options{probe: probe.DefaultConfig(), policy: probe.DefaultWritePolicy(), egressMbps: -1}
+	cmd := &cobra.Command{
+		Use:   "edgeplace-probe",
+		Short: "Measure RTT from this node to every Landmark and publish it as the node's NodeNetwork",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return o.run(ctx)
+		},
+		SilenceUsage: true,
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; in-cluster configuration when empty")
+	f.StringVar(&o.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (from the downward API in the DaemonSet)")
+	f.DurationVar(&o.probe.ProbeInterval, "probe-interval", o.probe.ProbeInterval, "mean time between two probes of one landmark (jittered by up to 20%)")
+	f.DurationVar(&o.probe.Timeout, "probe-timeout", o.probe.Timeout, "a probe not answered within this is a loss")
+	f.Float64Var(&o.probe.Budget, "budget", o.probe.Budget, "most probes per second from this node, over all landmarks")
+	f.IntVar(&o.probe.WindowSize, "window-size", o.probe.WindowSize, "samples kept per landmark")
+	f.IntVar(&o.probe.MinSamples, "min-samples", o.probe.MinSamples, "answered probes a landmark needs in its window before it is published")
+	f.DurationVar(&o.probe.WindowAge, "window-age", o.probe.WindowAge, "samples older than this do not count")
+	f.DurationVar(&o.policy.Interval, "write-interval", o.policy.Interval, "shortest time between two NodeNetwork writes")
+	f.DurationVar(&o.policy.Heartbeat, "heartbeat", o.policy.Heartbeat, "longest time between two writes; keep it well under the scheduler's measurementTTL")
+	f.DurationVar(&o.policy.MinChange, "min-change", o.policy.MinChange, "RTT changes up to this are not worth a write")
+	f.Float64Var(&o.policy.RelativeChange, "relative-change", o.policy.RelativeChange, "RTT changes up to this fraction of the last written value are not worth a write")
+	f.Int64Var(&o.policy.LossChange, "loss-change-ppm", o.policy.LossChange, "loss changes up to this (parts per million) are not worth a write")
+	f.Int64Var(&o.egressMbps, "egress-mbps", o.egressMbps, "egress capacity to publish; -1 reads the node's edgeplace.io/egress-mbps capacity")
+	f.StringVar(&o.billingZone, "billing-zone", "", "billing zone to publish; empty reads the node's edgeplace.io/billing-zone label")
+	f.BoolVar(&o.siteMode, "site-mode", false, "publish the site's NodeNetwork (site-<edgeplace.io/site label>) from one probe per site, elected by a Lease")
+	f.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "edgeplace-system"), "namespace of the site-mode Leases")
+	f.StringVar(&o.sourceIP, "source-ip", "", "local address to send probes from (one uplink of a multi-homed node); empty lets the kernel choose")
+	f.StringVar(&o.metricsAddress, "metrics-bind-address", ":10361", "address serving /metrics and /healthz; 0 disables")
+	os.Exit(cli.Run(cmd))
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func (o *options) validate() error {
+	var errs []error
+	positive := func(flag string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s: invalid value %s: must be positive", flag, d))
+		}
+	}
+	if o.nodeName == "" {
+		errs = append(errs, errors.New("--node-name: required (or set NODE_NAME)"))
+	}
+	positive("probe-interval", o.probe.ProbeInterval)
+	positive("probe-timeout", o.probe.Timeout)
+	positive("window-age", o.probe.WindowAge)
+	positive("write-interval", o.policy.Interval)
+	if o.probe.Budget <= 0 {
+		errs = append(errs, fmt.Errorf("--budget: invalid value %g: must be positive", o.probe.Budget))
+	}
+	if o.probe.WindowSize < 1 || o.probe.WindowSize > 10_000 {
+		errs = append(errs, fmt.Errorf("--window-size: invalid value %d: must be 1..10000", o.probe.WindowSize))
+	}
+	if o.probe.MinSamples < 1 || o.probe.MinSamples > o.probe.WindowSize {
+		errs = append(errs, fmt.Errorf("--min-samples: invalid value %d: must be 1..--window-size (%d)", o.probe.MinSamples, o.probe.WindowSize))
+	}
+	if o.policy.Heartbeat < o.policy.Interval {
+		errs = append(errs, fmt.Errorf("--heartbeat: invalid value %s: must be at least --write-interval (%s)", o.policy.Heartbeat, o.policy.Interval))
+	}
+	if o.policy.RelativeChange < 0 {
+		errs = append(errs, fmt.Errorf("--relative-change: invalid value %g: must not be negative", o.policy.RelativeChange))
+	}
+	if o.sourceIP != "" {
+		if o.probe.Source = net.ParseIP(o.sourceIP); o.probe.Source == nil {
+			errs = append(errs, fmt.Errorf("--source-ip: invalid value %q: not an IP address", o.sourceIP))
+		}
+	}
+	if o.egressMbps < -1 {
+		errs = append(errs, fmt.Errorf("--egress-mbps: invalid value %d: must be -1 (unset) or more", o.egressMbps))
+	}
+	return errors.Join(errs...)
+}
+
+func (o *options) restConfig() (*rest.Config, error) {
+	if o.kubeconfig == "" {
+		return rest.InClusterConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+}
+
+func (o *options) run(ctx context.Context) error {
+	cfg, err := o.restConfig()
+	if err != nil {
+		return err
+	}
+	cfg.UserAgent = "edgeplace-probe/" + o.nodeName
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	edge, err := edgeclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	target := probe.Target{Node: o.nodeName, BillingZone: o.billingZone}
+	if o.egressMbps >= 0 {
+		target.EgressMbps = &o.egressMbps
+	}
+	if o.siteMode {
+		node, err := kube.CoreV1().Nodes().Get(ctx, o.nodeName, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("--site-mode: reading Node %q: %w", o.nodeName, err)
+		}
+		target.Site = node.Labels[v1alpha1.SiteLabel]
+		if target.Site == "" {
+			return fmt.Errorf("--site-mode: Node %q has no %s label", o.nodeName, v1alpha1.SiteLabel)
+		}
+	}
+	if _, err := target.ObjectName(); err != nil {
+		return err
+	}
+
+	probe.RegisterMetrics()
+	if o.metricsAddress != "0" {
+		if err := serveMetrics(ctx, o.metricsAddress); err != nil {
+			return fmt.Errorf("--metrics-bind-address: %w", err)
+		}
+	}
+
+	agent := probe.NewAgent(o.probe, edge)
+	publisher := probe.NewPublisher(agent, kube, edge, target, o.policy)
+	klog.InfoS("Starting", "node", o.nodeName, "site", target.Site, "probing", o.probe.String())
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(ctx) }()
+	if o.siteMode {
+		o.publishWhileLeading(ctx, kube, target, publisher)
+	} else {
+		publisher.Run(ctx)
+	}
+	err = <-done
+	klog.InfoS("Stopped")
+	return err
+}
+
+// publishWhileLeading publishes the site object only while this probe holds
+// the site's Lease; the others keep probing, ready to take over.
+func (o *options) publishWhileLeading(ctx context.Context, kube kubernetes.Interface, target probe.Target, publisher *probe.Publisher) {
+	name, _ := target.ObjectName()
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: "edgeplace-probe-" + name, Namespace: o.namespace},
+		Client:     kube.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: o.nodeName},
+	}
+	for ctx.Err() == nil {
+		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+			Lock:            lock,
+			LeaseDuration:   15 * time.Second,
+			RenewDeadline:   10 * time.Second,
+			RetryPeriod:     2 * time.Second,
+			ReleaseOnCancel: true,
+			Name:            name,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: publisher.Run,
+				OnStoppedLeading: func() { klog.InfoS("No longer publishing for the site", "site", target.Site) },
+			},
+		})
+	}
+}
+
+func serveMetrics(ctx context.Context, address string) error {
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", legacyregistry.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	klog.InfoS("Serving metrics", "address", ln.Addr().String())
+	return nil
+}

@@ -1,0 +1,294 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
+	edgeinformers "github.com/edgeplace/edgeplace/pkg/generated/informers/externalversions"
+)
+
+// Config says how an agent probes. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	// ProbeInterval is the mean time between two probes of one landmark;
+	// each wait is jittered by up to 20% so that probes of many nodes do
+	// not arrive in step.
+	ProbeInterval time.Duration
+	// Timeout bounds one probe; a probe not answered in time is a loss.
+	Timeout time.Duration
+	// Budget caps this node's probes per second over all landmarks.
+	Budget float64
+	// WindowSize and WindowAge bound each landmark's window: the last
+	// WindowSize samples, of which those younger than WindowAge count.
+	WindowSize int
+	WindowAge  time.Duration
+	// MinSamples is how many answered probes a landmark's window needs
+	// before it is published; one sample is not a median.
+	MinSamples int
+	// Source, when set, is the local address probes are sent from.
+	Source net.IP
+	// Clock drives the probe and publish loops.
+	Clock clock.WithTicker
+}
+
+// DefaultConfig probes each landmark every 5s and summarises the last
+// 5 minutes.
+func DefaultConfig() Config {
+	return Config{
+		ProbeInterval: 5 * time.Second,
+		Timeout:       2 * time.Second,
+		Budget:        20,
+		WindowSize:    60,
+		WindowAge:     5 * time.Minute,
+		MinSamples:    3,
+		Clock:         clock.RealClock{},
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = d.ProbeInterval
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = d.Timeout
+	}
+	if c.Budget <= 0 {
+		c.Budget = d.Budget
+	}
+	if c.WindowSize <= 0 {
+		c.WindowSize = d.WindowSize
+	}
+	if c.WindowAge <= 0 {
+		c.WindowAge = d.WindowAge
+	}
+	if c.MinSamples <= 0 {
+		c.MinSamples = d.MinSamples
+	}
+	if c.Clock == nil {
+		c.Clock = d.Clock
+	}
+	return c
+}
+
+// Agent probes every Landmark of the cluster and keeps one window per
+// landmark. Summary reads the windows; a Publisher writes the summaries.
+type Agent struct {
+	cfg     Config
+	edge    edgeclient.Interface
+	limiter *rate.Limiter
+
+	mu        sync.Mutex
+	landmarks map[string]*landmarkProbe
+	wg        sync.WaitGroup
+}
+
+// landmarkProbe is one landmark's probe loop and window.
+type landmarkProbe struct {
+	spec   v1alpha1.LandmarkSpec
+	cancel context.CancelFunc
+
+	mu          sync.Mutex
+	window      *Window
+	lastSuccess time.Time
+}
+
+// NewAgent returns an agent that reads Landmarks through edge.
+func NewAgent(cfg Config, edge edgeclient.Interface) *Agent {
+	RegisterMetrics() // unregistered component-base vectors cannot delete series
+	cfg = cfg.withDefaults()
+	return &Agent{
+		cfg:       cfg,
+		edge:      edge,
+		limiter:   rate.NewLimiter(rate.Limit(cfg.Budget), max(1, int(cfg.Budget))),
+		landmarks: map[string]*landmarkProbe{},
+	}
+}
+
+// Run watches Landmarks and probes each until ctx ends, then stops every
+// probe loop, closes their connections and returns.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.wg.Wait()
+	factory := edgeinformers.NewSharedInformerFactory(a.edge, 0)
+	informer := factory.Edgeplace().V1alpha1().Landmarks().Informer()
+	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { a.setLandmark(ctx, obj) },
+		UpdateFunc: func(_, obj any) { a.setLandmark(ctx, obj) },
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if lm, ok := obj.(*v1alpha1.Landmark); ok {
+				a.removeLandmark(lm.Name)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	<-ctx.Done()
+	a.mu.Lock()
+	for name := range a.landmarks {
+		a.stopLocked(name)
+	}
+	a.mu.Unlock()
+	return nil
+}
+
+// Landmarks returns the names of the landmarks being probed.
+func (a *Agent) Landmarks() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Sorted(maps.Keys(a.landmarks))
+}
+
+func (a *Agent) setLandmark(ctx context.Context, obj any) {
+	lm, ok := obj.(*v1alpha1.Landmark)
+	if !ok {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cur, ok := a.landmarks[lm.Name]; ok {
+		if cur.spec.Protocol == lm.Spec.Protocol && slices.Equal(cur.spec.Addresses, lm.Spec.Addresses) {
+			return
+		}
+		a.stopLocked(lm.Name) // new addresses measure something else: start afresh
+	}
+	if len(lm.Spec.Addresses) == 0 {
+		klog.InfoS("Landmark has no addresses; not probing it", "landmark", lm.Name)
+		return
+	}
+	loopCtx, cancel := context.WithCancel(ctx)
+	p := &landmarkProbe{
+		spec:   *lm.Spec.DeepCopy(),
+		cancel: cancel,
+		window: NewWindow(a.cfg.WindowSize, a.cfg.WindowAge),
+	}
+	a.landmarks[lm.Name] = p
+	a.wg.Go(func() { a.probeLoop(loopCtx, lm.Name, p) })
+}
+
+func (a *Agent) removeLandmark(name string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopLocked(name)
+}
+
+func (a *Agent) stopLocked(name string) {
+	if p, ok := a.landmarks[name]; ok {
+		p.cancel()
+		delete(a.landmarks, name)
+		forgetLandmark(name)
+	}
+}
+
+// probeLoop probes one landmark until ctx ends. A failing address makes
+// the next probe try the landmark's next address.
+func (a *Agent) probeLoop(ctx context.Context, name string, p *landmarkProbe) {
+	var prober Prober
+	defer func() {
+		if prober != nil {
+			prober.Close()
+		}
+	}()
+	address := 0
+	unsupportedLogged := false
+	// The first probe comes within one interval, spread so that a restart
+	// of many agents does not probe in step.
+	next := time.Duration(rand.Int64N(int64(a.cfg.ProbeInterval)))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.cfg.Clock.After(next):
+		}
+		next = wait.Jitter(a.cfg.ProbeInterval, 0.2)
+		if err := a.limiter.Wait(ctx); err != nil {
+			return
+		}
+		var err error
+		if prober == nil {
+			prober, err = NewProber(p.spec.Protocol, p.spec.Addresses[address], a.cfg.Source)
+			if errors.Is(err, ErrUnsupported) && !unsupportedLogged {
+				klog.ErrorS(err, "Cannot probe landmark on this host", "landmark", name)
+				unsupportedLogged = true
+			}
+		}
+		var rtt time.Duration
+		if err == nil {
+			probeCtx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+			rtt, err = prober.Probe(probeCtx)
+			cancel()
+		}
+		if ctx.Err() != nil {
+			return // shutting down: not a loss
+		}
+		if err != nil && prober != nil {
+			prober.Close()
+			prober = nil
+			address = (address + 1) % len(p.spec.Addresses)
+		}
+		a.record(name, p, rtt, err)
+	}
+}
+
+func (a *Agent) record(name string, p *landmarkProbe, rtt time.Duration, err error) {
+	now := a.cfg.Clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	probesSent.WithLabelValues(name).Inc()
+	if err != nil {
+		probesFailed.WithLabelValues(name).Inc()
+		klog.V(4).InfoS("Probe failed", "landmark", name, "err", err)
+		p.window.Add(Sample{At: now, Lost: true})
+		return
+	}
+	p.window.Add(Sample{At: now, RTT: rtt})
+	p.lastSuccess = now
+}
+
+// Summary returns, for each landmark with at least MinSamples answered
+// probes in its window, the window's statistics at now.
+func (a *Agent) Summary(now time.Time) Summary {
+	a.mu.Lock()
+	probes := maps.Clone(a.landmarks)
+	a.mu.Unlock()
+	out := Summary{}
+	for name, p := range probes {
+		p.mu.Lock()
+		st := p.window.Stats(now)
+		last := p.lastSuccess
+		p.mu.Unlock()
+		if !last.IsZero() {
+			lastSuccessAge.WithLabelValues(name).Set(now.Sub(last).Seconds())
+		}
+		if st.Answered >= a.cfg.MinSamples {
+			out[name] = st
+		}
+	}
+	return out
+}
+
+// String describes the agent's configuration for its start-up log.
+func (c Config) String() string {
+	return fmt.Sprintf("interval=%s timeout=%s budget=%g/s window=%d samples/%s",
+		c.ProbeInterval, c.Timeout, c.Budget, c.WindowSize, c.WindowAge)
+}

@@ -1,0 +1,60 @@
+package probe
+
+import (
+	"sync"
+
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
+)
+
+const metricsSubsystem = "edgeplace_probe"
+
+var (
+	probesSent = metrics.NewCounterVec(&metrics.CounterOpts{
+		Subsystem:      metricsSubsystem,
+		Name:           "probes_total",
+		Help:           "Probes sent, by landmark.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"landmark"})
+	probesFailed = metrics.NewCounterVec(&metrics.CounterOpts{
+		Subsystem:      metricsSubsystem,
+		Name:           "probe_failures_total",
+		Help:           "Probes that got no answer (timeout, refused or any other error), by landmark.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"landmark"})
+	lastSuccessAge = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Subsystem:      metricsSubsystem,
+		Name:           "last_success_age_seconds",
+		Help:           "Age of the landmark's last answered probe, updated at every publish step.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"landmark"})
+	writes = metrics.NewCounterVec(&metrics.CounterOpts{
+		Subsystem:      metricsSubsystem,
+		Name:           "writes_total",
+		Help:           "NodeNetwork writes, by reason (first, changed, heartbeat, retry) or error.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"reason"})
+	writeSkips = metrics.NewCounterVec(&metrics.CounterOpts{
+		Subsystem:      metricsSubsystem,
+		Name:           "write_skips_total",
+		Help:           "Publish steps that wrote nothing, by reason (unchanged, rate-limited, backoff).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"reason"})
+)
+
+var registerOnce sync.Once
+
+// RegisterMetrics registers the probe's metrics with the legacy registry
+// that component-base serves.
+func RegisterMetrics() {
+	registerOnce.Do(func() {
+		legacyregistry.MustRegister(probesSent, probesFailed, lastSuccessAge, writes, writeSkips)
+	})
+}
+
+// forgetLandmark drops a removed landmark's series.
+func forgetLandmark(name string) {
+	probesSent.DeleteLabelValues(name)
+	probesFailed.DeleteLabelValues(name)
+	lastSuccessAge.DeleteLabelValues(name)
+}

@@ -1,0 +1,181 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	applyv1alpha1 "github.com/edgeplace/edgeplace/pkg/generated/applyconfiguration/edgeplace/v1alpha1"
+	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+)
+
+// FieldManager owns the status entries a probe applies.
+const FieldManager = "edgeplace-probe"
+
+// Target is the NodeNetwork a publisher writes: its node's own object, or,
+// with Site set, the site-level object that speaks for every node carrying
+// that site label.
+type Target struct {
+	Node string
+	Site string
+	// EgressMbps and BillingZone, when set, override what the Node says
+	// (its edgeplace.io/egress-mbps capacity and its
+	// edgeplace.io/billing-zone label).
+	EgressMbps  *int64
+	BillingZone string
+}
+
+// ObjectName is the NodeNetwork's name: the node's, or "site-<site>".
+func (t Target) ObjectName() (string, error) {
+	if t.Site == "" {
+		return t.Node, nil
+	}
+	name := "site-" + strings.ToLower(t.Site)
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return "", fmt.Errorf("site %q cannot name a NodeNetwork: %s", t.Site, strings.Join(errs, "; "))
+	}
+	return name, nil
+}
+
+// Publisher writes an agent's summaries to one NodeNetwork under a
+// WritePolicy.
+type Publisher struct {
+	agent  *Agent
+	kube   kubernetes.Interface
+	edge   edgeclient.Interface
+	target Target
+	state  writeState
+
+	// Read from the Node when the object is first ensured.
+	ensured     bool
+	egressMbps  *int64
+	billingZone string
+}
+
+// NewPublisher returns a publisher of the agent's summaries.
+func NewPublisher(agent *Agent, kube kubernetes.Interface, edge edgeclient.Interface, target Target, policy WritePolicy) *Publisher {
+	return &Publisher{agent: agent, kube: kube, edge: edge, target: target, state: writeState{policy: policy}}
+}
+
+// Run considers a write after every probe interval until ctx ends.
+func (p *Publisher) Run(ctx context.Context) {
+	clk := p.agent.cfg.Clock
+	ticker := clk.NewTicker(p.agent.cfg.ProbeInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C():
+		}
+		p.Step(ctx, clk.Now())
+	}
+}
+
+// Step applies the policy once at now and writes if it says so.
+func (p *Publisher) Step(ctx context.Context, now time.Time) Decision {
+	summary := p.agent.Summary(now)
+	d := p.state.decide(now, summary)
+	if !d.Write {
+		writeSkips.WithLabelValues(d.Reason).Inc()
+		return d
+	}
+	if err := p.write(ctx, summary, now); err != nil {
+		wait := p.state.failed(now)
+		writes.WithLabelValues("error").Inc()
+		klog.ErrorS(err, "Writing measurements failed; backing off", "retryIn", wait)
+		return Decision{false, "error"}
+	}
+	p.state.succeeded(now, summary)
+	writes.WithLabelValues(d.Reason).Inc()
+	klog.V(2).InfoS("Wrote measurements", "reason", d.Reason, "landmarks", len(summary))
+	return d
+}
+
+func (p *Publisher) write(ctx context.Context, summary Summary, now time.Time) error {
+	name, err := p.target.ObjectName()
+	if err != nil {
+		return err
+	}
+	if !p.ensured {
+		if err := p.ensure(ctx, name); err != nil {
+			return err
+		}
+	}
+	status := applyv1alpha1.NodeNetworkStatus()
+	for _, lm := range slices.Sorted(maps.Keys(summary)) {
+		st := summary[lm]
+		status.WithLandmarks(applyv1alpha1.LandmarkRTT().
+			WithLandmark(lm).
+			WithRTTP50Microseconds(clampMicros(st.P50)).
+			WithRTTP90Microseconds(clampMicros(st.P90)).
+			WithJitterMicroseconds(clampMicros(st.Jitter)).
+			WithLossPartsPerMillion(st.LossPPM).
+			WithSamples(int32(min(st.Answered, 1_000_000))).
+			WithObservedTime(metav1.NewTime(now)))
+	}
+	if p.egressMbps != nil {
+		status.WithEgressCapacityMbps(*p.egressMbps)
+	}
+	if p.billingZone != "" {
+		status.WithBillingZone(p.billingZone)
+	}
+	_, err = p.edge.EdgeplaceV1alpha1().NodeNetworks().ApplyStatus(ctx,
+		applyv1alpha1.NodeNetwork(name).WithStatus(status),
+		metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if apierrors.IsNotFound(err) {
+		p.ensured = false // deleted under us: create it again next time
+	}
+	return err
+}
+
+// ensure creates the NodeNetwork if it is absent: a node's object with an
+// owner reference to its Node, so that it goes with the Node; a site's
+// object with its scope and site.
+func (p *Publisher) ensure(ctx context.Context, name string) error {
+	node, err := p.kube.CoreV1().Nodes().Get(ctx, p.target.Node, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading Node %q: %w", p.target.Node, err)
+	}
+	p.egressMbps, p.billingZone = p.target.EgressMbps, p.target.BillingZone
+	if p.egressMbps == nil {
+		if q, ok := node.Status.Capacity[intent.EgressResource]; ok {
+			v := q.Value()
+			p.egressMbps = &v
+		}
+	}
+	if p.billingZone == "" {
+		p.billingZone = node.Labels[v1alpha1.BillingZoneLabel]
+	}
+	nn := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if p.target.Site != "" {
+		nn.Spec = v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: p.target.Site}
+	} else {
+		nn.Spec.Scope = v1alpha1.ScopeNode
+		nn.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID,
+		}}
+	}
+	_, err = p.edge.EdgeplaceV1alpha1().NodeNetworks().Create(ctx, nn, metav1.CreateOptions{FieldManager: FieldManager})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating NodeNetwork %q: %w", name, err)
+	}
+	p.ensured = true
+	return nil
+}
+
+// clampMicros converts to whole microseconds within the schema's range.
+func clampMicros(d time.Duration) int64 {
+	return min(max(d.Microseconds(), 0), 60_000_000)
+}
