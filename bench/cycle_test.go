@@ -20,7 +20,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/profile"
 
 	"github.com/edgeplace/edgeplace/manifests"
-	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/plugins"
 	"github.com/edgeplace/edgeplace/plugins/bandwidthcost"
 	"github.com/edgeplace/edgeplace/plugins/locality"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
@@ -73,27 +73,7 @@ func BenchmarkCycle(b *testing.B) {
 }
 
 // registry registers edgeplace's plugins reading this cluster's network map.
-func (c *edgeCluster) registry() frameworkruntime.Registry {
-	return frameworkruntime.Registry{
-		networklatency.Name: func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-			args, err := argscheme.NetworkLatencyArgs(obj)
-			if err != nil {
-				return nil, err
-			}
-			return networklatency.NewWithMap(ctx, args, h, c.netmap), nil
-		},
-		locality.Name: func(context.Context, runtime.Object, fwk.Handle) (fwk.Plugin, error) {
-			return locality.NewWithMap(c.netmap), nil
-		},
-		bandwidthcost.Name: func(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-			args, err := argscheme.BandwidthCostArgs(obj)
-			if err != nil {
-				return nil, err
-			}
-			return bandwidthcost.NewWithMap(args, h, c.netmap), nil
-		},
-	}
-}
+func (c *edgeCluster) registry() frameworkruntime.Registry { return plugins.RegistryWithMap(c.netmap) }
 
 // noopRegistry registers, under each of edgeplace's plugin names, a plugin
 // with the same extension points that does nothing at them.

@@ -144,7 +144,9 @@ func makePlan(d Demand, replicas int) *WorkloadPlan {
 	for i, r := range rows {
 		problem.Cost[i] = make([]int32, len(d.Landmarks))
 		for l, lm := range d.Landmarks {
-			if rtt, fresh := d.View.RTT(r, lm, d.Percentile); fresh {
+			// Estimates count: with a few landmarks unmeasured per row,
+			// measured values alone would leave almost no usable candidate.
+			if rtt, _, ok := d.View.Value(r, lm, d.Percentile, netmap.AnyEstimate); ok {
 				problem.Cost[i][l] = rtt
 			} else {
 				problem.Cost[i][l] = Unknown

@@ -23,8 +23,13 @@ const (
 )
 
 // MapEstimator fills the missing and stale entries of a network map: from
-// site peers first, then city and carrier peers, then network coordinates
-// fitted on every fresh measurement. It keeps the coordinate space between
+// site peers first, then city and carrier peers, then the reverse
+// direction (what nodes in the landmark's city measured to users in the
+// node's city), then, for a node in the landmark's own city, the typical RTT
+// between co-located nodes and landmarks, then network coordinates fitted
+// on every fresh measurement.
+// Coordinates cannot represent "same place": a triangle-inequality fit puts
+// a node and the users next door tens of milliseconds apart. It keeps the coordinate space between
 // runs, so it belongs to one map and one goroutine.
 type MapEstimator struct {
 	space    *Space
@@ -55,6 +60,8 @@ func (e *MapEstimator) Estimate(s *netmap.Snapshot, now time.Time, ttl time.Dura
 	}
 	e.fit(view)
 	ratio := p90Ratio(view)
+	near := colocation(view)
+	n50, n90, hasNearby := fromPeers(near.measured(view))
 	for lm := range width {
 		bySite := map[string][2][]float64{}
 		byCity := map[string][2][]float64{}
@@ -85,6 +92,10 @@ func (e *MapEstimator) Estimate(s *netmap.Snapshot, now time.Time, ttl time.Dura
 				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
 			} else if p50, p90, ok := fromPeers(byCity[cityOf[r]]); ok {
 				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
+			} else if p50, p90, ok := fromPeers(near.reverse(view, r, lm)); ok {
+				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
+			} else if hasNearby && near.together(r, lm) {
+				out.Set(r, lm, n50, n90, netmap.PeerEstimate)
 			} else if ms, ok := e.predict(view.RowObject(r), view.LandmarkName(lm)); ok {
 				out.Set(r, lm, clampMicros(ms), clampMicros(ms*ratio), netmap.CoordinateEstimate)
 			}
@@ -98,6 +109,91 @@ func fromPeers(values [2][]float64) (p50, p90 int32, ok bool) {
 	m50, ok50 := Median(values[0])
 	m90, ok90 := Median(values[1])
 	return int32(m50), int32(m90), ok50 && ok90
+}
+
+// places says where rows and landmarks are, to tell co-located pairs.
+type places struct {
+	rowCity, rowCarrier []string
+	lmCity, lmCarrier   []string
+	rowsIn, lmsIn       map[string][]int32 // by city
+}
+
+func colocation(view netmap.View) places {
+	p := places{
+		rowCity: make([]string, view.NumRows()), rowCarrier: make([]string, view.NumRows()),
+		lmCity: make([]string, view.NumLandmarks()), lmCarrier: make([]string, view.NumLandmarks()),
+	}
+	p.rowsIn, p.lmsIn = map[string][]int32{}, map[string][]int32{}
+	for r := range int32(view.NumRows()) {
+		if loc, ok := view.RowLocation(r); ok && loc.City != "" {
+			p.rowCity[r], p.rowCarrier[r] = loc.City, loc.Carrier
+			p.rowsIn[loc.City] = append(p.rowsIn[loc.City], r)
+		}
+	}
+	for lm := range int32(view.NumLandmarks()) {
+		if where := view.LandmarkLocation(lm); where.City != "" {
+			p.lmCity[lm], p.lmCarrier[lm] = where.City, where.Carrier
+			p.lmsIn[where.City] = append(p.lmsIn[where.City], lm)
+		}
+	}
+	return p
+}
+
+// together says whether a row and a landmark are in the same city, on the
+// same carrier where both name one.
+func (p places) together(r, lm int32) bool {
+	if p.rowCity[r] == "" || p.rowCity[r] != p.lmCity[lm] {
+		return false
+	}
+	a, b := p.rowCarrier[r], p.lmCarrier[lm]
+	return a == "" || b == "" || a == b || a == topology.Multi
+}
+
+// reverse is what the other direction measured: from nodes in the
+// landmark's city (and carrier) to landmarks in the row's city (and
+// carrier). Paths between two cities are close to symmetric.
+func (p places) reverse(view netmap.View, r, lm int32) [2][]float64 {
+	var out [2][]float64
+	if p.rowCity[r] == "" || p.lmCity[lm] == "" {
+		return out
+	}
+	for _, r2 := range p.rowsIn[p.lmCity[lm]] {
+		if r2 == r || !p.together(r2, lm) {
+			continue
+		}
+		for _, lm2 := range p.lmsIn[p.rowCity[r]] {
+			if lm2 == lm || !p.together(r, lm2) {
+				continue
+			}
+			for i, pct := range []netmap.Percentile{netmap.P50, netmap.P90} {
+				if rtt, fresh := view.RTT(r2, lm2, pct); fresh {
+					out[i] = append(out[i], float64(rtt))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// measured is every fresh co-located measurement, at p50 and p90.
+func (p places) measured(view netmap.View) [2][]float64 {
+	var out [2][]float64
+	for r := range int32(view.NumRows()) {
+		if p.rowCity[r] == "" {
+			continue
+		}
+		for lm := range int32(view.NumLandmarks()) {
+			if !p.together(r, lm) {
+				continue
+			}
+			for i, pct := range []netmap.Percentile{netmap.P50, netmap.P90} {
+				if rtt, fresh := view.RTT(r, lm, pct); fresh {
+					out[i] = append(out[i], float64(rtt))
+				}
+			}
+		}
+	}
+	return out
 }
 
 // predict returns the coordinate estimate, in milliseconds, between a row

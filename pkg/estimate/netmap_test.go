@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/sets"
 
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/synthetic"
 	"github.com/edgeplace/edgeplace/pkg/topology"
@@ -142,4 +143,34 @@ func TestCoordinateEstimates(t *testing.T) {
 	assert.InDelta(t, want, got, 0.25*float64(want))
 	_, _, ok = valueOf(t, v, "target", "l3", netmap.PeerEstimate)
 	assert.False(t, ok, "a reader accepting only peer estimates does not get a coordinate one")
+}
+
+// TestPlaceEstimates: a node whose RTT to a landmark is missing, with no
+// peers in its site or city, gets the reverse direction (what a node in the
+// landmark's city measured to users in its city) and, for its own city's
+// users, the typical co-located RTT; coordinates come only after those.
+func TestPlaceEstimates(t *testing.T) {
+	m := netmap.New()
+	m.EnableEstimation(ttl)
+	cities := []string{"hangzhou", "wuhan", "xian", "chengdu"}
+	for _, c := range cities {
+		m.SetLandmarkAt("users-"+c, v1alpha1.Location{City: c, Carrier: "telecom"})
+		m.SetNode("node-"+c, map[string]string{topology.SiteLabel: c, topology.CityLabel: c, topology.CarrierLabel: "telecom"})
+	}
+	// Co-located pairs measure 2-4ms; hangzhou <-> wuhan 20ms each way.
+	m.SetNodeNetwork(measured("node-hangzhou", now, map[string]int64{"users-hangzhou": 2000, "users-wuhan": 20000, "users-xian": 30000}))
+	m.SetNodeNetwork(measured("node-wuhan", now, map[string]int64{"users-wuhan": 3000, "users-xian": 15000}))
+	m.SetNodeNetwork(measured("node-xian", now, map[string]int64{"users-xian": 4000, "users-hangzhou": 31000, "users-wuhan": 16000}))
+	m.SetNodeNetwork(measured("node-chengdu", now, map[string]int64{"users-hangzhou": 40000, "users-wuhan": 25000, "users-xian": 12000}))
+	v := estimated(m)
+
+	got, src, ok := valueOf(t, v, "node-wuhan", "users-hangzhou", netmap.AnyEstimate)
+	require.True(t, ok)
+	assert.Equal(t, netmap.PeerEstimate, src)
+	assert.EqualValues(t, 20000, got, "node-hangzhou measured 20ms to wuhan's users")
+
+	got, src, ok = valueOf(t, v, "node-chengdu", "users-chengdu", netmap.AnyEstimate)
+	require.True(t, ok)
+	assert.Equal(t, netmap.PeerEstimate, src)
+	assert.EqualValues(t, 3000, got, "the median co-located RTT (2, 3 and 4ms)")
 }

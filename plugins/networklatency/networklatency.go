@@ -15,6 +15,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -79,8 +80,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	m.EnableEstimation(args.MeasurementTTL.Duration)
 	pl := NewWithMap(ctx, args, h, m)
 	if f := h.SharedInformerFactory(); f != nil {
-		pl.workloads = coverage.NewWorkloads(f)
-		pl.pods = f.Core().V1().Pods().Lister()
+		pl.WithWorkloads(f)
 	}
 	return pl, nil
 }
@@ -101,6 +101,15 @@ func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Hand
 		now:     time.Now,
 	}
 	m.OnUpdate(func(_, next *netmap.Snapshot) { pl.activateHelped(ctx, next) })
+	return pl
+}
+
+// WithWorkloads turns on replica coverage and dependency latency, which
+// read ReplicaSets, StatefulSets and Pods through the factory. Call it
+// before the factory starts.
+func (pl *NetworkLatency) WithWorkloads(f informers.SharedInformerFactory) *NetworkLatency {
+	pl.workloads = coverage.NewWorkloads(f)
+	pl.pods = f.Core().V1().Pods().Lister()
 	return pl
 }
 

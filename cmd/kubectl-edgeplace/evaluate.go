@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edgeplace/edgeplace/pkg/evaluate"
+)
+
+type evaluateOptions struct {
+	rtt      string
+	columns  evaluate.Columns
+	scenario evaluate.Scenario
+	output   string
+	exclude  []string
+}
+
+func newEvaluateCommand() *cobra.Command {
+	o := evaluateOptions{
+		columns:  evaluate.Columns{From: "from", To: "to", RTT: "rtt_ms"},
+		scenario: evaluate.Scenario{NodesPerSite: 2, SiteFraction: 0.5, Pods: 200, LandmarksPerWorkload: 12, Workloads: 10, Seed: 1},
+		output:   "text",
+	}
+	cmd := &cobra.Command{
+		Use:   "evaluate --rtt FILE",
+		Short: "Compare edgeplace's placements with the stock scheduler's and the optimum on a measured RTT matrix, no cluster needed",
+		Long: `evaluate turns an RTT matrix into edge sites and user populations: every place
+is a population, a share of them (--site-fraction) also hosts an edge site of
+--nodes-per-site nodes. Places whose RTT to some other place is unknown are
+dropped until every pair left is known. The real kube-scheduler then places
+pods with the shipped edgeplace profile and, on the same nodes, with the
+stock default profile; the optimum is exact for single pods and for replicas
+where the site subsets can be enumerated, otherwise a Lagrangian lower bound.`,
+		Example: `  kubectl edgeplace evaluate --rtt pings.csv.gz --from-col src --to-col dst --rtt-col rtt_ms
+  kubectl edgeplace evaluate --rtt matrix.json --mask 0.3 --replicas 3 --output json`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.rtt, "rtt", "", "RTT table: CSV with a header (gzip accepted) or a JSON object of objects, in ms")
+	f.StringVar(&o.columns.From, "from-col", o.columns.From, "CSV column naming one end")
+	f.StringVar(&o.columns.To, "to-col", o.columns.To, "CSV column naming the other end")
+	f.StringVar(&o.columns.RTT, "rtt-col", o.columns.RTT, "CSV column with the RTT in ms")
+	f.IntVar(&o.scenario.NodesPerSite, "nodes-per-site", o.scenario.NodesPerSite, "nodes at each edge site")
+	f.Float64Var(&o.scenario.SiteFraction, "site-fraction", o.scenario.SiteFraction, "share of the places that host an edge site")
+	f.IntVar(&o.scenario.Pods, "pods", o.scenario.Pods, "single pods, each serving one random population")
+	f.IntVar(&o.scenario.Replicas, "replicas", 0, "replicas per workload (2 or more adds the replica comparison)")
+	f.IntVar(&o.scenario.Workloads, "workloads", o.scenario.Workloads, "workloads of --replicas replicas")
+	f.IntVar(&o.scenario.LandmarksPerWorkload, "workload-landmarks", o.scenario.LandmarksPerWorkload, "populations each workload serves")
+	f.DurationVar(&o.scenario.SLO, "slo", 0, "p90 RTT bound of the single pods (0: none)")
+	f.Float64Var(&o.scenario.Mask, "mask", 0, "share of site-to-population pairs hidden from the scheduler (scored on the full truth)")
+	f.Uint64Var(&o.scenario.Seed, "seed", o.scenario.Seed, "random seed")
+	f.StringSliceVar(&o.exclude, "exclude", nil, "places to leave out (for example a bucket of unknown locations)")
+	f.StringVar(&o.output, "output", o.output, "text or json")
+	return cmd
+}
+
+func (o *evaluateOptions) run(cmd *cobra.Command, out io.Writer) error {
+	if o.rtt == "" {
+		return fmt.Errorf("--rtt: required")
+	}
+	if o.output != "text" && o.output != "json" {
+		return fmt.Errorf("--output: invalid value %q: want text or json", o.output)
+	}
+	file, err := os.Open(o.rtt)
+	if err != nil {
+		return fmt.Errorf("--rtt: %w", err)
+	}
+	defer file.Close()
+	m, stats, err := evaluate.Load(file, o.columns)
+	if err != nil {
+		return fmt.Errorf("--rtt %s: %w", o.rtt, err)
+	}
+	if len(o.exclude) > 0 {
+		if m, err = m.Without(o.exclude...); err != nil {
+			return fmt.Errorf("--exclude: %w", err)
+		}
+	}
+	res, err := evaluate.Run(cmd.Context(), m, o.scenario)
+	if err != nil {
+		return err
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintf(out, "%s: %d rows (%d duplicates averaged, %d pairs mirrored, %d unknown); %d places with every pair known, %d edge sites, %d nodes\n",
+		o.rtt, stats.Rows, stats.Duplicates, stats.Mirrored, stats.Missing, res.Places, res.Sites, res.Nodes)
+	if res.Pods > 0 {
+		fmt.Fprintf(out, "\n%d single pods", res.Pods)
+		if o.scenario.SLO > 0 {
+			fmt.Fprintf(out, ", SLO %s, which no node meets for %d of them", o.scenario.SLO, res.Infeasible)
+		}
+		fmt.Fprintf(out, "; RTT over the %d that both profiles placed:\n", res.Compared)
+		tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "\tmean RTT\tp90 RTT\twithin 1ms of optimum\tSLO violations\tunplaced\t")
+		for _, row := range []struct {
+			name string
+			q    evaluate.Quality
+		}{{"edgeplace", res.Edgeplace}, {"stock", res.Stock}, {"optimum", res.Optimal}} {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f%%\t%d\t%d\t\n", row.name, ms(row.q.MeanRTTms), ms(row.q.P90RTTms),
+				100*row.q.Within1msOfOptimal, row.q.SLOViolations, row.q.Unplaced)
+		}
+		tw.Flush()
+		if gap := res.Stock.MeanRTTms - res.Optimal.MeanRTTms; gap > 0 {
+			fmt.Fprintf(out, "edgeplace closes %.1f%% of the gap between stock and the optimum\n",
+				100*(res.Stock.MeanRTTms-res.Edgeplace.MeanRTTms)/gap)
+		}
+	}
+	if r := res.Replicas; r != nil {
+		bound := "exact"
+		if !r.Exact {
+			bound = "lower bound"
+		}
+		fmt.Fprintf(out, "\n%d workloads of %d replicas, mean RTT from each population to its nearest replica:\n", r.Workloads, r.K)
+		fmt.Fprintf(out, "  edgeplace %s   stock %s   optimum %s (%s)\n", ms(r.Edgeplace), ms(r.Stock), ms(r.Optimal), bound)
+	}
+	if e := res.Estimation; e != nil {
+		fmt.Fprintf(out, "\nmasked %d pairs; the scheduler estimated %d of them, median relative error %.1f%%\n",
+			e.Masked, e.Estimated, 100*e.MedianRelError)
+	}
+	return nil
+}
+
+func ms(v float64) string {
+	return (time.Duration(v * float64(time.Millisecond))).Round(100 * time.Microsecond).String()
+}

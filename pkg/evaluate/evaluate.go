@@ -1,0 +1,424 @@
+// Package evaluate measures placement quality without a cluster: it builds
+// edge sites and user populations from a measured RTT matrix, lets the real
+// kube-scheduler place pods with the shipped edgeplace profile (the real
+// plugins inside the real framework) and, on the same nodes, with the stock
+// default profile, and compares both with the optimum.
+//
+// Every place of the matrix is a user population (a Landmark); a share of
+// the places also host an edge site of identical nodes. A pod serves one
+// population (single pods) or several with weights (a workload of k
+// replicas). RTT is judged on the full matrix (the truth); with Mask, a
+// share of the site-to-population pairs is hidden from the scheduler, which
+// then works from its own estimates.
+package evaluate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/estimate"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/topology"
+)
+
+// Scenario is what to place.
+type Scenario struct {
+	// NodesPerSite identical nodes stand at each edge site.
+	NodesPerSite int
+	// SiteFraction of the places host an edge site (at least two do).
+	SiteFraction float64
+	// Pods single pods, each serving one random population, placed
+	// independently on the empty cluster.
+	Pods int
+	// Replicas, when at least 2, adds Workloads workloads of that many
+	// replicas, each serving LandmarksPerWorkload random populations with
+	// random weights, placed one replica after the other.
+	Replicas             int
+	Workloads            int
+	LandmarksPerWorkload int
+	// SLO is the single pods' p90 bound (0: none).
+	SLO time.Duration
+	// Mask is the share of site-to-population pairs hidden from the
+	// scheduler.
+	Mask float64
+	Seed uint64
+}
+
+// Result compares the placements. Single-pod and replica figures are kept
+// apart: they answer different questions.
+type Result struct {
+	Places int `json:"places"`
+	Sites  int `json:"sites"`
+	Nodes  int `json:"nodes"`
+	Pods   int `json:"pods"`
+	// Compared is how many pods both profiles placed; the RTT figures are
+	// over those.
+	Compared int `json:"compared"`
+	// Infeasible is how many pods no node can serve within their SLO.
+	Infeasible int         `json:"infeasible"`
+	Edgeplace  Quality     `json:"edgeplace"`
+	Stock      Quality     `json:"stock"`
+	Optimal    Quality     `json:"optimal"`
+	Replicas   *Replicas   `json:"replicas,omitempty"`
+	Estimation *Estimation `json:"estimation,omitempty"`
+}
+
+// Quality summarises the RTT the placed pods' users get.
+type Quality struct {
+	MeanRTTms float64 `json:"meanRTTms"`
+	P90RTTms  float64 `json:"p90RTTms"`
+	// SLOViolations counts pods placed beyond their SLO although some node
+	// met it.
+	SLOViolations int `json:"sloViolations"`
+	// Unplaced counts pods the scheduler refused.
+	Unplaced int `json:"unplaced"`
+	// Within1msOfOptimal is the share of pods within 1 ms of the best node.
+	Within1msOfOptimal float64 `json:"within1msOfOptimal"`
+}
+
+// Replicas compares workloads of k replicas by the demand-weighted RTT from
+// each population to its nearest replica.
+type Replicas struct {
+	Workloads int     `json:"workloads"`
+	K         int     `json:"k"`
+	Edgeplace float64 `json:"edgeplaceMeanRTTms"`
+	Stock     float64 `json:"stockMeanRTTms"`
+	// Optimal is exact (exhaustive over sites) when Exact, otherwise a
+	// Lagrangian lower bound.
+	Optimal float64 `json:"optimalMeanRTTms"`
+	Exact   bool    `json:"optimalExact"`
+}
+
+// Estimation is how close the scheduler's estimates of the masked pairs
+// were to the truth.
+type Estimation struct {
+	Masked         int     `json:"masked"`
+	Estimated      int     `json:"estimated"`
+	MedianRelError float64 `json:"medianRelError"`
+}
+
+// cluster is the scenario laid out: places, sites, nodes and the map.
+type cluster struct {
+	m        *Matrix
+	places   []int // matrix indices of the places kept (all pairs known)
+	sites    []int // the places that host nodes
+	nodes    []*v1.Node
+	siteOf   map[string]int // node -> place
+	landmark func(place int) string
+	netmap   *netmap.Map
+	hidden   [][2]int // (site place, population place) pairs masked
+}
+
+const podCPU = "100m"
+
+// Run evaluates the scenario on the matrix.
+func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
+	if sc.NodesPerSite < 1 {
+		return nil, fmt.Errorf("nodes per site: invalid value %d: must be at least 1", sc.NodesPerSite)
+	}
+	if sc.SiteFraction <= 0 || sc.SiteFraction > 1 {
+		return nil, fmt.Errorf("site fraction: invalid value %g: must be in (0, 1]", sc.SiteFraction)
+	}
+	if sc.Mask < 0 || sc.Mask >= 1 {
+		return nil, fmt.Errorf("mask: invalid value %g: must be in [0, 1)", sc.Mask)
+	}
+	rng := rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15))
+	c, err := layout(m, sc, rng)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Places: len(c.places), Sites: len(c.sites), Nodes: len(c.nodes), Pods: sc.Pods}
+	if sc.Mask > 0 {
+		res.Estimation = c.estimationError()
+	}
+
+	edge, err := newPlacer(ctx, c.nodes, c.netmap)
+	if err != nil {
+		return nil, fmt.Errorf("the edgeplace profile: %w", err)
+	}
+	stock, err := newPlacer(ctx, c.nodes, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the stock profile: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	edge.factory.Start(ctx.Done())
+	stock.factory.Start(ctx.Done())
+
+	if err := c.singlePods(ctx, sc, rng, edge, stock, res); err != nil {
+		return nil, err
+	}
+	if sc.Replicas >= 2 && sc.Workloads > 0 {
+		r, err := c.replicas(ctx, sc, rng, edge, stock)
+		if err != nil {
+			return nil, err
+		}
+		res.Replicas = r
+	}
+	return res, nil
+}
+
+// layout keeps the places whose RTT to every other kept place is known,
+// picks the sites, and fills the network map as probes would.
+func layout(m *Matrix, sc Scenario, rng *rand.Rand) (*cluster, error) {
+	places := completeCore(m)
+	if len(places) < 2 {
+		return nil, fmt.Errorf("the matrix has fewer than 2 places whose RTT to each other is all known")
+	}
+	c := &cluster{m: m, places: places, siteOf: map[string]int{}, netmap: netmap.New()}
+	c.landmark = func(p int) string { return "users-" + dnsName(m.Places[p]) }
+	nSites := max(2, int(math.Round(sc.SiteFraction*float64(len(places)))))
+	shuffled := slices.Clone(places)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	c.sites = shuffled[:min(nSites, len(shuffled))]
+	slices.Sort(c.sites)
+
+	capacity := v1.ResourceList{
+		v1.ResourceCPU:    resource.MustParse("64"),
+		v1.ResourceMemory: resource.MustParse("256Gi"),
+		v1.ResourcePods:   resource.MustParse("110"),
+	}
+	now := time.Now()
+	// Each population and each site is in its own "city", so that the
+	// scheduler knows which site is the population's own.
+	for _, p := range places {
+		c.netmap.SetLandmarkAt(c.landmark(p), v1alpha1.Location{City: dnsName(m.Places[p])})
+	}
+	for _, s := range c.sites {
+		site := dnsName(m.Places[s])
+		for i := range sc.NodesPerSite {
+			n := &v1.Node{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", site, i), UID: types.UID(fmt.Sprintf("node-%s-%d", site, i)),
+					Labels: map[string]string{v1alpha1.SiteLabel: site, topology.CityLabel: site}},
+				Status: v1.NodeStatus{Capacity: capacity, Allocatable: capacity,
+					Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}}},
+			}
+			c.nodes = append(c.nodes, n)
+			c.siteOf[n.Name] = s
+			c.netmap.SetNode(n.Name, n.Labels)
+		}
+		nn := &v1alpha1.NodeNetwork{
+			ObjectMeta: metav1.ObjectMeta{Name: "site-" + site},
+			Spec:       v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site},
+		}
+		for _, p := range places {
+			if sc.Mask > 0 && rng.Float64() < sc.Mask {
+				c.hidden = append(c.hidden, [2]int{s, p})
+				continue
+			}
+			rtt, _ := m.RTT(s, p)
+			us := max(int64(rtt*1000), 1)
+			nn.Status.Landmarks = append(nn.Status.Landmarks, v1alpha1.LandmarkRTT{
+				Landmark: c.landmark(p), RTTP50Microseconds: us, RTTP90Microseconds: us,
+				Samples: 30, ObservedTime: metav1.NewTime(now),
+			})
+		}
+		c.netmap.SetNodeNetwork(nn)
+	}
+	snap := c.netmap.Flush()
+	if sc.Mask > 0 {
+		const ttl = time.Hour
+		c.netmap.EnableEstimation(ttl)
+		c.netmap.PublishEstimates(estimate.NewMapEstimator().Estimate(snap, now, ttl))
+		c.netmap.Flush()
+	}
+	return c, nil
+}
+
+// completeCore drops, one at a time, the place with the most unknown pairs
+// until every pair left (each place to itself included) is known.
+func completeCore(m *Matrix) []int {
+	alive := make([]bool, len(m.Places))
+	for i := range alive {
+		alive[i] = true
+	}
+	for {
+		worst, worstMissing := -1, 0
+		for i := range m.Places {
+			if !alive[i] {
+				continue
+			}
+			missing := 0
+			for j := range m.Places {
+				if _, ok := m.RTT(i, j); alive[j] && !ok {
+					missing++
+				}
+			}
+			if missing > worstMissing {
+				worst, worstMissing = i, missing
+			}
+		}
+		if worst < 0 {
+			break
+		}
+		alive[worst] = false
+	}
+	var out []int
+	for i, a := range alive {
+		if a {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// dnsName turns a place name into a valid object name part.
+func dnsName(s string) string {
+	s = strings.ToLower(s)
+	var b strings.Builder
+	for _, r := range s {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	return strings.Trim(b.String(), "-")
+}
+
+func (c *cluster) rtt(site, place int) float64 {
+	v, _ := c.m.RTT(site, place)
+	return v
+}
+
+// best is the lowest RTT from any site to a population.
+func (c *cluster) best(place int) float64 {
+	best := math.Inf(1)
+	for _, s := range c.sites {
+		best = min(best, c.rtt(s, place))
+	}
+	return best
+}
+
+func (c *cluster) estimationError() *Estimation {
+	e := &Estimation{Masked: len(c.hidden)}
+	view := c.netmap.Current().View(time.Now(), time.Hour)
+	var errs []float64
+	for _, h := range c.hidden {
+		row, ok := view.Row(c.nodes[slices.IndexFunc(c.nodes, func(n *v1.Node) bool { return c.siteOf[n.Name] == h[0] })].Name)
+		if !ok {
+			continue
+		}
+		lm, ok := view.Landmark(c.landmark(h[1]))
+		if !ok {
+			continue
+		}
+		us, _, ok := view.Value(row, lm, netmap.P50, netmap.AnyEstimate)
+		if !ok {
+			continue
+		}
+		e.Estimated++
+		truth := c.rtt(h[0], h[1])
+		if truth > 0 {
+			errs = append(errs, math.Abs(float64(us)/1000-truth)/truth)
+		}
+	}
+	e.MedianRelError = median(errs)
+	return e
+}
+
+func (c *cluster) pod(name string, annotations map[string]string) *v1.Pod {
+	return &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("pod-" + name), Annotations: annotations},
+		Spec: v1.PodSpec{Containers: []v1.Container{{Name: "app", Resources: v1.ResourceRequirements{
+			Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse(podCPU)},
+		}}}},
+	}
+}
+
+// singlePods places each pod on the empty cluster with both profiles. RTT
+// figures compare the pods both profiles placed (with an SLO, edgeplace
+// refuses pods no node can serve in time; stock places them anyway), so the
+// three rows speak of the same pods.
+func (c *cluster) singlePods(ctx context.Context, sc Scenario, rng *rand.Rand, edge, stock *placer, res *Result) error {
+	slo := float64(sc.SLO) / float64(time.Millisecond)
+	var edgeRTT, stockRTT, optRTT []float64
+	for i := range sc.Pods {
+		users := c.places[rng.IntN(len(c.places))]
+		annotations := map[string]string{intent.DemandAnnotation: c.landmark(users)}
+		if sc.SLO > 0 {
+			annotations[intent.MaxRTTAnnotation] = sc.SLO.String()
+			annotations[intent.EstimatesAnnotation] = string(intent.EstimatesCoordinates)
+		}
+		pod := c.pod(fmt.Sprintf("pod-%d", i), annotations)
+		opt := c.best(users)
+		feasible := sc.SLO == 0 || opt <= slo
+		if !feasible {
+			res.Infeasible++
+		}
+		got := [2]float64{}
+		placed := true
+		for k, side := range []struct {
+			p *placer
+			q *Quality
+		}{{edge, &res.Edgeplace}, {stock, &res.Stock}} {
+			node, err := side.p.place(ctx, pod)
+			if err != nil {
+				return fmt.Errorf("pod %d: %w", i, err)
+			}
+			if node == "" {
+				side.q.Unplaced++
+				placed = false
+				continue
+			}
+			got[k] = c.rtt(c.siteOf[node], users)
+			if sc.SLO > 0 && feasible && got[k] > slo {
+				side.q.SLOViolations++
+			}
+		}
+		if placed {
+			edgeRTT, stockRTT, optRTT = append(edgeRTT, got[0]), append(stockRTT, got[1]), append(optRTT, opt)
+		}
+	}
+	fill := func(q *Quality, rtts []float64) {
+		q.MeanRTTms, q.P90RTTms = mean(rtts), quantile(rtts, 0.9)
+		near := 0
+		for i, v := range rtts {
+			if v-optRTT[i] <= 1 {
+				near++
+			}
+		}
+		if len(rtts) > 0 {
+			q.Within1msOfOptimal = float64(near) / float64(len(rtts))
+		}
+	}
+	fill(&res.Edgeplace, edgeRTT)
+	fill(&res.Stock, stockRTT)
+	fill(&res.Optimal, optRTT)
+	res.Compared = len(optRTT)
+	return nil
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(math.Ceil(q*float64(len(s))))-1)]
+}
+
+func median(xs []float64) float64 { return quantile(xs, 0.5) }
