@@ -233,6 +233,9 @@ func (w *waitingPods) forget(pod *v1.Pod) {
 // nodes than their last PreFilter did: a pod rejected outright, or one whose
 // few candidates other plugins turned down.
 func (pl *NetworkLatency) activateHelped(ctx context.Context, snap *netmap.Snapshot) {
+	if snap.State() == netmap.Syncing {
+		return // nothing to gain yet: PreFilter would hold the pods again
+	}
 	view := snap.View(pl.now(), pl.args.MeasurementTTL.Duration)
 	helped := map[string]*v1.Pod{}
 	pl.waiting.mu.Lock()

@@ -31,6 +31,10 @@ import (
 // Name is the plugin's name in the registry and in configurations.
 const Name = "NetworkLatency"
 
+// ReasonLoading holds pods with a network intent while the network map
+// syncs at start-up; they are retried once it is ready.
+const ReasonLoading = "network measurements are still loading"
+
 // NetworkLatency implements the plugin.
 type NetworkLatency struct {
 	handle  fwk.Handle

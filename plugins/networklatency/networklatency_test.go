@@ -356,10 +356,21 @@ func TestHoldsPodsWhileTheMapLoads(t *testing.T) {
 	assert.Equal(t, "network measurements are still loading", st.Message())
 	_, st = scoreAll(t, pl, testPod("plain", nil), []string{"a"})
 	assert.True(t, st.IsSkip(), "pods without intent are not held")
+	hopeless := testPod("hopeless", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "1ms"})
+	_, st = scoreAll(t, pl, hopeless, []string{"a"})
+	assert.Equal(t, ReasonLoading, st.Message())
+
+	m.SetNodeNetwork(measuredAt("a", "hz", 2_500)) // an update while still loading
+	m.Flush()
+	assert.Empty(t, h.activated, "nothing is retried before the map is ready")
 
 	m.SetState(netmap.Ready)
 	m.Flush()
-	assert.Equal(t, []string{"early"}, h.activated)
+	assert.ElementsMatch(t, []string{"early", "hopeless"}, h.activated,
+		"every held pod is retried, also one that no node can serve: it then gets the real reason")
+	_, st = scoreAll(t, pl, hopeless, []string{"a"})
+	require.NotNil(t, st)
+	assert.Contains(t, st.Message(), "no node within 1ms")
 	got, st := scoreAll(t, pl, testPod("early", map[string]string{intent.DemandAnnotation: "hz"}), []string{"a"})
 	require.Nil(t, st)
 	assert.Equal(t, map[string]int64{"a": 100}, got)

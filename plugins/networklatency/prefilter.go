@@ -72,9 +72,11 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	if snap.State() == netmap.Syncing {
 		// Right after start-up the map is still loading: placing a pod that
 		// asked for latency now would place it blind. It is re-activated as
-		// soon as the map is ready.
-		pl.waiting.add(pod, 0)
-		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "network measurements are still loading")
+		// soon as the map is ready, whatever the map then admits (-1 is below
+		// every candidate count), so that a pod no node can serve gets that
+		// verdict instead of keeping this one.
+		pl.waiting.add(pod, -1)
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonLoading)
 	}
 	s := &cycleState{
 		view:   snap.View(pl.now(), pl.args.MeasurementTTL.Duration),

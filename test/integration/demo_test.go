@@ -1,0 +1,50 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/edgeplace/edgeplace/pkg/demo"
+)
+
+// TestDemoScenario runs `make demo`'s scenario at a small size (only the
+// provinces the workloads serve, one node per site) on its own control
+// plane: edgeplace's users get lower RTT than the stock profile's, and no
+// workload is placed beyond an SLO that some site meets.
+func TestDemoScenario(t *testing.T) {
+	plot := filepath.Join(t.TempDir(), "placements.png")
+	report, err := demo.Run(t.Context(), demo.Options{SchedulerBinary: schedulerBinary, NodesPerSite: 1, Plot: plot})
+	require.NoError(t, err)
+	var out testWriter
+	report.Print(&out)
+	t.Log("\n" + string(out))
+
+	assert.Less(t, report.Edgeplace.MeanRTT, report.Stock.MeanRTT)
+	assert.Zero(t, report.Edgeplace.SLOViolations)
+	for _, w := range report.Workloads {
+		nodes := report.Edgeplace.Nodes[w.Name]
+		if w.Name == "ar-assist" {
+			assert.Empty(t, nodes, "no site meets 1ms")
+			assert.Contains(t, report.Edgeplace.Pending[w.Name], "no node within 1ms p90 of xinjiang-telecom")
+			continue
+		}
+		assert.Len(t, nodes, max(1, w.Replicas), w.Name)
+	}
+	sites := map[string]bool{}
+	for _, n := range report.Edgeplace.Nodes["cdn-cache"] {
+		sites[n[:len(n)-2]] = true
+	}
+	assert.Len(t, sites, 3, "the cache's replicas cover three areas")
+
+	info, err := os.Stat(plot)
+	require.NoError(t, err)
+	assert.Greater(t, info.Size(), int64(10_000), "a chart was drawn")
+}
+
+type testWriter []byte
+
+func (w *testWriter) Write(p []byte) (int, error) { *w = append(*w, p...); return len(p), nil }
