@@ -1,20 +1,16 @@
 // Command kubectl-edgeplace is edgeplace's operator tool, usable as a
-// kubectl plugin ("kubectl edgeplace ...") or on its own.
+// kubectl plugin ("kubectl edgeplace ...") or on its own; the commands are
+// in pkg/kubectlplugin.
 package main
 
 import (
 	"os"
 
-	"github.com/spf13/cobra"
 	"k8s.io/component-base/cli"
+
+	"github.com/edgeplace/edgeplace/pkg/kubectlplugin"
 )
 
 func main() {
-	root := &cobra.Command{
-		Use:          "kubectl-edgeplace",
-		Short:        "Inspect and evaluate edgeplace's latency-aware placement",
-		SilenceUsage: true,
-	}
-	root.AddCommand(newEvaluateCommand())
-	os.Exit(cli.Run(root))
+	os.Exit(cli.Run(kubectlplugin.NewCommand()))
 }

@@ -278,9 +278,11 @@ func candidatesFor(view netmap.View, in *intent.Intent) int {
 	return view.NodesWithin(lms, percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond), accepted(in.Estimates)).Nodes.Len()
 }
 
-// Reserve forgets a pod that got a node: it waits no more.
-func (pl *NetworkLatency) Reserve(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ string) *fwk.Status {
+// Reserve forgets a pod that got a node (it waits no more), and records
+// NetworkLatency's view of the decision (decision.go).
+func (pl *NetworkLatency) Reserve(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, node string) *fwk.Status {
 	pl.waiting.forget(pod)
+	pl.record(ctx, cs, pod, node)
 	return nil
 }
 

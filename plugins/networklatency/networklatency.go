@@ -11,6 +11,7 @@ package networklatency
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -42,6 +43,8 @@ type NetworkLatency struct {
 	netmap  *netmap.Map
 	parse   intent.Options
 	waiting *waitingPods
+	// lastCount is when network_map_entries was last set (unix nanos).
+	lastCount atomic.Int64
 	// workloads holds replica-coverage plans; nil disables coverage.
 	workloads *coverage.Workloads
 	// pods finds the pods of a pod's dependency; nil disables dependency
@@ -104,7 +107,11 @@ func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Hand
 		waiting: newWaitingPods(),
 		now:     time.Now,
 	}
-	m.OnUpdate(func(_, next *netmap.Snapshot) { pl.activateHelped(ctx, next) })
+	registerMetrics()
+	m.OnUpdate(func(_, next *netmap.Snapshot) {
+		pl.activateHelped(ctx, next)
+		pl.countEntries(next)
+	})
 	return pl
 }
 

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -30,7 +31,10 @@ type fakeHandle struct {
 	fwk.Handle
 	mu        sync.Mutex
 	activated []string
+	events    *events.FakeRecorder
 }
+
+func (h *fakeHandle) EventRecorder() events.EventRecorderLogger { return h.events }
 
 func (h *fakeHandle) Activate(_ klog.Logger, pods map[string]*v1.Pod) {
 	h.mu.Lock()
@@ -74,7 +78,7 @@ func newPlugin(t *testing.T, m *netmap.Map) (*NetworkLatency, *fakeHandle) {
 	t.Helper()
 	args, err := argscheme.NetworkLatencyArgs(nil)
 	require.NoError(t, err)
-	h := &fakeHandle{}
+	h := &fakeHandle{events: events.NewFakeRecorder(100)}
 	pl := NewWithMap(context.Background(), args, h, m)
 	pl.now = func() time.Time { return now }
 	return pl, h

@@ -171,10 +171,12 @@ func (pl *NetworkLatency) whyNone(s *cycleState) string {
 		name := s.view.LandmarkName(lm)
 		row, best, ok := s.view.Best(lm, s.pct)
 		if !ok {
+			sloRejections.WithLabelValues(name).Inc()
 			return fmt.Sprintf("no node within %s of %s: no node has a measurement of it fresher than %s",
 				slo, name, pl.args.MeasurementTTL.Duration)
 		}
 		if best > s.bound {
+			sloRejections.WithLabelValues(name).Inc()
 			return fmt.Sprintf("no node within %s of %s; best is %s at %s",
 				slo, name, s.view.Describe(row), fmtRTT(best))
 		}
@@ -183,6 +185,7 @@ func (pl *NetworkLatency) whyNone(s *cycleState) string {
 	for i, lm := range s.landmarks[:s.depFrom] {
 		names[i] = s.view.LandmarkName(lm)
 	}
+	sloRejections.WithLabelValues("(all at once)").Inc()
 	return fmt.Sprintf("no node within %s of every demand landmark at once (%s)", slo, strings.Join(names, ", "))
 }
 

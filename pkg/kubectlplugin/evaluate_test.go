@@ -1,4 +1,4 @@
-package main
+package kubectlplugin
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func runEvaluate(t *testing.T, args ...string) (string, error) {
 }
 
 func TestEvaluateJSON(t *testing.T) {
-	out, err := runEvaluate(t, "--rtt", "../../pkg/evaluate/testdata/aws-inter-region-p50-ms.json",
+	out, err := runEvaluate(t, "--rtt", "../evaluate/testdata/aws-inter-region-p50-ms.json",
 		"--pods", "30", "--replicas", "2", "--workloads", "3", "--output", "json")
 	require.NoError(t, err)
 	var res struct {

@@ -1,4 +1,4 @@
-package main
+package kubectlplugin
 
 import (
 	"encoding/json"

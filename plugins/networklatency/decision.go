@@ -1,0 +1,168 @@
+package networklatency
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+// DecisionReason is the reason of the event NetworkLatency records on a pod
+// when it reserves a node: its own view of the decision, at decision time,
+// for `kubectl edgeplace explain`. Other plugins' verdicts are not in it.
+const DecisionReason = "EdgeplaceDecision"
+
+// alternatives is how many runner-up nodes the decision names.
+const alternatives = 3
+
+// decision is NetworkLatency's view of a pod's placement on a node.
+type decision struct {
+	node     string
+	weighted int64 // demand-weighted RTT, microseconds; unknownRTT if unknown
+	parts    []string
+	sources  map[netmap.Source]bool
+	admitted int // nodes the SLO admitted; -1 without an SLO
+	total    int
+	others   []ranked
+}
+
+type ranked struct {
+	node string
+	rtt  int64
+}
+
+// decide describes the chosen node's RTT to each demand landmark and the
+// best other nodes by NetworkLatency's own score.
+func (pl *NetworkLatency) decide(s *cycleState, node string) decision {
+	d := decision{node: node, weighted: unknownRTT, sources: map[netmap.Source]bool{}, admitted: -1, total: s.view.NumNodes()}
+	if s.bound > 0 {
+		d.admitted = s.admitted.Nodes.Len()
+	}
+	row, ok := s.view.Row(node)
+	if !ok {
+		return d
+	}
+	now := pl.now()
+	var sum int64
+	known := true
+	for i, lm := range s.landmarks {
+		rtt, src, ok := s.view.Value(row, lm, s.pct, netmap.AnyEstimate)
+		name := s.view.LandmarkName(lm)
+		if !ok {
+			known = false
+			d.parts = append(d.parts, name+" unknown")
+			continue
+		}
+		sum += int64(rtt) * s.weights[i]
+		d.sources[src] = true
+		part := fmt.Sprintf("%s %s %s", name, fmtRTT(rtt), src)
+		if src == netmap.Measured {
+			part += fmt.Sprintf(" %s ago", now.Sub(s.view.Observed(row, lm)).Round(time.Second))
+		}
+		d.parts = append(d.parts, part)
+	}
+	if known && s.totalWeight > 0 {
+		d.weighted = sum / s.totalWeight
+	}
+	d.others = pl.runnersUp(s, row)
+	return d
+}
+
+// runnersUp ranks other rows by weighted RTT: the rows PreFilter admitted
+// when an SLO narrowed them, otherwise every row (reusing PreScore's pass
+// when it made one).
+func (pl *NetworkLatency) runnersUp(s *cycleState, chosen int32) []ranked {
+	byRow := s.byRow
+	if byRow == nil && s.bound == 0 {
+		byRow = make([]int32, s.view.NumRows())
+		s.view.WeightedRTT(s.landmarks, s.weights, s.pct, s.accept, byRow)
+	}
+	var out []ranked
+	consider := func(row int32, rtt int64) {
+		if row == chosen || rtt < 0 || (s.bound > 0 && !s.admitted.HasRow(row)) {
+			return
+		}
+		for _, n := range s.view.RowNodes(row) {
+			out = append(out, ranked{n, rtt})
+			break // one node per row: its site peers score the same
+		}
+	}
+	if byRow != nil {
+		for row, rtt := range byRow {
+			consider(int32(row), int64(rtt))
+		}
+	} else {
+		for name := range s.admitted.Nodes {
+			if row, ok := s.view.Row(name); ok {
+				var sum int64
+				for i, lm := range s.landmarks {
+					rtt, _, ok := s.view.Value(row, lm, s.pct, s.accept)
+					if !ok {
+						sum = -1
+						break
+					}
+					sum += int64(rtt) * s.weights[i]
+				}
+				if sum >= 0 {
+					consider(row, sum/s.totalWeight)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b ranked) int { return cmp.Or(cmp.Compare(a.rtt, b.rtt), cmp.Compare(a.node, b.node)) })
+	return out[:min(len(out), alternatives)]
+}
+
+// String is the event note: short enough for an Event (1 KB).
+func (d decision) String() string {
+	var b strings.Builder
+	if d.weighted == unknownRTT {
+		fmt.Fprintf(&b, "node %s: RTT unknown", d.node)
+	} else {
+		fmt.Fprintf(&b, "node %s: weighted RTT %s", d.node, fmtRTT(int32(d.weighted)))
+	}
+	fmt.Fprintf(&b, " (%s)", strings.Join(d.parts, ", "))
+	if d.admitted >= 0 {
+		fmt.Fprintf(&b, "; SLO admitted %d of %d nodes", d.admitted, d.total)
+	}
+	if len(d.others) > 0 {
+		var parts []string
+		for _, o := range d.others {
+			parts = append(parts, fmt.Sprintf("%s %s", o.node, fmtRTT(int32(o.rtt))))
+		}
+		fmt.Fprintf(&b, "; next best: %s", strings.Join(parts, ", "))
+	}
+	note := b.String()
+	if len(note) > 1000 {
+		note = note[:997] + "..."
+	}
+	return note
+}
+
+// record observes the decision's metrics and records it on the pod as an
+// event (asynchronously, through the framework's broadcaster).
+func (pl *NetworkLatency) record(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, node string) {
+	s := readState(cs)
+	if s == nil {
+		return
+	}
+	d := pl.decide(s, node)
+	if d.weighted != unknownRTT {
+		chosenRTT.Observe(float64(d.weighted) / 1e6)
+	}
+	for src := range d.sources {
+		if src != netmap.Measured {
+			estimatedDecisions.WithLabelValues(src.String()).Inc()
+		}
+	}
+	if r := pl.handle.EventRecorder(); r != nil {
+		r.Eventf(pod, nil, v1.EventTypeNormal, DecisionReason, "Scheduling", "%s", d.String())
+	}
+}

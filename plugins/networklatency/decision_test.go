@@ -1,0 +1,51 @@
+package networklatency
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	"github.com/edgeplace/edgeplace/pkg/intent"
+)
+
+// TestDecisionEvent: Reserve records NetworkLatency's view of the decision
+// on the pod: the chosen node's RTT per demand landmark, with its source and
+// age, how many nodes the SLO admitted, and the best other nodes.
+func TestDecisionEvent(t *testing.T) {
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		want        string
+	}{{
+		name:        "no SLO: the runners-up among every node",
+		annotations: map[string]string{intent.DemandAnnotation: "hz:3,sh:1"},
+		want:        "node a: weighted RTT 4ms (hz 3ms measured 1m0s ago, sh 7ms measured 1m0s ago); next best: b 6.5ms, c 12ms",
+	}, {
+		name:        "SLO: the runners-up among the nodes it admitted",
+		annotations: map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "6ms"},
+		want:        "node a: weighted RTT 3ms (hz 3ms measured 1m0s ago); SLO admitted 2 of 4 nodes; next best: b 5ms",
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := cluster(t, map[string]map[string]int64{
+				"a": {"hz": 3_000, "sh": 7_000},
+				"b": {"hz": 5_000, "sh": 11_000},
+				"c": {"hz": 9_000, "sh": 21_000},
+				"d": {"hz": 20_000},
+			})
+			pl, h := newPlugin(t, m)
+			pod := testPod("p", tc.annotations)
+			cs := framework.NewCycleState()
+			_, st := pl.PreFilter(context.Background(), cs, pod, nil)
+			require.True(t, st.IsSuccess(), st.Message())
+			require.Nil(t, pl.PreScore(context.Background(), cs, pod, []fwk.NodeInfo{nodeInfo("a"), nodeInfo("b")}))
+			require.Nil(t, pl.Reserve(context.Background(), cs, pod, "a"))
+			require.Len(t, h.events.Events, 1)
+			assert.Equal(t, "Normal "+DecisionReason+" "+tc.want, <-h.events.Events)
+		})
+	}
+}
