@@ -27,6 +27,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
+	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
 // Name is the plugin's name in the registry and in configurations.
@@ -227,6 +228,7 @@ func (pl *BandwidthCost) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1
 		s.used[name] = pl.ledger.Used(name)
 	}
 	cs.Write(stateKey, s)
+	verdicts.Ensure(cs)
 	return nil, nil
 }
 
@@ -252,11 +254,13 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 			if used+s.in.EgressMbps > capacity {
 				klog.FromContext(ctx).V(5).Info("node egress full", "pod", klog.KObj(pod), "node", node.Name,
 					"usedMbps", used, "capacityMbps", capacity, "podMbps", s.in.EgressMbps)
+				verdicts.Reject(cs, Name, ReasonEgress)
 				return fwk.NewStatus(fwk.Unschedulable, ReasonEgress)
 			}
 		}
 	}
 	if s.in.MaxCost >= 0 && pl.marginal(s, node) > s.in.MaxCost {
+		verdicts.Reject(cs, Name, ReasonCost)
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonCost)
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
 	"github.com/edgeplace/edgeplace/pkg/topology"
+	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
 // Name is the plugin's name in the registry and in configurations.
@@ -155,6 +156,7 @@ func (pl *Locality) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod,
 		s.reasons[id], s.scores[id] = violation(in, loc), s.score(loc)
 	}
 	cs.Write(stateKey, s)
+	verdicts.Ensure(cs)
 	if !in.HasLocation() {
 		// Only the carrier preference applies: nothing to filter.
 		return nil, fwk.NewStatus(fwk.Skip)
@@ -182,6 +184,7 @@ func (pl *Locality) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, 
 		logger.Info("node fails a location constraint", "pod", klog.KObj(pod), "node", nodeInfo.Node().Name,
 			"carrier", loc.Carrier, "province", loc.Province, "nodeType", loc.NodeType, "reason", reason)
 	}
+	verdicts.Reject(cs, Name, reason)
 	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reason)
 }
 

@@ -12,6 +12,7 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
 // DecisionReason is the reason of the event NetworkLatency records on a pod
@@ -31,6 +32,7 @@ type decision struct {
 	admitted int // nodes the SLO admitted; -1 without an SLO
 	total    int
 	others   []ranked
+	rejected string // what edgeplace's Filters rejected (pkg/verdicts)
 }
 
 type ranked struct {
@@ -132,6 +134,9 @@ func (d decision) String() string {
 	if d.admitted >= 0 {
 		fmt.Fprintf(&b, "; SLO admitted %d of %d nodes", d.admitted, d.total)
 	}
+	if d.rejected != "" {
+		fmt.Fprintf(&b, "; %s", d.rejected)
+	}
 	if len(d.others) > 0 {
 		var parts []string
 		for _, o := range d.others {
@@ -154,6 +159,7 @@ func (pl *NetworkLatency) record(ctx context.Context, cs fwk.CycleState, pod *v1
 		return
 	}
 	d := pl.decide(s, node)
+	d.rejected = verdicts.Summary(cs)
 	if d.weighted != unknownRTT {
 		chosenRTT.Observe(float64(d.weighted) / 1e6)
 	}

@@ -10,6 +10,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
 // TestDecisionEvent: Reserve records NetworkLatency's view of the decision
@@ -48,4 +49,19 @@ func TestDecisionEvent(t *testing.T) {
 			assert.Equal(t, "Normal "+DecisionReason+" "+tc.want, <-h.events.Events)
 		})
 	}
+}
+
+// TestDecisionNamesRejections: the recorded decision says how many nodes
+// edgeplace's plugins rejected in the cycle, and why.
+func TestDecisionNamesRejections(t *testing.T) {
+	m := cluster(t, map[string]map[string]int64{"a": {"hz": 3_000}, "b": {"hz": 5_000}})
+	pl, h := newPlugin(t, m)
+	pod := testPod("p", map[string]string{intent.DemandAnnotation: "hz"})
+	cs := framework.NewCycleState()
+	_, st := pl.PreFilter(context.Background(), cs, pod, nil)
+	require.True(t, st.IsSuccess())
+	verdicts.Reject(cs, "Locality", "node(s) are on a forbidden carrier")
+	verdicts.Reject(cs, "Locality", "node(s) are on a forbidden carrier")
+	require.Nil(t, pl.Reserve(context.Background(), cs, pod, "a"))
+	assert.Contains(t, <-h.events.Events, "; Locality rejected 2 (node(s) are on a forbidden carrier); next best: b 5ms")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
 const stateKey fwk.StateKey = Name
@@ -112,6 +113,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
 	cs.Write(stateKey, s)
+	verdicts.Ensure(cs)
 	if s.bound == 0 || s.depFrom == 0 {
 		return nil, nil
 	}

@@ -6,6 +6,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
 // Filter reasons. They are categorical so that the framework can group them
@@ -30,17 +32,22 @@ func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1
 	node := nodeInfo.Node().Name
 	row, ok := s.view.Row(node)
 	if !ok {
+		verdicts.Reject(cs, Name, ReasonNoMeasurement)
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
 	}
 	if s.bound > 0 && !s.admitted.HasRow(row) {
 		// Only nodes PreFilter did not admit get here (a nominated node,
 		// for one): find the reason.
 		if st := s.check(ctx, pod, node, row, s.landmarks[:s.depFrom], s.bound, ReasonOverSLO); st != nil {
+			verdicts.Reject(cs, Name, st.Message())
 			return st
 		}
 	}
 	if s.depBound > 0 {
-		return s.check(ctx, pod, node, row, s.landmarks[s.depFrom:], s.depBound, ReasonOverDepSLO)
+		if st := s.check(ctx, pod, node, row, s.landmarks[s.depFrom:], s.depBound, ReasonOverDepSLO); st != nil {
+			verdicts.Reject(cs, Name, st.Message())
+			return st
+		}
 	}
 	return nil
 }
