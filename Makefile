@@ -7,7 +7,7 @@ BIN   := $(CURDIR)/bin
 # tests also run under the race detector.
 RACE_PKGS := ./pkg/netmap/... ./plugins/... ./pkg/probe/... ./pkg/responder/... ./pkg/verdicts/...
 
-.PHONY: all build test unit race integration bench-smoke verify generate demo bench bench-e2e clean
+.PHONY: all build test unit race integration bench-smoke verify generate demo bench bench-e2e fuzz clean
 
 all: build
 
@@ -66,6 +66,18 @@ $(BIN)/etcd:
 
 $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe: FORCE
 	$(GO) build -o $@ ./cmd/$(notdir $@)
+
+# Every fuzz target for FUZZTIME each (their seed corpora also run in
+# `make unit`, as ordinary tests).
+FUZZTIME ?= 20s
+FUZZ_TARGETS := FuzzForPod:./pkg/intent FuzzFromLabels:./pkg/topology FuzzLoad:./pkg/evaluate \
+  FuzzArgs:./pkg/apis/config/scheme FuzzNodeNetwork:./pkg/netmap
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "== $${t%%:*} ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:}; \
+	done
 
 # Regenerate deepcopy, conversions, defaults, clients and CRDs.
 generate:

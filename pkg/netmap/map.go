@@ -492,12 +492,12 @@ func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPe
 		for i := range nn.Status.Landmarks {
 			m := &nn.Status.Landmarks[i]
 			lm, ok := s.landmarkID[m.Landmark]
-			if !ok {
+			if !ok || !plausible(m) {
 				continue
 			}
 			e := &fresh[lm]
-			e.rtt[P50] = clampRTT(m.RTTP50Microseconds)
-			e.rtt[P90] = clampRTT(m.RTTP90Microseconds)
+			e.rtt[P50] = int32(m.RTTP50Microseconds)
+			e.rtt[P90] = int32(m.RTTP90Microseconds)
 			e.observed = uint32(min(max(m.ObservedTime.Unix(), 1), math.MaxUint32))
 		}
 	}

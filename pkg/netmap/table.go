@@ -1,6 +1,8 @@
 package netmap
 
-import "math"
+import (
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+)
 
 // Percentile indexes the RTT figures an entry keeps.
 type Percentile uint8
@@ -60,14 +62,14 @@ func (t *table) column(c int, lm int32) []entry {
 	return t.chunks[c].entries[off : off+chunkRows]
 }
 
-// clampRTT keeps a value inside the range the CRD schema allows, so that a
-// bypassed schema cannot overflow the table.
-func clampRTT(us int64) int32 {
-	switch {
-	case us < 0:
-		return 0
-	case us > math.MaxInt32:
-		return math.MaxInt32
-	}
-	return int32(us)
+// maxRTT is the largest RTT the CRD schema allows, in microseconds.
+const maxRTT = 60_000_000
+
+// plausible says whether an entry is one the CRD schema admits (0 <= p50 <=
+// p90 <= 60 s, at least one sample). An API server that skipped the schema
+// (or an object written before it) could carry anything; such an entry reads
+// as missing rather than as a measurement.
+func plausible(m *v1alpha1.LandmarkRTT) bool {
+	return m.RTTP50Microseconds >= 0 && m.RTTP50Microseconds <= m.RTTP90Microseconds &&
+		m.RTTP90Microseconds <= maxRTT && m.Samples >= 1
 }

@@ -1,0 +1,64 @@
+package intent
+
+import (
+	"strings"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+)
+
+// FuzzForPod feeds arbitrary annotation values to the intent parser: it
+// returns an intent or an error naming the annotation, never panics, and
+// never accepts more landmarks than the limit, a negative bound or a
+// non-positive weight.
+func FuzzForPod(f *testing.F) {
+	for _, seed := range [][3]string{
+		{"zhejiang-telecom:60,jiangsu-telecom:40", "10ms", "p90"},
+		{"hz", "NaN", ""},
+		{"hz:1e400", "Inf", "p99"},
+		{"a:1,a:2", "-5ms", "p50"},
+		{",,,:", "1e400ms", " "},
+		{"hz:9223372036854775807,sh:9223372036854775807", "10", "P90"},
+	} {
+		f.Add(seed[0], seed[1], seed[2], "peers", "200M", "profile")
+	}
+	opts := Options{DefaultPercentile: config.P90, DefaultWeight: 1, MaxLandmarks: 64}
+	profiles := func(namespace, name string) (*v1alpha1.LatencyProfile, bool) {
+		if name != "profile" {
+			return nil, false
+		}
+		return &v1alpha1.LatencyProfile{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+			Spec: v1alpha1.LatencyProfileSpec{Demand: []v1alpha1.DemandEntry{{Landmark: "hz", Weight: 1}}}}, true
+	}
+	f.Fuzz(func(t *testing.T, demand, maxRTT, pct, estimates, egress, profile string) {
+		pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p", Annotations: map[string]string{
+			DemandAnnotation: demand, MaxRTTAnnotation: maxRTT, PercentileAnnotation: pct,
+			EstimatesAnnotation: estimates, EgressAnnotation: egress, v1alpha1.ProfileAnnotation: profile,
+		}}}
+		in, err := ForPod(pod, profiles, opts)
+		if err != nil {
+			if !strings.Contains(err.Error(), "edgeplace.io/") {
+				t.Fatalf("the error does not name the annotation: %v", err)
+			}
+			return
+		}
+		if in == nil {
+			return
+		}
+		if len(in.Demand) > opts.MaxLandmarks {
+			t.Fatalf("accepted %d landmarks, more than the limit", len(in.Demand))
+		}
+		if in.MaxRTT < 0 {
+			t.Fatalf("accepted a negative SLO %s", in.MaxRTT)
+		}
+		for _, d := range in.Demand {
+			if d.Weight <= 0 {
+				t.Fatalf("accepted weight %d for %q", d.Weight, d.Landmark)
+			}
+		}
+	})
+}
