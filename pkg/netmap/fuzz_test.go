@@ -23,7 +23,7 @@ func FuzzNodeNetwork(f *testing.F) {
 		m.SetLandmark("hz")
 		m.SetLandmark(landmark)
 		m.SetNode("n", map[string]string{v1alpha1.SiteLabel: site})
-		observed := now.Add(-time.Duration(max(min(ageSeconds, 1<<30), -(1 << 30))) * time.Second)
+		observed := now.Add(-time.Duration(max(min(ageSeconds, 1<<30), -(1<<30))) * time.Second)
 		m.SetNodeNetwork(&v1alpha1.NodeNetwork{
 			ObjectMeta: metav1.ObjectMeta{Name: "n"},
 			Spec:       v1alpha1.NodeNetworkSpec{Scope: v1alpha1.NodeNetworkScope(scope), Site: site},
