@@ -1,0 +1,131 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
+	"github.com/edgeplace/edgeplace/pkg/schedulerproc"
+)
+
+// applyManifest creates the RBAC objects of a file under manifests/.
+func applyManifest(t *testing.T, kube kubernetes.Interface, file string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "manifests", file))
+	require.NoError(t, err)
+	ctx := t.Context()
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
+		require.NoError(t, err, "%s: %s", file, doc)
+		switch o := obj.(type) {
+		case *corev1.Namespace:
+			_, err = kube.CoreV1().Namespaces().Create(ctx, o, metav1.CreateOptions{})
+		case *corev1.ServiceAccount:
+			_, err = kube.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.ClusterRole:
+			_, err = kube.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.ClusterRoleBinding:
+			_, err = kube.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.Role:
+			_, err = kube.RbacV1().Roles(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.RoleBinding:
+			_, err = kube.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		default:
+			t.Fatalf("%s: unexpected %T", file, obj)
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			require.NoError(t, err, file)
+		}
+	}
+}
+
+// serviceAccountKubeconfig writes a kubeconfig that authenticates as the
+// service account, with a token from the TokenRequest API.
+func serviceAccountKubeconfig(t *testing.T, e *env, namespace, name string) (string, *kubernetes.Clientset, *edgeclient.Clientset) {
+	t.Helper()
+	tr, err := e.kube.CoreV1().ServiceAccounts(namespace).CreateToken(t.Context(), name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	cfg, err := clientcmd.LoadFromFile(e.cp.KubeconfigPath())
+	require.NoError(t, err)
+	for _, auth := range cfg.AuthInfos {
+		auth.Token = tr.Status.Token
+	}
+	path := filepath.Join(t.TempDir(), name+".kubeconfig")
+	require.NoError(t, clientcmd.WriteToFile(*cfg, path))
+	rest, err := clientcmd.BuildConfigFromFlags("", path)
+	require.NoError(t, err)
+	return path, kubernetes.NewForConfigOrDie(rest), edgeclient.NewForConfigOrDie(rest)
+}
+
+// TestLeastPrivilege runs the probe and the scheduler as their service
+// accounts with exactly the RBAC in manifests/: each does its job, and the
+// probe is refused what it does not need.
+func TestLeastPrivilege(t *testing.T) {
+	e, err := startEnv(t.Context(), controlplaneOptions())
+	require.NoError(t, err)
+	t.Cleanup(e.stop)
+	f := newFixture(t, e)
+	applyManifest(t, e.kube, "probe/rbac.yaml")
+	applyManifest(t, e.kube, "scheduler/rbac.yaml")
+
+	// The probe, as edgeplace-system/edgeplace-probe.
+	probeConfig, kube, edge := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe")
+	lm := f.prefix + "-users"
+	echo := f.echo("tcp", 4*time.Millisecond, nil)
+	f.probedLandmark(lm, v1alpha1.ProtocolTCPEcho, echo.Addr().String())
+	node := f.node(f.prefix+"-probed", 8, nil)
+	f.startProbe(node.Name, "127.0.0.51", "--kubeconfig="+probeConfig)
+	f.waitEntry(node.Name, lm, "published with the probe's own permissions", near(4*time.Millisecond))
+
+	forbidden := func(what string, err error) {
+		t.Helper()
+		assert.True(t, apierrors.IsForbidden(err), "%s: want Forbidden, got %v", what, err)
+	}
+	ctx := t.Context()
+	_, err = kube.CoreV1().Pods(f.ns).List(ctx, metav1.ListOptions{})
+	forbidden("list pods", err)
+	forbidden("delete a node", kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}))
+	_, err = edge.EdgeplaceV1alpha1().Landmarks().Create(ctx, &v1alpha1.Landmark{ObjectMeta: metav1.ObjectMeta{Name: "x"},
+		Spec: v1alpha1.LandmarkSpec{Addresses: []string{"a:1"}}}, metav1.CreateOptions{})
+	forbidden("create a Landmark", err)
+	forbidden("delete a NodeNetwork", edge.EdgeplaceV1alpha1().NodeNetworks().Delete(ctx, node.Name, metav1.DeleteOptions{}))
+	nn, err := e.edge.EdgeplaceV1alpha1().NodeNetworks().Get(ctx, node.Name, metav1.GetOptions{})
+	require.NoError(t, err)
+	nn.Spec.Scope = v1alpha1.ScopeSite
+	nn.Spec.Site = "elsewhere"
+	_, err = edge.EdgeplaceV1alpha1().NodeNetworks().Update(ctx, nn, metav1.UpdateOptions{})
+	forbidden("update a NodeNetwork's spec", err)
+
+	// The scheduler, as kube-system/edgeplace-scheduler: a second process
+	// with the shipped configuration; it takes over once the admin one
+	// stops.
+	schedConfig, _, _ := serviceAccountKubeconfig(t, e, "kube-system", "edgeplace-scheduler")
+	require.NoError(t, e.sched.Stop(10*time.Second))
+	log, err := os.Create(filepath.Join(e.logs, "scheduler-sa.log"))
+	require.NoError(t, err)
+	t.Cleanup(func() { log.Close() })
+	dir := filepath.Join(e.logs, "scheduler-sa")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	sched, err := schedulerproc.Start(ctx, schedulerproc.Options{Binary: schedulerBinary, Kubeconfig: schedConfig, Dir: dir, Output: log})
+	require.NoError(t, err, "log: %s", log.Name())
+	t.Cleanup(func() { sched.Stop(10 * time.Second) })
+	f.pod("placed", demand(lm, "20ms"), 10)
+	assert.Equal(t, node.Name, f.waitBound("placed", time.Minute), "log: %s", log.Name())
+}
