@@ -36,6 +36,8 @@ func TestKustomization(t *testing.T) {
 	assert.Equal(t, []string{"edgeplace-scheduler"}, kinds["Deployment"])
 	assert.ElementsMatch(t, []string{"edgeplace-probe", "edgeplace-responder"}, kinds["DaemonSet"])
 	assert.ElementsMatch(t, []string{"edgeplace-scheduler", "edgeplace-probe"}, kinds["ServiceAccount"])
+	assert.Equal(t, []string{"edgeplace-probe-own-node"}, kinds["ValidatingAdmissionPolicy"])
+	assert.Equal(t, []string{"edgeplace-probe-own-node"}, kinds["ValidatingAdmissionPolicyBinding"])
 
 	for _, name := range []string{"edgeplace-probe", "edgeplace-responder"} {
 		r, err := resources.GetById(resid.NewResIdWithNamespace(resid.Gvk{Group: "apps", Version: "v1", Kind: "DaemonSet"}, name, "edgeplace-system"))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	applyv1alpha1 "github.com/edgeplace/edgeplace/pkg/generated/applyconfiguration/edgeplace/v1alpha1"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
 	"github.com/edgeplace/edgeplace/pkg/schedulerproc"
 )
@@ -46,6 +48,10 @@ func applyManifest(t *testing.T, kube kubernetes.Interface, file string) {
 			_, err = kube.RbacV1().Roles(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
 		case *rbacv1.RoleBinding:
 			_, err = kube.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *admissionv1.ValidatingAdmissionPolicy:
+			_, err = kube.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, o, metav1.CreateOptions{})
+		case *admissionv1.ValidatingAdmissionPolicyBinding:
+			_, err = kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, o, metav1.CreateOptions{})
 		default:
 			t.Fatalf("%s: unexpected %T", file, obj)
 		}
@@ -57,10 +63,14 @@ func applyManifest(t *testing.T, kube kubernetes.Interface, file string) {
 
 // serviceAccountKubeconfig writes a kubeconfig that authenticates as the
 // service account, with a token from the TokenRequest API.
-func serviceAccountKubeconfig(t *testing.T, e *env, namespace, name string) (string, *kubernetes.Clientset, *edgeclient.Clientset) {
+func serviceAccountKubeconfig(t *testing.T, e *env, namespace, name string, boundTo ...*corev1.Pod) (string, *kubernetes.Clientset, *edgeclient.Clientset) {
 	t.Helper()
+	spec := authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}
+	for _, pod := range boundTo {
+		spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}
+	}
 	tr, err := e.kube.CoreV1().ServiceAccounts(namespace).CreateToken(t.Context(), name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}}, metav1.CreateOptions{})
+		&authenticationv1.TokenRequest{Spec: spec}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	cfg, err := clientcmd.LoadFromFile(e.cp.KubeconfigPath())
 	require.NoError(t, err)
@@ -75,22 +85,31 @@ func serviceAccountKubeconfig(t *testing.T, e *env, namespace, name string) (str
 }
 
 // TestLeastPrivilege runs the probe and the scheduler as their service
-// accounts with exactly the RBAC in manifests/: each does its job, and the
-// probe is refused what it does not need.
+// accounts with exactly the RBAC and admission policy in manifests/: each
+// does its job, and the probe is refused what it does not need.
 func TestLeastPrivilege(t *testing.T) {
 	e, err := startEnv(t.Context(), controlplaneOptions())
 	require.NoError(t, err)
 	t.Cleanup(e.stop)
 	f := newFixture(t, e)
 	applyManifest(t, e.kube, "probe/rbac.yaml")
+	applyManifest(t, e.kube, "probe/admission-policy.yaml")
 	applyManifest(t, e.kube, "scheduler/rbac.yaml")
+	ctx := t.Context()
 
-	// The probe, as edgeplace-system/edgeplace-probe.
-	probeConfig, kube, edge := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe")
+	// The probe, as edgeplace-system/edgeplace-probe, with a token bound to
+	// its DaemonSet pod on the node, as the pod's projected token is.
 	lm := f.prefix + "-users"
 	echo := f.echo("tcp", 4*time.Millisecond, nil)
 	f.probedLandmark(lm, v1alpha1.ProtocolTCPEcho, echo.Addr().String())
 	node := f.node(f.prefix+"-probed", 8, nil)
+	probePod, err := e.kube.CoreV1().Pods("edgeplace-system").Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe-" + node.Name},
+		Spec: corev1.PodSpec{NodeName: node.Name, ServiceAccountName: "edgeplace-probe",
+			Containers: []corev1.Container{{Name: "probe", Image: "edgeplace/edgeplace-probe"}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	probeConfig, kube, edge := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe", probePod)
 	f.startProbe(node.Name, "127.0.0.51", "--kubeconfig="+probeConfig)
 	f.waitEntry(node.Name, lm, "published with the probe's own permissions", near(4*time.Millisecond))
 
@@ -98,7 +117,6 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Helper()
 		assert.True(t, apierrors.IsForbidden(err), "%s: want Forbidden, got %v", what, err)
 	}
-	ctx := t.Context()
 	_, err = kube.CoreV1().Pods(f.ns).List(ctx, metav1.ListOptions{})
 	forbidden("list pods", err)
 	forbidden("delete a node", kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}))
@@ -128,4 +146,58 @@ func TestLeastPrivilege(t *testing.T) {
 	t.Cleanup(func() { sched.Stop(10 * time.Second) })
 	f.pod("placed", demand(lm, "20ms"), 10)
 	assert.Equal(t, node.Name, f.waitBound("placed", time.Minute), "log: %s", log.Name())
+}
+
+// TestProbeWritesOnlyItsOwnNode: with the admission policy from manifests/,
+// a probe whose token is bound to a pod on node A may write A's NodeNetwork
+// and is refused B's, and the other way round.
+func TestProbeWritesOnlyItsOwnNode(t *testing.T) {
+	e, err := startEnv(t.Context(), controlplaneOptions())
+	require.NoError(t, err)
+	t.Cleanup(e.stop)
+	f := newFixture(t, e)
+	applyManifest(t, e.kube, "probe/rbac.yaml")
+	applyManifest(t, e.kube, "probe/admission-policy.yaml")
+	ctx := t.Context()
+
+	nodes := []*corev1.Node{f.node(f.prefix+"-a", 4, nil), f.node(f.prefix+"-b", 4, nil)}
+	var edges []*edgeclient.Clientset
+	for _, n := range nodes {
+		// The DaemonSet's pod on that node, whose projected token the probe uses.
+		pod, err := e.kube.CoreV1().Pods("edgeplace-system").Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "probe-" + n.Name},
+			Spec: corev1.PodSpec{NodeName: n.Name, ServiceAccountName: "edgeplace-probe",
+				Containers: []corev1.Container{{Name: "probe", Image: "edgeplace/edgeplace-probe"}}},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		_, _, edge := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe", pod)
+		edges = append(edges, edge)
+	}
+	write := func(edge *edgeclient.Clientset, node *corev1.Node) error {
+		_, err := edge.EdgeplaceV1alpha1().NodeNetworks().Create(ctx, &v1alpha1.NodeNetwork{
+			ObjectMeta: metav1.ObjectMeta{Name: node.Name, Labels: f.testLabel()},
+		}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		// As the probe writes: server-side apply on status (RBAC grants
+		// patch, not update).
+		_, err = edge.EdgeplaceV1alpha1().NodeNetworks().ApplyStatus(ctx,
+			applyv1alpha1.NodeNetwork(node.Name).WithStatus(applyv1alpha1.NodeNetworkStatus().WithBillingZone("zone-"+node.Name)),
+			metav1.ApplyOptions{FieldManager: "edgeplace-probe", Force: true})
+		return err
+	}
+	for i, edge := range edges {
+		own, other := nodes[i], nodes[1-i]
+		require.NoError(t, write(edge, own), "a probe writes its own node's NodeNetwork")
+		err := write(edge, other)
+		require.Error(t, err, "a probe on %s wrote %s's NodeNetwork", own.Name, other.Name)
+		assert.Contains(t, err.Error(), "a probe may write only the NodeNetwork of the node its token is bound to ("+own.Name+"), not "+other.Name)
+	}
+
+	// A token bound to no pod names no node: refused too.
+	_, _, unbound := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe")
+	err = write(unbound, nodes[0])
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "(no node)")
 }
