@@ -41,11 +41,11 @@ const payloadSize = 32
 func NewProber(protocol v1alpha1.LandmarkProtocol, address string, source net.IP) (Prober, error) {
 	switch protocol {
 	case v1alpha1.ProtocolTCPEcho, "":
-		return &tcpEcho{address: address, dialer: dialer(source, "tcp")}, nil
+		return &tcpEcho{echoConn{address: address, dialer: dialer(source, "tcp")}}, nil
 	case v1alpha1.ProtocolTCPConnect:
 		return &tcpConnect{address: address, dialer: dialer(source, "tcp")}, nil
 	case v1alpha1.ProtocolUDPEcho:
-		return &udpEcho{address: address, dialer: dialer(source, "udp")}, nil
+		return &udpEcho{echoConn{address: address, dialer: dialer(source, "udp")}}, nil
 	case v1alpha1.ProtocolICMP:
 		return newICMPEcho(address, source)
 	default:

@@ -13,20 +13,11 @@ import (
 // tcpEcho times a small echo over an established connection, so that the
 // handshake is not part of the RTT. A failed probe drops the connection and
 // the next one reconnects.
-type tcpEcho struct {
-	address string
-	dialer  *net.Dialer
-	conn    net.Conn
-	buf     [2][payloadSize]byte
-}
+type tcpEcho struct{ echoConn }
 
 func (p *tcpEcho) Probe(ctx context.Context) (time.Duration, error) {
-	if p.conn == nil {
-		c, err := p.dialer.DialContext(ctx, "tcp", p.address)
-		if err != nil {
-			return 0, err
-		}
-		p.conn = c
+	if err := p.connect(ctx, "tcp"); err != nil {
+		return 0, err
 	}
 	rtt, err := p.echo(ctx)
 	if err != nil {
@@ -57,15 +48,6 @@ func (p *tcpEcho) echo(ctx context.Context) (time.Duration, error) {
 	return rtt, nil
 }
 
-func (p *tcpEcho) Close() error {
-	if p.conn == nil {
-		return nil
-	}
-	err := p.conn.Close()
-	p.conn = nil
-	return err
-}
-
 // tcpConnect times the TCP handshake, for landmarks that are plain TCP
 // services. The connection is closed at once.
 type tcpConnect struct {
@@ -85,3 +67,35 @@ func (p *tcpConnect) Probe(ctx context.Context) (time.Duration, error) {
 }
 
 func (p *tcpConnect) Close() error { return nil }
+
+// echoConn is the connection an echo prober keeps between probes, and its
+// request and reply buffers.
+type echoConn struct {
+	address string
+	dialer  *net.Dialer
+	conn    net.Conn
+	buf     [2][payloadSize]byte
+}
+
+// connect dials if there is no connection (the first probe, or the one
+// after a failure).
+func (c *echoConn) connect(ctx context.Context, network string) error {
+	if c.conn != nil {
+		return nil
+	}
+	conn, err := c.dialer.DialContext(ctx, network, c.address)
+	if err != nil {
+		return err
+	}
+	c.conn = conn
+	return nil
+}
+
+func (c *echoConn) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	err := c.conn.Close()
+	c.conn = nil
+	return err
+}

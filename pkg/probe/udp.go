@@ -4,27 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"net"
 	"time"
 )
 
 // udpEcho sends a datagram carrying a random token and waits for the same
 // bytes back. Replies to earlier, timed-out probes carry other tokens and
 // are skipped, so a late reply is never taken for the current one.
-type udpEcho struct {
-	address string
-	dialer  *net.Dialer
-	conn    net.Conn
-	buf     [2][payloadSize]byte
-}
+type udpEcho struct{ echoConn }
 
 func (p *udpEcho) Probe(ctx context.Context) (time.Duration, error) {
-	if p.conn == nil {
-		c, err := p.dialer.DialContext(ctx, "udp", p.address)
-		if err != nil {
-			return 0, err
-		}
-		p.conn = c
+	if err := p.connect(ctx, "udp"); err != nil {
+		return 0, err
 	}
 	req, resp := p.buf[0][:], p.buf[1][:]
 	if _, err := rand.Read(req); err != nil {
@@ -48,13 +38,4 @@ func (p *udpEcho) Probe(ctx context.Context) (time.Duration, error) {
 			return time.Since(start), nil
 		}
 	}
-}
-
-func (p *udpEcho) Close() error {
-	if p.conn == nil {
-		return nil
-	}
-	err := p.conn.Close()
-	p.conn = nil
-	return err
 }

@@ -53,10 +53,7 @@ func hostileAnnotations(lm string) []struct {
 // naming its annotation, every good pod is bound, and the scheduler neither
 // dies nor grows without bound.
 func TestBadInputAtVolume(t *testing.T) {
-	e, err := startEnv(t.Context(), controlplaneOptions())
-	require.NoError(t, err)
-	t.Cleanup(e.stop)
-	f := newFixture(t, e)
+	e, f := ownEnv(t)
 	lm := f.prefix + "-users"
 	f.edgeCluster(lm, 5)
 	rssBefore := rss(t, e.sched.Pid())

@@ -102,6 +102,16 @@ func stopSharedEnv() {
 	}
 }
 
+// ownEnv starts a control plane and scheduler for one test (which may stop,
+// kill or restart them) and gives it a fixture on them.
+func ownEnv(t *testing.T) (*env, *fixture) {
+	t.Helper()
+	e, err := startEnv(t.Context(), controlplaneOptions())
+	require.NoError(t, err)
+	t.Cleanup(e.stop)
+	return e, newFixture(t, e)
+}
+
 var fixtures int
 
 // fixture creates objects for one test and deletes them when it ends.

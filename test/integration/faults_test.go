@@ -84,17 +84,21 @@ func (f *fixture) edgeCluster(lm string, nodes int) {
 	}
 }
 
-// restartScheduler starts another edgeplace-scheduler process on the
-// environment, with the shipped configuration.
-func restartScheduler(t *testing.T, e *env, name string) *schedulerproc.Process {
+// startScheduler starts another edgeplace-scheduler process on the
+// environment, with the shipped configuration and the given kubeconfig
+// ("" for the admin one); its log is <name>.log in the environment's logs.
+func startScheduler(t *testing.T, e *env, name, kubeconfig string) *schedulerproc.Process {
 	t.Helper()
+	if kubeconfig == "" {
+		kubeconfig = e.cp.KubeconfigPath()
+	}
 	log, err := os.Create(filepath.Join(e.logs, name+".log"))
 	require.NoError(t, err)
 	t.Cleanup(func() { log.Close() })
 	dir := filepath.Join(e.logs, name)
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	p, err := schedulerproc.Start(t.Context(), schedulerproc.Options{
-		Binary: schedulerBinary, Kubeconfig: e.cp.KubeconfigPath(), Dir: dir, Output: log,
+		Binary: schedulerBinary, Kubeconfig: kubeconfig, Dir: dir, Output: log,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Stop(10 * time.Second) })
@@ -105,10 +109,7 @@ func restartScheduler(t *testing.T, e *env, name string) *schedulerproc.Process 
 // pods is being placed, start it again, and every pod ends bound exactly
 // once: none lost, none bound twice.
 func TestSchedulerKilledMidStream(t *testing.T) {
-	e, err := startEnv(t.Context(), controlplaneOptions())
-	require.NoError(t, err)
-	t.Cleanup(e.stop)
-	f := newFixture(t, e)
+	e, f := ownEnv(t)
 	lm := f.prefix + "-users"
 	f.edgeCluster(lm, 10)
 	bindings := f.watchBindings()
@@ -129,7 +130,7 @@ func TestSchedulerKilledMidStream(t *testing.T) {
 	n, _ := bindings.bound()
 	t.Logf("scheduler killed with %d of %d pods bound", n, pods)
 
-	e.sched = restartScheduler(t, e, "scheduler-restarted")
+	e.sched = startScheduler(t, e, "scheduler-restarted", "")
 	<-created
 	bindings.waitBound(t, f.ctx, pods, 2*time.Minute)
 	n, rebound := bindings.bound()
@@ -146,13 +147,10 @@ func TestSchedulerKilledMidStream(t *testing.T) {
 // configuration (its own lease, kube-system/edgeplace-scheduler): only the
 // leader binds; kill it and the other takes over.
 func TestLeaderElectionFailover(t *testing.T) {
-	e, err := startEnv(t.Context(), controlplaneOptions())
-	require.NoError(t, err)
-	t.Cleanup(e.stop)
-	f := newFixture(t, e)
+	e, f := ownEnv(t)
 	lm := f.prefix + "-users"
 	f.edgeCluster(lm, 3)
-	standby := restartScheduler(t, e, "scheduler-standby")
+	standby := startScheduler(t, e, "scheduler-standby", "")
 	require.NotEqual(t, e.sched.Pid(), standby.Pid())
 
 	holder := func() string {
@@ -196,10 +194,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 // scheduler nor the probe is restarted, every pod is bound, and the probe's
 // measurements keep coming.
 func TestAPIServerRestartMidStream(t *testing.T) {
-	e, err := startEnv(t.Context(), controlplaneOptions())
-	require.NoError(t, err)
-	t.Cleanup(e.stop)
-	f := newFixture(t, e)
+	e, f := ownEnv(t)
 	lm := f.prefix + "-users"
 	echo := f.echo("tcp", 3*time.Millisecond, nil)
 	f.probedLandmark(lm, v1alpha1.ProtocolTCPEcho, echo.Addr().String())

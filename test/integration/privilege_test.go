@@ -23,7 +23,6 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	applyv1alpha1 "github.com/edgeplace/edgeplace/pkg/generated/applyconfiguration/edgeplace/v1alpha1"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
-	"github.com/edgeplace/edgeplace/pkg/schedulerproc"
 )
 
 // applyManifest creates the RBAC objects of a file under manifests/.
@@ -84,14 +83,24 @@ func serviceAccountKubeconfig(t *testing.T, e *env, namespace, name string, boun
 	return path, kubernetes.NewForConfigOrDie(rest), edgeclient.NewForConfigOrDie(rest)
 }
 
+// probePodOn creates the probe DaemonSet's pod on a node, bound there, so
+// that a token bound to it names the node as the pod's projected token does.
+func probePodOn(t *testing.T, e *env, node *corev1.Node) *corev1.Pod {
+	t.Helper()
+	pod, err := e.kube.CoreV1().Pods("edgeplace-system").Create(t.Context(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe-" + node.Name},
+		Spec: corev1.PodSpec{NodeName: node.Name, ServiceAccountName: "edgeplace-probe",
+			Containers: []corev1.Container{{Name: "probe", Image: "edgeplace/edgeplace-probe"}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	return pod
+}
+
 // TestLeastPrivilege runs the probe and the scheduler as their service
 // accounts with exactly the RBAC and admission policy in manifests/: each
 // does its job, and the probe is refused what it does not need.
 func TestLeastPrivilege(t *testing.T) {
-	e, err := startEnv(t.Context(), controlplaneOptions())
-	require.NoError(t, err)
-	t.Cleanup(e.stop)
-	f := newFixture(t, e)
+	e, f := ownEnv(t)
 	applyManifest(t, e.kube, "probe/rbac.yaml")
 	applyManifest(t, e.kube, "probe/admission-policy.yaml")
 	applyManifest(t, e.kube, "scheduler/rbac.yaml")
@@ -103,13 +112,7 @@ func TestLeastPrivilege(t *testing.T) {
 	echo := f.echo("tcp", 4*time.Millisecond, nil)
 	f.probedLandmark(lm, v1alpha1.ProtocolTCPEcho, echo.Addr().String())
 	node := f.node(f.prefix+"-probed", 8, nil)
-	probePod, err := e.kube.CoreV1().Pods("edgeplace-system").Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "probe-" + node.Name},
-		Spec: corev1.PodSpec{NodeName: node.Name, ServiceAccountName: "edgeplace-probe",
-			Containers: []corev1.Container{{Name: "probe", Image: "edgeplace/edgeplace-probe"}}},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	probeConfig, kube, edge := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe", probePod)
+	probeConfig, kube, edge := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe", probePodOn(t, e, node))
 	f.startProbe(node.Name, "127.0.0.51", "--kubeconfig="+probeConfig)
 	f.waitEntry(node.Name, lm, "published with the probe's own permissions", near(4*time.Millisecond))
 
@@ -117,7 +120,7 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Helper()
 		assert.True(t, apierrors.IsForbidden(err), "%s: want Forbidden, got %v", what, err)
 	}
-	_, err = kube.CoreV1().Pods(f.ns).List(ctx, metav1.ListOptions{})
+	_, err := kube.CoreV1().Pods(f.ns).List(ctx, metav1.ListOptions{})
 	forbidden("list pods", err)
 	forbidden("delete a node", kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}))
 	_, err = edge.EdgeplaceV1alpha1().Landmarks().Create(ctx, &v1alpha1.Landmark{ObjectMeta: metav1.ObjectMeta{Name: "x"},
@@ -136,26 +139,16 @@ func TestLeastPrivilege(t *testing.T) {
 	// stops.
 	schedConfig, _, _ := serviceAccountKubeconfig(t, e, "kube-system", "edgeplace-scheduler")
 	require.NoError(t, e.sched.Stop(10*time.Second))
-	log, err := os.Create(filepath.Join(e.logs, "scheduler-sa.log"))
-	require.NoError(t, err)
-	t.Cleanup(func() { log.Close() })
-	dir := filepath.Join(e.logs, "scheduler-sa")
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	sched, err := schedulerproc.Start(ctx, schedulerproc.Options{Binary: schedulerBinary, Kubeconfig: schedConfig, Dir: dir, Output: log})
-	require.NoError(t, err, "log: %s", log.Name())
-	t.Cleanup(func() { sched.Stop(10 * time.Second) })
+	startScheduler(t, e, "scheduler-sa", schedConfig)
 	f.pod("placed", demand(lm, "20ms"), 10)
-	assert.Equal(t, node.Name, f.waitBound("placed", time.Minute), "log: %s", log.Name())
+	assert.Equal(t, node.Name, f.waitBound("placed", time.Minute), "log: %s", filepath.Join(e.logs, "scheduler-sa.log"))
 }
 
 // TestProbeWritesOnlyItsOwnNode: with the admission policy from manifests/,
 // a probe whose token is bound to a pod on node A may write A's NodeNetwork
 // and is refused B's, and the other way round.
 func TestProbeWritesOnlyItsOwnNode(t *testing.T) {
-	e, err := startEnv(t.Context(), controlplaneOptions())
-	require.NoError(t, err)
-	t.Cleanup(e.stop)
-	f := newFixture(t, e)
+	e, f := ownEnv(t)
 	applyManifest(t, e.kube, "probe/rbac.yaml")
 	applyManifest(t, e.kube, "probe/admission-policy.yaml")
 	ctx := t.Context()
@@ -163,14 +156,7 @@ func TestProbeWritesOnlyItsOwnNode(t *testing.T) {
 	nodes := []*corev1.Node{f.node(f.prefix+"-a", 4, nil), f.node(f.prefix+"-b", 4, nil)}
 	var edges []*edgeclient.Clientset
 	for _, n := range nodes {
-		// The DaemonSet's pod on that node, whose projected token the probe uses.
-		pod, err := e.kube.CoreV1().Pods("edgeplace-system").Create(ctx, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "probe-" + n.Name},
-			Spec: corev1.PodSpec{NodeName: n.Name, ServiceAccountName: "edgeplace-probe",
-				Containers: []corev1.Container{{Name: "probe", Image: "edgeplace/edgeplace-probe"}}},
-		}, metav1.CreateOptions{})
-		require.NoError(t, err)
-		_, _, edge := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe", pod)
+		_, _, edge := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe", probePodOn(t, e, n))
 		edges = append(edges, edge)
 	}
 	write := func(edge *edgeclient.Clientset, node *corev1.Node) error {
@@ -197,7 +183,7 @@ func TestProbeWritesOnlyItsOwnNode(t *testing.T) {
 
 	// A token bound to no pod names no node: refused too.
 	_, _, unbound := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe")
-	err = write(unbound, nodes[0])
+	err := write(unbound, nodes[0])
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "(no node)")
 }

@@ -51,10 +51,7 @@ func TestBadArgsStopStartup(t *testing.T) {
 // The API server can be stopped and started again on the same address and
 // certificates: existing clients and the running scheduler carry on.
 func TestAPIServerRestart(t *testing.T) {
-	e, err := startEnv(t.Context(), controlplaneOptions())
-	require.NoError(t, err)
-	t.Cleanup(e.stop)
-	f := newFixture(t, e)
+	e, f := ownEnv(t)
 	f.landmark("lm-r")
 	n := f.node("r-node", 8, nil)
 	f.publish(n, rtt{landmark: "lm-r", p90: 4 * time.Millisecond})
@@ -64,7 +61,7 @@ func TestAPIServerRestart(t *testing.T) {
 	began := time.Now()
 	require.NoError(t, e.cp.StopAPIServer())
 	t.Logf("API server stopped in %s", time.Since(began).Round(time.Millisecond))
-	_, err = e.kube.CoreV1().Nodes().Get(f.ctx, "r-node", metav1.GetOptions{})
+	_, err := e.kube.CoreV1().Nodes().Get(f.ctx, "r-node", metav1.GetOptions{})
 	require.Error(t, err, "the API server is down")
 	began = time.Now()
 	require.NoError(t, e.cp.StartAPIServer(f.ctx))
