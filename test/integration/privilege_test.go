@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
@@ -153,6 +155,19 @@ func TestProbeWritesOnlyItsOwnNode(t *testing.T) {
 	applyManifest(t, e.kube, "probe/admission-policy.yaml")
 	ctx := t.Context()
 
+	// Admission loads a new policy asynchronously: wait until it refuses a
+	// write by a token that names no node.
+	_, _, unbound := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+		_, err := unbound.EdgeplaceV1alpha1().NodeNetworks().Create(ctx, &v1alpha1.NodeNetwork{
+			ObjectMeta: metav1.ObjectMeta{Name: f.prefix + "-policy-check", Labels: f.testLabel()},
+		}, metav1.CreateOptions{})
+		if err == nil {
+			return false, e.edge.EdgeplaceV1alpha1().NodeNetworks().Delete(ctx, f.prefix+"-policy-check", metav1.DeleteOptions{})
+		}
+		return strings.Contains(err.Error(), "a probe may write only"), nil
+	}), "the admission policy never took effect")
+
 	nodes := []*corev1.Node{f.node(f.prefix+"-a", 4, nil), f.node(f.prefix+"-b", 4, nil)}
 	var edges []*edgeclient.Clientset
 	for _, n := range nodes {
@@ -182,7 +197,6 @@ func TestProbeWritesOnlyItsOwnNode(t *testing.T) {
 	}
 
 	// A token bound to no pod names no node: refused too.
-	_, _, unbound := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe")
 	err := write(unbound, nodes[0])
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "(no node)")
