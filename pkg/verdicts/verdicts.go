@@ -18,9 +18,11 @@ import (
 const key fwk.StateKey = "edgeplace.io/verdicts"
 
 // Tally counts rejections by plugin and reason. Few distinct reasons and
-// many parallel rejections: a lock-free lookup and an atomic add each.
+// many parallel rejections: a read-locked map lookup (no allocation, unlike
+// boxing a key for sync.Map) and an atomic add each.
 type Tally struct {
-	counts sync.Map // [2]string{plugin, reason} -> *atomic.Int64
+	mu     sync.RWMutex
+	counts map[[2]string]*atomic.Int64
 }
 
 // Clone gives preemption's what-if cycles a tally of their own, so that
@@ -46,11 +48,21 @@ func Reject(cs fwk.CycleState, plugin, reason string) {
 		return
 	}
 	k := [2]string{plugin, reason}
-	n, ok := t.counts.Load(k)
-	if !ok {
-		n, _ = t.counts.LoadOrStore(k, new(atomic.Int64))
+	t.mu.RLock()
+	n := t.counts[k]
+	t.mu.RUnlock()
+	if n == nil {
+		t.mu.Lock()
+		if n = t.counts[k]; n == nil {
+			if t.counts == nil {
+				t.counts = map[[2]string]*atomic.Int64{}
+			}
+			n = new(atomic.Int64)
+			t.counts[k] = n
+		}
+		t.mu.Unlock()
 	}
-	n.(*atomic.Int64).Add(1)
+	n.Add(1)
 }
 
 // Summary describes the rejections, most first: "Locality rejected 12
@@ -69,11 +81,11 @@ func Summary(cs fwk.CycleState) string {
 		n              int64
 	}
 	var all []entry
-	t.counts.Range(func(k, n any) bool {
-		key := k.([2]string)
-		all = append(all, entry{key[0], key[1], n.(*atomic.Int64).Load()})
-		return true
-	})
+	t.mu.RLock()
+	for k, n := range t.counts {
+		all = append(all, entry{k[0], k[1], n.Load()})
+	}
+	t.mu.RUnlock()
 	slices.SortFunc(all, func(a, b entry) int {
 		return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.plugin, b.plugin), cmp.Compare(a.reason, b.reason))
 	})

@@ -32,3 +32,13 @@ func TestTally(t *testing.T) {
 	assert.Empty(t, Summary(clone), "what-if cycles count on their own")
 	assert.NotEmpty(t, Summary(cs))
 }
+
+// Reject is on the Filter path of every rejected node: it must not allocate
+// once a reason has been seen.
+func TestRejectDoesNotAllocate(t *testing.T) {
+	cs := framework.NewCycleState()
+	Ensure(cs)
+	Reject(cs, "Locality", "forbidden carrier")
+	allocs := testing.AllocsPerRun(100, func() { Reject(cs, "Locality", "forbidden carrier") })
+	assert.Zero(t, allocs)
+}
