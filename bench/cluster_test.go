@@ -14,6 +14,7 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
+	epconfig "github.com/edgeplace/edgeplace/pkg/apis/config"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
@@ -123,6 +124,7 @@ func newEdgeCluster(o clusterOptions) *edgeCluster {
 			observed = now.Add(-time.Hour)
 		}
 		nn := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: object}, Spec: spec}
+		nn.Status.EgressCapacityMbps, nn.Status.BillingZone = &egressCapacityMbps, billingZone(bases[base])
 		nn.Status.Landmarks = make([]v1alpha1.LandmarkRTT, len(users))
 		for j, u := range users {
 			p50 := model[base][j] + time.Duration(rng.IntN(500))*time.Microsecond
@@ -229,5 +231,29 @@ func (c *edgeCluster) podVariant(name, slo string, variant int) *v1.Pod {
 }
 
 const fiveMinutes = 5 * time.Minute
+
+// egressCapacityMbps is every benchmark node's egress capacity.
+var egressCapacityMbps int64 = 10_000
+
+// billingZone is the bandwidth billing zone of a site: each site is its own.
+func billingZone(s synthetic.Site) string {
+	return s.ID()
+}
+
+// billing prices every billing zone of the cluster, carriers at different
+// prices, each with a commitment, so that BandwidthCost's marginal cost
+// differs between zones.
+func (c *edgeCluster) billing() *epconfig.BandwidthCostArgs {
+	args := &epconfig.BandwidthCostArgs{DefaultPricePerMbps: resource.MustParse("30")}
+	price := map[string]string{"telecom": "20", "unicom": "18", "cmcc": "15"}
+	for _, s := range append(synthetic.Sites(), synthetic.CDNSites()...) {
+		p, ok := price[s.Carrier]
+		if !ok {
+			p = "25"
+		}
+		args.Zones = append(args.Zones, epconfig.BillingZone{Name: billingZone(s), PricePerMbps: resource.MustParse(p), CommittedMbps: 500})
+	}
+	return args
+}
 
 func timeNow() time.Time { return time.Now() }

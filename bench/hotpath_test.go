@@ -17,6 +17,8 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/tainttoleration"
 
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/plugins/bandwidthcost"
 	"github.com/edgeplace/edgeplace/plugins/locality"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 )
@@ -49,7 +51,26 @@ func hotPathPlugins(b *testing.B, c *edgeCluster) []fwk.Plugin {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return []fwk.Plugin{networklatency.NewWithMap(ctx, args, noopHandle{}, c.netmap), locality.NewWithMap(c.netmap), tt, na, fit}
+	return []fwk.Plugin{networklatency.NewWithMap(ctx, args, noopHandle{}, c.netmap), locality.NewWithMap(c.netmap),
+		bandwidthcost.NewWithMap(c.billing(), noopHandle{}, c.netmap), tt, na, fit}
+}
+
+// hotPathVariant is one kind of pod sent through a plugin.
+type hotPathVariant struct{ name, slo, egress string }
+
+// variantsOf returns the pods each plugin is measured with: NetworkLatency
+// with and without an SLO, and with a burst of identical pods; BandwidthCost
+// with pods that state egress (it skips the others); the rest with the
+// plain benchmark pod.
+func variantsOf(plugin string) []hotPathVariant {
+	switch plugin {
+	case networklatency.Name:
+		// 40ms admits about a third of the nodes.
+		return []hotPathVariant{{name: "/slo=none"}, {name: "/slo=40ms", slo: "40ms"}, {name: "/slo=40ms/burst", slo: "40ms"}}
+	case bandwidthcost.Name:
+		return []hotPathVariant{{name: "/egress=50M", egress: "50M"}}
+	}
+	return []hotPathVariant{{}}
 }
 
 // BenchmarkHotPath is one pod through one plugin, calling its methods the way
@@ -62,20 +83,22 @@ func BenchmarkHotPath(b *testing.B) {
 		for _, k := range []int{8, 64} {
 			c := newEdgeCluster(clusterOptions{nodes: n, landmarks: k})
 			for _, pl := range hotPathPlugins(b, c) {
-				variants := []struct{ name, slo string }{{"", ""}}
-				if pl.Name() == networklatency.Name {
-					// 40ms admits about a third of the nodes.
-					variants = []struct{ name, slo string }{{"/slo=none", ""}, {"/slo=40ms", "40ms"}, {"/slo=40ms/burst", "40ms"}}
-				}
-				for _, v := range variants {
+				for _, v := range variantsOf(pl.Name()) {
 					pods := c.pods("bench", v.slo, 8)
 					if strings.HasSuffix(v.name, "/burst") {
 						pods = pods[:1]
+					}
+					for _, pod := range pods {
+						if v.egress != "" {
+							pod.Annotations[intent.EgressAnnotation] = v.egress
+						}
 					}
 					name := fmt.Sprintf("nodes=%d/landmarks=%d/plugin=%s%s", n, k, pl.Name(), v.name)
 					b.Run(name, func(b *testing.B) { benchCycle(b, pl, pods, c) })
 				}
 			}
+			name := fmt.Sprintf("nodes=%d/landmarks=%d/plugin=%s/replicas=%dof%d", n, k, networklatency.Name, placedReplicas, workloadReplicas)
+			b.Run(name, func(b *testing.B) { benchReplicas(b, c) })
 		}
 	}
 }

@@ -100,7 +100,9 @@ var hotPathSeries = []struct{ label, suffix string }{
 	{"NetworkLatency, no SLO", "plugin=NetworkLatency/slo=none"},
 	{"NetworkLatency, 40ms SLO", "plugin=NetworkLatency/slo=40ms"},
 	{"NetworkLatency, 40ms SLO, burst", "plugin=NetworkLatency/slo=40ms/burst"},
+	{"NetworkLatency, 2 of 4 replicas placed", "plugin=NetworkLatency/replicas=2of4"},
 	{"Locality", "plugin=Locality"},
+	{"BandwidthCost, 50M egress", "plugin=BandwidthCost/egress=50M"},
 	{"TaintToleration", "plugin=TaintToleration"},
 	{"NodeAffinity", "plugin=NodeAffinity"},
 	{"NodeResourcesFit", "plugin=NodeResourcesFit"},
@@ -141,7 +143,7 @@ func hotPath(md *strings.Builder, r results) {
 
 func cycle(md *strings.Builder, r results) {
 	md.WriteString("## Cycle: one pod through the real scheduler's SchedulePod, shipped profile (median)\n\n")
-	md.WriteString("| nodes | no-op in NetworkLatency's place | edgeplace, no SLO | ratio | edgeplace, 40ms SLO | ratio | nodes evaluated with SLO |\n|---:|---:|---:|---:|---:|---:|---:|\n")
+	md.WriteString("| nodes | no-op in edgeplace's places | edgeplace, no SLO | ratio | edgeplace, 40ms SLO | ratio | nodes evaluated with SLO |\n|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, n := range sizes(r, "BenchmarkCycle") {
 		base := fmt.Sprintf("BenchmarkCycle/nodes=%d/", n)
 		noop, ok0 := r.median(base+"profile=noop/slo=none", "ns/op")

@@ -67,7 +67,7 @@ func plotHotPath(r results, file string) error {
 func plotCycle(r results, file string) error {
 	var all []series
 	for _, s := range []struct{ label, suffix string }{
-		{"no-op in NetworkLatency's place", "profile=noop/slo=none"},
+		{"no-op in edgeplace's places", "profile=noop/slo=none"},
 		{"edgeplace, no SLO", "profile=edgeplace/slo=none"},
 		{"edgeplace, 40ms SLO", "profile=edgeplace/slo=40ms"},
 	} {

@@ -363,11 +363,13 @@ func (m *Map) rebuild() *Snapshot {
 	names := slices.Sorted(maps.Keys(m.objects))
 	s.table = newTable(len(s.landmarks), len(names))
 	s.rows = make([]rowInfo, len(names))
+	s.egress = make([]Egress, len(names))
 	changes := make([][numPercentiles]indexChange, len(s.landmarks))
 	for i, name := range names {
 		row := int32(i)
 		m.rowByObject[name] = row
-		s.rows[row] = rowInfo{object: name, site: siteOf(m.objects[name]), egress: egressOf(m.objects[name])}
+		s.rows[row] = rowInfo{object: name, site: siteOf(m.objects[name])}
+		s.egress[row] = egressOf(m.objects[name])
 		writeRow(s, row, m.objects[name], changes)
 	}
 	s.index = make([][numPercentiles]rttIndex, len(s.landmarks))
@@ -404,7 +406,7 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 	rowsOwned := false
 	ownRows := func() {
 		if !rowsOwned {
-			s.rows, rowsOwned = slices.Clone(s.rows), true
+			s.rows, s.egress, rowsOwned = slices.Clone(s.rows), slices.Clone(s.egress), true
 		}
 	}
 	touched := nameSet{}
@@ -424,7 +426,7 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 			own(&s, row, owned)
 			writeRow(&s, row, nil, changes)
 			ownRows()
-			s.rows[row] = rowInfo{}
+			s.rows[row], s.egress[row] = rowInfo{}, Egress{}
 			delete(m.rowByObject, name)
 			// Reusable from the next flush on: nodes may still point at
 			// it until remap has moved them.
@@ -437,9 +439,9 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 		}
 		own(&s, row, owned)
 		writeRow(&s, row, nn, changes)
-		if info := s.rows[row]; info.object != name || info.site != siteOf(nn) || info.egress != egressOf(nn) {
+		if info := s.rows[row]; info.object != name || info.site != siteOf(nn) || s.egress[row] != egressOf(nn) {
 			ownRows()
-			s.rows[row].object, s.rows[row].site, s.rows[row].egress = name, siteOf(nn), egressOf(nn)
+			s.rows[row].object, s.rows[row].site, s.egress[row] = name, siteOf(nn), egressOf(nn)
 		}
 	}
 	if len(s.landmarks) > 0 {
@@ -466,6 +468,7 @@ func (m *Map) allocRow(s *Snapshot) int32 {
 	}
 	row := int32(len(s.rows))
 	s.rows = append(s.rows, rowInfo{})
+	s.egress = append(s.egress, Egress{})
 	s.table.grow(len(s.rows))
 	return row
 }
@@ -533,7 +536,7 @@ func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()
 			ownRows()
 			newRow = m.allocRow(s)
 			m.rowByObject[key] = newRow
-			s.rows[newRow] = rowInfo{object: key}
+			s.rows[newRow], s.egress[newRow] = rowInfo{object: key}, Egress{}
 		}
 		if had == ok && (!ok || oldRow == newRow) {
 			continue
@@ -561,7 +564,7 @@ func (m *Map) remap(s *Snapshot, prev *Snapshot, touched nameSet, ownRows func()
 	for _, row := range freed {
 		// Virtual rows are never written: freeing one only forgets it.
 		delete(m.rowByObject, s.rows[row].object)
-		s.rows[row] = rowInfo{}
+		s.rows[row], s.egress[row] = rowInfo{}, Egress{}
 		m.freeRows = append(m.freeRows, row)
 		delete(dirty, row)
 	}

@@ -46,10 +46,13 @@ type Snapshot struct {
 	nodes      *nodeIndex          // every node's row and location, for the hot path
 	locations  []topology.Location
 	rows       []rowInfo
-	table      table
-	index      [][numPercentiles]rttIndex // [landmark][percentile]
-	est        *estimates                 // nil until the first estimation run
-	profiles   map[string]*v1alpha1.LatencyProfile
+	// egress is each row's bandwidth facts, apart from rows so that the
+	// hot path reads a compact array.
+	egress   []Egress
+	table    table
+	index    [][numPercentiles]rttIndex // [landmark][percentile]
+	est      *estimates                 // nil until the first estimation run
+	profiles map[string]*v1alpha1.LatencyProfile
 }
 
 // Profile returns a LatencyProfile by namespace and name.
@@ -63,7 +66,6 @@ type rowInfo struct {
 	object string   // NodeNetwork name; "" for a free row
 	site   string   // set for site-scoped objects
 	nodes  []string // nodes whose measurements this row is, sorted
-	egress Egress   // the object's bandwidth facts
 }
 
 // Egress is what a NodeNetwork says about a node's (or each of a site's
@@ -297,10 +299,29 @@ func (v View) RowObject(row int32) string {
 // about its egress bandwidth; false when the map has none for the node.
 func (v View) Egress(node string) (Egress, bool) {
 	ref, ok := v.Node(node)
-	if !ok || ref.Row < 0 || v.rows[ref.Row].egress == (Egress{}) {
+	if !ok || ref.Row < 0 || v.egress[ref.Row] == (Egress{}) {
 		return Egress{CapacityMbps: -1}, false
 	}
-	return v.rows[ref.Row].egress, true
+	return v.egress[ref.Row], true
+}
+
+// Billing returns a node's egress facts for billing, with one index lookup:
+// its NodeNetwork's capacity (-1 when unknown) and billing zone, the zone
+// overridden by the node's own billing-zone label. known is false for a
+// node the map has not seen.
+func (v View) Billing(node string) (e Egress, known bool) {
+	ref, ok := v.Node(node)
+	if !ok {
+		return Egress{CapacityMbps: -1}, false
+	}
+	e = Egress{CapacityMbps: -1}
+	if ref.Row >= 0 && v.egress[ref.Row] != (Egress{}) {
+		e = v.egress[ref.Row]
+	}
+	if zone := v.locations[ref.Location].BillingZone; zone != "" {
+		e.BillingZone = zone
+	}
+	return e, true
 }
 
 // RowNodes returns the nodes whose measurements a row holds; the caller must

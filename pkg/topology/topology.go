@@ -18,6 +18,9 @@ const (
 	SiteLabel     = "edgeplace.io/site"
 	NodeTypeLabel = "edgeplace.io/node-type"
 	NodePoolLabel = "apps.openyurt.io/nodepool"
+	// BillingZoneLabel names the bandwidth billing zone a node's egress is
+	// metered in, over its NodeNetwork's.
+	BillingZoneLabel = "edgeplace.io/billing-zone"
 )
 
 // Carriers, as normalised.
@@ -43,6 +46,7 @@ type Location struct {
 	Site           string
 	NodeType       string // ENS, CDN or ""
 	NodePool       string
+	BillingZone    string
 }
 
 // FromLabels reads a node's location. Edgeplace's own labels win; what they
@@ -50,14 +54,15 @@ type Location struct {
 // label or the node pool name.
 func FromLabels(labels map[string]string) Location {
 	loc := Location{
-		Region:   labels[RegionLabel],
-		Zone:     labels[ZoneLabel],
-		Province: strings.ToLower(labels[ProvinceLabel]),
-		City:     strings.ToLower(labels[CityLabel]),
-		Carrier:  NormaliseCarrier(labels[CarrierLabel]),
-		Site:     labels[SiteLabel],
-		NodeType: normaliseNodeType(labels[NodeTypeLabel]),
-		NodePool: labels[NodePoolLabel],
+		Region:      labels[RegionLabel],
+		Zone:        labels[ZoneLabel],
+		Province:    strings.ToLower(labels[ProvinceLabel]),
+		City:        strings.ToLower(labels[CityLabel]),
+		Carrier:     NormaliseCarrier(labels[CarrierLabel]),
+		Site:        labels[SiteLabel],
+		NodeType:    normaliseNodeType(labels[NodeTypeLabel]),
+		NodePool:    labels[NodePoolLabel],
+		BillingZone: labels[BillingZoneLabel],
 	}
 	for _, id := range []string{loc.Site, loc.Region, loc.NodePool} {
 		ens, ok := ParseENSID(id)

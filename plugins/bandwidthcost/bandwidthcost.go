@@ -188,19 +188,16 @@ func (pl *BandwidthCost) zoneName(name string, node *v1.Node) string {
 	return ""
 }
 
-func (pl *BandwidthCost) zone(name string) cost.Zone {
-	if z, ok := pl.zones[name]; ok {
-		return z
-	}
-	return pl.other
-}
-
 const stateKey fwk.StateKey = Name
 
 type cycleState struct {
 	in   *intent.Intent
 	view netmap.View
-	used map[string]int64 // zone egress when the cycle began
+	// marginal is the pod's marginal cost in each listed zone, given its
+	// egress when the cycle began, and unlisted its cost elsewhere:
+	// computed once per cycle, so that each node costs a zone lookup.
+	marginal map[string]float64
+	unlisted float64
 }
 
 func (s *cycleState) Clone() fwk.StateData { return s }
@@ -223,9 +220,10 @@ func (pl *BandwidthCost) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1
 	if in == nil || in.EgressMbps == 0 {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	s := &cycleState{in: in, view: pl.netmap.Current().View(timeZero, 0), used: map[string]int64{}}
-	for name := range pl.zones {
-		s.used[name] = pl.ledger.Used(name)
+	s := &cycleState{in: in, view: pl.netmap.Current().View(timeZero, 0),
+		marginal: make(map[string]float64, len(pl.zones)), unlisted: pl.other.Marginal(0, in.EgressMbps)}
+	for name, zone := range pl.zones {
+		s.marginal[name] = zone.Marginal(pl.ledger.Used(name), in.EgressMbps)
 	}
 	cs.Write(stateKey, s)
 	verdicts.Ensure(cs)
@@ -245,8 +243,9 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 		return nil
 	}
 	node := nodeInfo.Node()
+	billing := s.billing(node)
 	if !s.in.EgressRequested {
-		if capacity := pl.capacity(s, node); capacity >= 0 {
+		if capacity := capacityOf(node, billing); capacity >= 0 {
 			var used int64
 			for _, pi := range nodeInfo.GetPods() {
 				used += pl.egressOf(pi.GetPod())
@@ -259,28 +258,37 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 			}
 		}
 	}
-	if s.in.MaxCost >= 0 && pl.marginal(s, node) > s.in.MaxCost {
+	if s.in.MaxCost >= 0 && s.marginalIn(billing.BillingZone) > s.in.MaxCost {
 		verdicts.Reject(cs, Name, ReasonCost)
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonCost)
 	}
 	return nil
 }
 
-// capacity is the node's egress capacity in Mbps: its allocatable extended
-// resource, else its NodeNetwork's; -1 when neither says.
-func (pl *BandwidthCost) capacity(s *cycleState, node *v1.Node) int64 {
+// billing is what the map says about the node's egress and zone, falling
+// back to the node's label for a node the map has not seen yet.
+func (s *cycleState) billing(node *v1.Node) netmap.Egress {
+	e, known := s.view.Billing(node.Name)
+	if !known {
+		e.BillingZone = node.Labels[BillingZoneLabel]
+	}
+	return e
+}
+
+// capacityOf is the node's egress capacity in Mbps: its allocatable
+// extended resource, else its NodeNetwork's; -1 when neither says.
+func capacityOf(node *v1.Node, billing netmap.Egress) int64 {
 	if q, ok := node.Status.Allocatable[intent.EgressResource]; ok {
 		return q.Value()
 	}
-	if e, ok := s.view.Egress(node.Name); ok {
-		return e.CapacityMbps
-	}
-	return -1
+	return billing.CapacityMbps
 }
 
-func (pl *BandwidthCost) marginal(s *cycleState, node *v1.Node) float64 {
-	name := pl.zoneName(node.Name, node)
-	return pl.zone(name).Marginal(s.used[name], s.in.EgressMbps)
+func (s *cycleState) marginalIn(zone string) float64 {
+	if m, ok := s.marginal[zone]; ok {
+		return m
+	}
+	return s.unlisted
 }
 
 // PreScore skips pods without egress, and all pods while no zone has a price.
@@ -298,7 +306,7 @@ func (pl *BandwidthCost) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, 
 	if s == nil {
 		return 0, nil
 	}
-	return int64(math.Min(pl.marginal(s, nodeInfo.Node())*1000, math.MaxInt64/2)), nil
+	return int64(math.Min(s.marginalIn(s.billing(nodeInfo.Node()).BillingZone)*1000, math.MaxInt64/2)), nil
 }
 
 // ScoreExtensions returns the plugin: it normalises its own scores.
