@@ -1,6 +1,8 @@
 package netmap
 
 import (
+	"fmt"
+
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 )
 
@@ -69,7 +71,32 @@ const maxRTT = 60_000_000
 // p90 <= 60 s, at least one sample). An API server that skipped the schema
 // (or an object written before it) could carry anything; such an entry reads
 // as missing rather than as a measurement.
-func plausible(m *v1alpha1.LandmarkRTT) bool {
-	return m.RTTP50Microseconds >= 0 && m.RTTP50Microseconds <= m.RTTP90Microseconds &&
-		m.RTTP90Microseconds <= maxRTT && m.Samples >= 1
+func plausible(m *v1alpha1.LandmarkRTT) bool { return implausibility(m) == "" }
+
+// implausibility names what makes an entry implausible, field and value,
+// or returns "".
+func implausibility(m *v1alpha1.LandmarkRTT) string {
+	switch {
+	case m.RTTP50Microseconds < 0 || m.RTTP50Microseconds > maxRTT:
+		return fmt.Sprintf("rttP50Microseconds=%d is outside 0..%d", m.RTTP50Microseconds, maxRTT)
+	case m.RTTP90Microseconds < 0 || m.RTTP90Microseconds > maxRTT:
+		return fmt.Sprintf("rttP90Microseconds=%d is outside 0..%d", m.RTTP90Microseconds, maxRTT)
+	case m.RTTP50Microseconds > m.RTTP90Microseconds:
+		return fmt.Sprintf("rttP50Microseconds=%d exceeds rttP90Microseconds=%d", m.RTTP50Microseconds, m.RTTP90Microseconds)
+	case m.Samples < 1:
+		return fmt.Sprintf("samples=%d is below 1", m.Samples)
+	}
+	return ""
+}
+
+// Implausible lists the entries of a NodeNetwork that the map ignores as
+// implausible, each naming its field and value, for whoever reports them.
+func Implausible(nn *v1alpha1.NodeNetwork) []string {
+	var out []string
+	for i := range nn.Status.Landmarks {
+		if why := implausibility(&nn.Status.Landmarks[i]); why != "" {
+			out = append(out, fmt.Sprintf("status.landmarks[%d] (%s): %s", i, nn.Status.Landmarks[i].Landmark, why))
+		}
+	}
+	return out
 }

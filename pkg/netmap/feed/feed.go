@@ -9,6 +9,8 @@ package feed
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,11 +22,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/estimate"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
+	edgescheme "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned/scheme"
 	edgeinformers "github.com/edgeplace/edgeplace/pkg/generated/informers/externalversions"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 )
@@ -112,7 +116,7 @@ func Start(ctx context.Context, m *netmap.Map, cfg *rest.Config) error {
 	}
 	factory.Start(ctx.Done())
 	go Run(ctx, m, flushInterval)
-	go watchEdgeplace(ctx, m, kube.Discovery(), edge, nodes.HasSynced)
+	go watchEdgeplace(ctx, m, kube, edge, nodes.HasSynced)
 	return nil
 }
 
@@ -154,8 +158,9 @@ func Run(ctx context.Context, m *netmap.Map, interval time.Duration) {
 	}
 }
 
-func watchEdgeplace(ctx context.Context, m *netmap.Map, disco discovery.DiscoveryInterface, edge edgeclient.Interface, nodesSynced cache.InformerSynced) {
+func watchEdgeplace(ctx context.Context, m *netmap.Map, kube kubernetes.Interface, edge edgeclient.Interface, nodesSynced cache.InformerSynced) {
 	logger := klog.FromContext(ctx).WithName("netmap")
+	disco := kube.Discovery()
 	told := false
 	for !CRDsInstalled(disco) {
 		if !told {
@@ -174,7 +179,7 @@ func watchEdgeplace(ctx context.Context, m *netmap.Map, disco discovery.Discover
 	landmarks := factory.Edgeplace().V1alpha1().Landmarks().Informer()
 	networks := factory.Edgeplace().V1alpha1().NodeNetworks().Informer()
 	_, err1 := landmarks.AddEventHandler(handler(func(l *v1alpha1.Landmark) { m.SetLandmarkAt(l.Name, l.Spec.Location) }, m.DeleteLandmark))
-	_, err2 := networks.AddEventHandler(handler(m.SetNodeNetwork, m.DeleteNodeNetwork))
+	_, err2 := networks.AddEventHandler(handler(reportImplausible(ctx, kube, m.SetNodeNetwork), m.DeleteNodeNetwork))
 	if err1 != nil || err2 != nil {
 		logger.Error(nil, "cannot watch edgeplace objects", "landmarks", err1, "nodeNetworks", err2)
 		return
@@ -195,6 +200,40 @@ func watchEdgeplace(ctx context.Context, m *netmap.Map, disco discovery.Discover
 	m.SetState(netmap.Ready)
 	logger.Info("network map synced")
 }
+
+// reportImplausible wraps the map's NodeNetwork setter: entries the map
+// ignores as implausible (possible only in objects the CRD schema did not
+// check) are logged and reported as a Warning event on the object, naming
+// each entry's field and value, so that the probe's owner can see why a
+// node reads as unmeasured.
+func reportImplausible(ctx context.Context, kube kubernetes.Interface, set func(*v1alpha1.NodeNetwork)) func(*v1alpha1.NodeNetwork) {
+	logger := klog.FromContext(ctx).WithName("netmap")
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: kube.EventsV1()})
+	broadcaster.StartRecordingToSink(ctx.Done())
+	recorder := broadcaster.NewRecorder(edgescheme.Scheme, "edgeplace-network-map")
+	return func(nn *v1alpha1.NodeNetwork) {
+		if bad := netmap.Implausible(nn); len(bad) > 0 {
+			logger.Info("ignoring implausible NodeNetwork entries", "nodeNetwork", nn.Name, "entries", bad)
+			shown := bad[:min(len(bad), 3)]
+			more := ""
+			if len(bad) > len(shown) {
+				more = fmt.Sprintf("; and %d more", len(bad)-len(shown))
+			}
+			// An event's note holds at most 1 kB: the first few entries say
+			// what is wrong, the log has them all.
+			note := fmt.Sprintf("%d entries ignored as implausible: %s%s", len(bad), strings.Join(shown, "; "), more)
+			if len(note) > 1000 {
+				note = note[:1000]
+			}
+			recorder.Eventf(nn, nil, corev1.EventTypeWarning, ReasonImplausible, "Read", "%s", note)
+		}
+		set(nn)
+	}
+}
+
+// ReasonImplausible is the reason of the event a NodeNetwork gets when
+// some of its entries are ignored.
+const ReasonImplausible = "ImplausibleMeasurement"
 
 // Served says whether the API server serves an edgeplace resource.
 func Served(disco discovery.DiscoveryInterface, plural string) bool {
