@@ -70,7 +70,7 @@ $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe: FORCE
 # Every fuzz target for FUZZTIME each (their seed corpora also run in
 # `make unit`, as ordinary tests).
 FUZZTIME ?= 20s
-FUZZ_TARGETS := FuzzForPod:./pkg/intent FuzzFromLabels:./pkg/topology FuzzLoad:./pkg/evaluate \
+FUZZ_TARGETS := FuzzForPod:./pkg/intent FuzzFromLabels:./pkg/topology FuzzLoad:./pkg/evaluate FuzzLoadSites:./pkg/evaluate \
   FuzzArgs:./pkg/apis/config/scheme FuzzNodeNetwork:./pkg/netmap
 
 fuzz:

@@ -91,3 +91,28 @@ func exhaustive(p Problem, k int) int64 {
 	pick(0, nil)
 	return best
 }
+
+// TestNearRows: each slot gets the best row for its users, and a row nearly
+// as near (within max(2ms, 20%)) counts as that slot, so that a replica
+// there fills it; a row well behind does not, no row counts for two slots,
+// and rows without nodes are left out.
+func TestNearRows(t *testing.T) {
+	costs := [][2]float64{
+		//  east    west (us); -1: unknown
+		{10_000, 90_000}, // 0: best for the east slot
+		{11_500, 90_000}, // 1: 1.5ms behind it: within 2ms
+		{90_000, 10_000}, // 2: best for the west slot
+		{90_000, 30_000}, // 3: 20ms behind it
+		{12_000, 12_500}, // 4: near both; 2ms behind east, 2.5ms behind west
+		{-1, 10_500},     // 5: unknown to the east, near the west slot's users
+		{9_000, 9_000},   // 6: would be best for both, but has no nodes
+	}
+	cost := func(row int32, slot int) (float64, bool) {
+		c := costs[row][slot]
+		return c, c >= 0
+	}
+	best, near := nearRows(int32(len(costs)), 2, cost, func(row int32) bool { return row != 6 })
+	assert.Equal(t, []int32{0, 2}, best)
+	assert.Equal(t, []int32{0, 1, 4}, near[0], "nearest first")
+	assert.Equal(t, []int32{2, 5}, near[1], "3 is too far behind")
+}

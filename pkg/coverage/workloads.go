@@ -1,6 +1,9 @@
 package coverage
 
 import (
+	"cmp"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +24,13 @@ const (
 	// planTTL bounds how long a plan is reused while the workload's size
 	// stays the same; measurements drift.
 	planTTL = 5 * time.Minute
+	// slotWindowMinUS and slotWindowShare say which rows count as a slot:
+	// those whose RTT to the slot's users is within the larger of the two
+	// of the slot's own. They match NetworkLatency's default score window,
+	// within which it ranks nodes as nearly equal and the other plugins
+	// choose, so a replica meant for a slot may land on any of them.
+	slotWindowMinUS = 2000
+	slotWindowShare = 0.2
 )
 
 // Workloads finds a pod's workload (ReplicaSet, and so Deployment, or
@@ -51,6 +61,10 @@ type Demand struct {
 type WorkloadPlan struct {
 	Slots   []int32 // rows
 	Serving []int   // per demand landmark, in Demand order: index into Slots
+	// Near holds, per slot, the rows a replica fills it from: the slot's
+	// row and the rows nearly as near to its users. A row counts for at
+	// most one slot.
+	Near [][]int32
 
 	replicas int
 	key      string
@@ -159,7 +173,97 @@ func makePlan(d Demand, replicas int) *WorkloadPlan {
 		p.Slots = append(p.Slots, rows[c])
 		p.objects = append(p.objects, d.View.RowObject(rows[c]))
 	}
+	// The candidates were the nearest rows to each landmark alone; the best
+	// row for a slot's group of landmarks may be elsewhere, and that is
+	// where NetworkLatency puts the replica. So each slot moves to the best
+	// row anywhere for the landmarks it serves (which can only lower the
+	// plan's total), and the rows nearly as good count as the slot.
+	cost := func(row int32, slot int) (float64, bool) {
+		return servedRTT(d, solved.Serving, slot, row)
+	}
+	best, near := nearRows(int32(d.View.NumRows()), len(p.Slots), cost, func(row int32) bool { return len(d.View.RowNodes(row)) > 0 })
+	for j, row := range best {
+		if row >= 0 {
+			p.Slots[j], p.objects[j] = row, d.View.RowObject(row)
+		}
+	}
+	p.Near = near
 	return p
+}
+
+// maxNearRows bounds the rows that count as one slot, nearest first.
+const maxNearRows = 256
+
+// nearRows finds, for each of k slots, the best row by cost (-1 if no row
+// has one) and the rows whose cost is within the slot window of that best:
+// a row near several slots goes to the one it is least behind, and each
+// slot keeps at most maxNearRows, nearest first.
+func nearRows(rows int32, k int, cost func(row int32, slot int) (float64, bool), usable func(row int32) bool) ([]int32, [][]int32) {
+	best := make([]int32, k)
+	bestCost := make([]float64, k)
+	for j := range best {
+		best[j], bestCost[j] = -1, math.Inf(1)
+	}
+	for r := range rows {
+		if !usable(r) {
+			continue
+		}
+		for j := range k {
+			if c, ok := cost(r, j); ok && c < bestCost[j] {
+				best[j], bestCost[j] = r, c
+			}
+		}
+	}
+	type nearRow struct {
+		row    int32
+		behind float64
+	}
+	byslot := make([][]nearRow, k)
+	for r := range rows {
+		if !usable(r) {
+			continue
+		}
+		slot, behind := -1, math.Inf(1)
+		for j := range k {
+			c, ok := cost(r, j)
+			if excess := c - bestCost[j]; ok && excess <= max(slotWindowMinUS, slotWindowShare*bestCost[j]) && excess < behind {
+				slot, behind = j, excess
+			}
+		}
+		if slot >= 0 {
+			byslot[slot] = append(byslot[slot], nearRow{r, behind})
+		}
+	}
+	near := make([][]int32, k)
+	for j, list := range byslot {
+		slices.SortFunc(list, func(a, b nearRow) int { return cmp.Or(cmp.Compare(a.behind, b.behind), cmp.Compare(a.row, b.row)) })
+		for _, nr := range list[:min(len(list), maxNearRows)] {
+			near[j] = append(near[j], nr.row)
+		}
+	}
+	return best, near
+}
+
+// servedRTT is a row's demand-weighted mean RTT to the landmarks slot j
+// serves (estimates count); false if one is unknown or the slot serves
+// none.
+func servedRTT(d Demand, serving []int, j int, row int32) (float64, bool) {
+	var sum, weight float64
+	for l, slot := range serving {
+		if slot != j || l >= len(d.Landmarks) {
+			continue
+		}
+		rtt, _, ok := d.View.Value(row, d.Landmarks[l], d.Percentile, netmap.AnyEstimate)
+		if !ok {
+			return 0, false
+		}
+		sum += float64(d.Weights[l]) * float64(rtt)
+		weight += float64(d.Weights[l])
+	}
+	if weight == 0 {
+		return 0, false
+	}
+	return sum / weight, true
 }
 
 // valid says whether every slot's row still holds the same NodeNetwork.
@@ -172,16 +276,22 @@ func (p *WorkloadPlan) valid(view netmap.View) bool {
 	return true
 }
 
-// Unfilled returns which slots have no replica of the workload yet, looking
-// at the scheduler's snapshot (assumed pods included).
+// Unfilled returns which slots have no replica of the workload yet on any
+// of their near rows, looking at the scheduler's snapshot (assumed pods
+// included).
 func (p *WorkloadPlan) Unfilled(view netmap.View, nodes fwk.NodeInfoLister, owner types.UID) []bool {
 	out := make([]bool, len(p.Slots))
-	for i, row := range p.Slots {
-		out[i] = true
+	for i := range p.Slots {
+		out[i] = !p.hasReplica(i, view, nodes, owner)
+	}
+	return out
+}
+
+func (p *WorkloadPlan) hasReplica(slot int, view netmap.View, nodes fwk.NodeInfoLister, owner types.UID) bool {
+	for _, row := range p.Near[slot] {
 		if int(row) >= view.NumRows() {
 			continue
 		}
-	nodes:
 		for _, name := range view.RowNodes(row) {
 			ni, err := nodes.Get(name)
 			if err != nil {
@@ -189,11 +299,10 @@ func (p *WorkloadPlan) Unfilled(view netmap.View, nodes fwk.NodeInfoLister, owne
 			}
 			for _, pi := range ni.GetPods() {
 				if ref := ControllerOf(pi.GetPod()); ref != nil && ref.UID == owner {
-					out[i] = false
-					break nodes
+					return true
 				}
 			}
 		}
 	}
-	return out
+	return false
 }

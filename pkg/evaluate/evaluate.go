@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/estimate"
 	"github.com/edgeplace/edgeplace/pkg/intent"
@@ -54,6 +55,14 @@ type Scenario struct {
 	// scheduler.
 	Mask float64
 	Seed uint64
+	// EgressMbps, when positive, gives each single pod that sustained
+	// egress: the edgeplace profile then weighs bandwidth cost too, and
+	// every profile's placements are costed.
+	EgressMbps int64
+	// Sites is optional metadata by place name: prices for the cost (a
+	// site without one costs DefaultPrice) and locations for the plot.
+	Sites        map[string]Site
+	DefaultPrice float64
 }
 
 // Result compares the placements. Single-pod and replica figures are kept
@@ -73,7 +82,15 @@ type Result struct {
 	Optimal    Quality     `json:"optimal"`
 	Replicas   *Replicas   `json:"replicas,omitempty"`
 	Estimation *Estimation `json:"estimation,omitempty"`
+	// sites and placements are the edge sites and where each compared
+	// single pod went (matrix indices), for the plot.
+	sites      []int
+	placements []placement
 }
+
+// placement is one single pod's users and the site each profile chose, as
+// matrix indices.
+type placement struct{ users, edgeplace, stock, optimal int }
 
 // Quality summarises the RTT the placed pods' users get.
 type Quality struct {
@@ -86,6 +103,9 @@ type Quality struct {
 	Unplaced int `json:"unplaced"`
 	// Within1msOfOptimal is the share of pods within 1 ms of the best node.
 	Within1msOfOptimal float64 `json:"within1msOfOptimal"`
+	// Cost is the monthly price of the placed pods' egress (Scenario
+	// EgressMbps times each chosen site's price per Mbps); 0 without egress.
+	Cost float64 `json:"cost"`
 }
 
 // Replicas compares workloads of k replicas by the demand-weighted RTT from
@@ -139,16 +159,16 @@ func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Places: len(c.places), Sites: len(c.sites), Nodes: len(c.nodes), Pods: sc.Pods}
+	res := &Result{Places: len(c.places), Sites: len(c.sites), Nodes: len(c.nodes), Pods: sc.Pods, sites: c.sites}
 	if sc.Mask > 0 {
 		res.Estimation = c.estimationError()
 	}
 
-	edge, err := newPlacer(ctx, c.nodes, c.netmap)
+	edge, err := newPlacer(ctx, c.nodes, c.netmap, c.billing(sc))
 	if err != nil {
 		return nil, fmt.Errorf("the edgeplace profile: %w", err)
 	}
-	stock, err := newPlacer(ctx, c.nodes, nil)
+	stock, err := newPlacer(ctx, c.nodes, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("the stock profile: %w", err)
 	}
@@ -201,7 +221,7 @@ func layout(m *Matrix, sc Scenario, rng *rand.Rand) (*cluster, error) {
 		for i := range sc.NodesPerSite {
 			n := &v1.Node{
 				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", site, i), UID: types.UID(fmt.Sprintf("node-%s-%d", site, i)),
-					Labels: map[string]string{v1alpha1.SiteLabel: site, topology.CityLabel: site}},
+					Labels: map[string]string{v1alpha1.SiteLabel: site, topology.CityLabel: site, v1alpha1.BillingZoneLabel: site}},
 				Status: v1.NodeStatus{Capacity: capacity, Allocatable: capacity,
 					Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}}},
 			}
@@ -295,11 +315,46 @@ func (c *cluster) rtt(site, place int) float64 {
 
 // best is the lowest RTT from any site to a population.
 func (c *cluster) best(place int) float64 {
-	best := math.Inf(1)
+	rtt, _ := c.bestSite(place)
+	return rtt
+}
+
+// bestSite is the site with the lowest RTT to a population, and that RTT.
+func (c *cluster) bestSite(place int) (float64, int) {
+	best, site := math.Inf(1), -1
 	for _, s := range c.sites {
-		best = min(best, c.rtt(s, place))
+		if r := c.rtt(s, place); r < best {
+			best, site = r, s
+		}
 	}
-	return best
+	return best, site
+}
+
+// price is a site's monthly price per Mbps of egress.
+func (c *cluster) price(sc Scenario, site int) float64 {
+	if s, ok := sc.Sites[c.m.Places[site]]; ok && s.HasPrice {
+		return s.Price
+	}
+	return sc.DefaultPrice
+}
+
+// billing is the BandwidthCost configuration the edgeplace profile runs
+// with: one billing zone per site at its price, nothing committed; nil
+// (the shipped configuration) when pods state no egress.
+func (c *cluster) billing(sc Scenario) *config.BandwidthCostArgs {
+	if sc.EgressMbps <= 0 {
+		return nil
+	}
+	args := &config.BandwidthCostArgs{DefaultPricePerMbps: priceQuantity(sc.DefaultPrice)}
+	for _, s := range c.sites {
+		args.Zones = append(args.Zones, config.BillingZone{Name: dnsName(c.m.Places[s]), PricePerMbps: priceQuantity(c.price(sc, s))})
+	}
+	return args
+}
+
+// priceQuantity is a price as a quantity, to a thousandth.
+func priceQuantity(v float64) resource.Quantity {
+	return *resource.NewMilliQuantity(int64(math.Round(v*1000)), resource.DecimalSI)
 }
 
 func (c *cluster) estimationError() *Estimation {
@@ -348,17 +403,20 @@ func (c *cluster) singlePods(ctx context.Context, sc Scenario, rng *rand.Rand, e
 	for i := range sc.Pods {
 		users := c.places[rng.IntN(len(c.places))]
 		annotations := map[string]string{intent.DemandAnnotation: c.landmark(users)}
+		if sc.EgressMbps > 0 {
+			annotations[intent.EgressAnnotation] = fmt.Sprintf("%dM", sc.EgressMbps)
+		}
 		if sc.SLO > 0 {
 			annotations[intent.MaxRTTAnnotation] = sc.SLO.String()
 			annotations[intent.EstimatesAnnotation] = string(intent.EstimatesCoordinates)
 		}
 		pod := c.pod(fmt.Sprintf("pod-%d", i), annotations)
-		opt := c.best(users)
+		opt, optSite := c.bestSite(users)
 		feasible := sc.SLO == 0 || opt <= slo
 		if !feasible {
 			res.Infeasible++
 		}
-		got := [2]float64{}
+		got, chosen := [2]float64{}, [2]int{}
 		placed := true
 		for k, side := range []struct {
 			p *placer
@@ -373,13 +431,19 @@ func (c *cluster) singlePods(ctx context.Context, sc Scenario, rng *rand.Rand, e
 				placed = false
 				continue
 			}
-			got[k] = c.rtt(c.siteOf[node], users)
+			chosen[k] = c.siteOf[node]
+			got[k] = c.rtt(chosen[k], users)
 			if sc.SLO > 0 && feasible && got[k] > slo {
 				side.q.SLOViolations++
 			}
 		}
 		if placed {
 			edgeRTT, stockRTT, optRTT = append(edgeRTT, got[0]), append(stockRTT, got[1]), append(optRTT, opt)
+			res.placements = append(res.placements, placement{users: users, edgeplace: chosen[0], stock: chosen[1], optimal: optSite})
+			egress := float64(sc.EgressMbps)
+			res.Edgeplace.Cost += egress * c.price(sc, chosen[0])
+			res.Stock.Cost += egress * c.price(sc, chosen[1])
+			res.Optimal.Cost += egress * c.price(sc, optSite)
 		}
 	}
 	fill := func(q *Quality, rtts []float64) {

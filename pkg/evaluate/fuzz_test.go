@@ -29,3 +29,24 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoadSites: any input gives site metadata or an error, never a panic,
+// and metadata only holds values the loader promises.
+func FuzzLoadSites(f *testing.F) {
+	f.Add([]byte("id,lat,lon,price\neu-west-1,53.35,-6.26,0.09\n"))
+	f.Add([]byte("id,lat,lon,price\na,1e400,-Inf,NaN\n"))
+	f.Add([]byte("id,lat,lon,price\na,1,1,1\na,1,1,1\n"))
+	f.Add([]byte{0x1f, 0x8b, 8, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sites, err := LoadSites(bytes.NewReader(data), SiteColumns{ID: "id", Lat: "lat", Lon: "lon", Price: "price"})
+		if err != nil {
+			return
+		}
+		for id, s := range sites {
+			if id == "" || !s.HasLocation || !s.HasPrice || math.Abs(s.Lat) > 90 || math.Abs(s.Lon) > 180 ||
+				s.Price < 0 || math.IsNaN(s.Price) || math.IsInf(s.Price, 0) {
+				t.Fatalf("site %q: %+v", id, s)
+			}
+		}
+	})
+}

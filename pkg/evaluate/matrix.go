@@ -40,19 +40,27 @@ type Columns struct {
 // Load reads an RTT table: CSV with a header naming the columns (gzip
 // accepted), or a JSON object of objects, {"a": {"b": 12.3}}.
 func Load(r io.Reader, cols Columns) (*Matrix, LoadStats, error) {
-	br := bufio.NewReader(r)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, LoadStats{}, fmt.Errorf("gzip: %w", err)
-		}
-		defer zr.Close()
-		br = bufio.NewReader(zr)
+	br, err := gunzipped(r)
+	if err != nil {
+		return nil, LoadStats{}, err
 	}
 	if first, err := peekNonSpace(br); err == nil && first == '{' {
 		return loadJSON(br)
 	}
 	return loadCSV(br, cols)
+}
+
+// gunzipped reads r, decompressing it if it starts like gzip.
+func gunzipped(r io.Reader) (*bufio.Reader, error) {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return bufio.NewReader(zr), nil
+	}
+	return br, nil
 }
 
 func peekNonSpace(br *bufio.Reader) (byte, error) {

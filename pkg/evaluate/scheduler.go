@@ -9,12 +9,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	schedscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
@@ -23,8 +25,10 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/profile"
 
 	"github.com/edgeplace/edgeplace/manifests"
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/plugins"
+	"github.com/edgeplace/edgeplace/plugins/bandwidthcost"
 )
 
 // placer is a real kube-scheduler (scheduler.New) whose scheduling
@@ -41,9 +45,11 @@ type placer struct {
 }
 
 // newPlacer builds the scheduler. With m set it runs the shipped edgeplace
-// profile (manifests/scheduler/config.yaml) with the plugins reading m;
-// without, the stock default profile with its default sampling.
-func newPlacer(ctx context.Context, nodes []*v1.Node, m *netmap.Map) (*placer, error) {
+// profile (manifests/scheduler/config.yaml) with the plugins reading m and,
+// when billing is set, BandwidthCost configured with it instead of the
+// shipped args; without m, the stock default profile with its default
+// sampling.
+func newPlacer(ctx context.Context, nodes []*v1.Node, m *netmap.Map, billing *config.BandwidthCostArgs) (*placer, error) {
 	client := fake.NewClientset()
 	factory := informers.NewSharedInformerFactory(client, 0)
 	opts := []scheduler.Option{}
@@ -55,10 +61,16 @@ func newPlacer(ctx context.Context, nodes []*v1.Node, m *netmap.Map) (*placer, e
 		}
 		cfg := obj.(*schedconfig.KubeSchedulerConfiguration)
 		name = cfg.Profiles[0].SchedulerName
+		registry := plugins.RegistryWithMap(m)
+		if billing != nil {
+			registry[bandwidthcost.Name] = func(_ context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+				return bandwidthcost.NewWithMap(billing, h, m), nil
+			}
+		}
 		opts = append(opts,
 			scheduler.WithProfiles(cfg.Profiles...),
 			scheduler.WithPercentageOfNodesToScore(cfg.PercentageOfNodesToScore),
-			scheduler.WithFrameworkOutOfTreeRegistry(plugins.RegistryWithMap(m)))
+			scheduler.WithFrameworkOutOfTreeRegistry(registry))
 	}
 	snapshot := internalcache.NewEmptySnapshot()
 	opts = append(opts, scheduler.WithNodeInfoSnapshot(snapshot))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgeplace/edgeplace/pkg/evaluate"
+	"github.com/edgeplace/edgeplace/pkg/intent"
 )
 
 type evaluateOptions struct {
@@ -19,6 +21,10 @@ type evaluateOptions struct {
 	scenario evaluate.Scenario
 	output   string
 	exclude  []string
+	sites    string
+	siteCols evaluate.SiteColumns
+	egress   string
+	plot     string
 }
 
 func newEvaluateCommand() *cobra.Command {
@@ -26,6 +32,7 @@ func newEvaluateCommand() *cobra.Command {
 		columns:  evaluate.Columns{From: "from", To: "to", RTT: "rtt_ms"},
 		scenario: evaluate.Scenario{NodesPerSite: 2, SiteFraction: 0.5, Pods: 200, LandmarksPerWorkload: 12, Workloads: 10, Seed: 1},
 		output:   "text",
+		siteCols: evaluate.SiteColumns{ID: "id", Lat: "lat", Lon: "lon"},
 	}
 	cmd := &cobra.Command{
 		Use:   "evaluate --rtt FILE",
@@ -38,7 +45,8 @@ pods with the shipped edgeplace profile and, on the same nodes, with the
 stock default profile; the optimum is exact for single pods and for replicas
 where the site subsets can be enumerated, otherwise a Lagrangian lower bound.`,
 		Example: `  kubectl edgeplace evaluate --rtt pings.csv.gz --from-col src --to-col dst --rtt-col rtt_ms
-  kubectl edgeplace evaluate --rtt matrix.json --mask 0.3 --replicas 3 --output json`,
+  kubectl edgeplace evaluate --rtt matrix.json --mask 0.3 --replicas 3 --output json
+  kubectl edgeplace evaluate --rtt matrix.json --sites sites.csv --price-col usd_per_mbps --egress 200M --plot placements.png`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd, cmd.OutOrStdout())
 		},
@@ -59,6 +67,14 @@ where the site subsets can be enumerated, otherwise a Lagrangian lower bound.`,
 	f.Uint64Var(&o.scenario.Seed, "seed", o.scenario.Seed, "random seed")
 	f.StringSliceVar(&o.exclude, "exclude", nil, "places to leave out (for example a bucket of unknown locations)")
 	f.StringVar(&o.output, "output", o.output, "text or json")
+	f.StringVar(&o.sites, "sites", "", "site metadata: CSV with a header (gzip accepted), one row per place")
+	f.StringVar(&o.siteCols.ID, "site-id-col", o.siteCols.ID, "--sites column with the place name, as in the RTT table")
+	f.StringVar(&o.siteCols.Lat, "lat-col", o.siteCols.Lat, "--sites column with the latitude (\"\" with --lon-col \"\": none)")
+	f.StringVar(&o.siteCols.Lon, "lon-col", o.siteCols.Lon, "--sites column with the longitude")
+	f.StringVar(&o.siteCols.Price, "price-col", "", "--sites column with the monthly price of one Mbps of egress at the site")
+	f.Float64Var(&o.scenario.DefaultPrice, "default-price", 1, "price per Mbps of sites without one")
+	f.StringVar(&o.egress, "egress", "", "sustained egress of each single pod, such as 200M: edgeplace then weighs bandwidth cost, and placements are costed")
+	f.StringVar(&o.plot, "plot", "", "write a PNG of where single pods went (needs --sites with locations)")
 	return cmd
 }
 
@@ -83,9 +99,34 @@ func (o *evaluateOptions) run(cmd *cobra.Command, out io.Writer) error {
 			return fmt.Errorf("--exclude: %w", err)
 		}
 	}
+	if o.sites != "" {
+		file, err := os.Open(o.sites)
+		if err != nil {
+			return fmt.Errorf("--sites: %w", err)
+		}
+		defer file.Close()
+		if o.scenario.Sites, err = evaluate.LoadSites(file, o.siteCols); err != nil {
+			return fmt.Errorf("--sites %s: %w", o.sites, err)
+		}
+	} else if o.plot != "" {
+		return fmt.Errorf("--plot: needs --sites with each place's location")
+	}
+	if o.egress != "" {
+		if o.scenario.EgressMbps, err = intent.ParseMbps(o.egress); err != nil {
+			return fmt.Errorf("--egress: invalid value %q: %w", o.egress, err)
+		}
+	}
+	if o.scenario.DefaultPrice < 0 || math.IsNaN(o.scenario.DefaultPrice) || math.IsInf(o.scenario.DefaultPrice, 0) {
+		return fmt.Errorf("--default-price: invalid value %g: want a price of 0 or more", o.scenario.DefaultPrice)
+	}
 	res, err := evaluate.Run(cmd.Context(), m, o.scenario)
 	if err != nil {
 		return err
+	}
+	if o.plot != "" {
+		if err := res.Plot(m, o.scenario.Sites, o.plot); err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
 	}
 	if o.output == "json" {
 		enc := json.NewEncoder(out)
@@ -101,13 +142,22 @@ func (o *evaluateOptions) run(cmd *cobra.Command, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "; RTT over the %d that both profiles placed:\n", res.Compared)
 		tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "\tmean RTT\tp90 RTT\twithin 1ms of optimum\tSLO violations\tunplaced\t")
+		costed := o.scenario.EgressMbps > 0
+		header := "\tmean RTT\tp90 RTT\twithin 1ms of optimum\tSLO violations\tunplaced\t"
+		if costed {
+			header += "egress cost/month\t"
+		}
+		fmt.Fprintln(tw, header)
 		for _, row := range []struct {
 			name string
 			q    evaluate.Quality
 		}{{"edgeplace", res.Edgeplace}, {"stock", res.Stock}, {"optimum", res.Optimal}} {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f%%\t%d\t%d\t\n", row.name, ms(row.q.MeanRTTms), ms(row.q.P90RTTms),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f%%\t%d\t%d\t", row.name, ms(row.q.MeanRTTms), ms(row.q.P90RTTms),
 				100*row.q.Within1msOfOptimal, row.q.SLOViolations, row.q.Unplaced)
+			if costed {
+				fmt.Fprintf(tw, "%.0f\t", row.q.Cost)
+			}
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 		if gap := res.Stock.MeanRTTms - res.Optimal.MeanRTTms; gap > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,4 +67,55 @@ func TestEvaluateCSVColumnsAndErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "mask: invalid value 1.5")
 	_, err = runEvaluate(t)
 	assert.ErrorContains(t, err, "--rtt: required")
+}
+
+// TestEvaluateSitesCostAndPlot: with site metadata, prices and egress,
+// every profile's placements are costed, and edgeplace weighs the cost
+// among nodes nearly as near (within its score window): two pairs of
+// neighbouring sites 0.7 ms apart, one of each pair ten times dearer, so
+// edgeplace pays less than the RTT-optimal placements, which ignore price,
+// at a fraction of a millisecond more. The plot is written.
+func TestEvaluateSitesCostAndPlot(t *testing.T) {
+	dir := t.TempDir()
+	rtt := "from,to,rtt_ms\n"
+	for _, p := range [][3]string{
+		{"hz", "hz", "0.5"}, {"sh", "sh", "0.5"}, {"gz", "gz", "0.5"}, {"sz", "sz", "0.5"},
+		{"hz", "sh", "1.2"}, {"gz", "sz", "1.2"},
+		{"hz", "gz", "30"}, {"hz", "sz", "31"}, {"sh", "gz", "32"}, {"sh", "sz", "33"},
+	} {
+		rtt += strings.Join(p[:], ",") + "\n"
+	}
+	rttFile := filepath.Join(dir, "rtt.csv")
+	require.NoError(t, os.WriteFile(rttFile, []byte(rtt), 0o644))
+	sites := "id,lat,lon,price\nhz,30.27,120.15,10\nsh,31.23,121.47,1\ngz,23.13,113.26,10\nsz,22.54,114.06,1\n"
+	sitesFile := filepath.Join(dir, "sites.csv")
+	require.NoError(t, os.WriteFile(sitesFile, []byte(sites), 0o644))
+	plot := filepath.Join(dir, "placements.png")
+	out, err := runEvaluate(t, "--rtt", rttFile, "--sites", sitesFile, "--price-col", "price", "--egress", "100M",
+		"--pods", "40", "--site-fraction", "1", "--plot", plot, "--output", "json")
+	require.NoError(t, err)
+	var res struct {
+		Edgeplace, Stock, Optimal struct{ MeanRTTms, Cost float64 }
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	t.Logf("egress cost per month: edgeplace %.0f, stock %.0f, RTT-optimal %.0f; mean RTT %.2f, %.2f, %.2f ms",
+		res.Edgeplace.Cost, res.Stock.Cost, res.Optimal.Cost, res.Edgeplace.MeanRTTms, res.Stock.MeanRTTms, res.Optimal.MeanRTTms)
+	assert.Positive(t, res.Stock.Cost)
+	assert.Less(t, res.Edgeplace.Cost, res.Optimal.Cost, "edgeplace weighs price; the RTT optimum does not")
+	assert.LessOrEqual(t, res.Edgeplace.MeanRTTms, res.Optimal.MeanRTTms+1, "and stays within a millisecond")
+	assert.Less(t, res.Edgeplace.MeanRTTms, res.Stock.MeanRTTms)
+	png, err := os.ReadFile(plot)
+	require.NoError(t, err)
+	assert.True(t, bytes.HasPrefix(png, []byte("\x89PNG")), "a PNG")
+
+	text, err := runEvaluate(t, "--rtt", rttFile, "--sites", sitesFile, "--price-col", "price", "--egress", "100M", "--pods", "10", "--site-fraction", "1")
+	require.NoError(t, err)
+	assert.Contains(t, text, "egress cost/month")
+
+	_, err = runEvaluate(t, "--rtt", rttFile, "--plot", plot)
+	assert.ErrorContains(t, err, "--plot: needs --sites")
+	_, err = runEvaluate(t, "--rtt", rttFile, "--egress", "lots")
+	assert.ErrorContains(t, err, `--egress: invalid value "lots"`)
+	_, err = runEvaluate(t, "--rtt", rttFile, "--sites", sitesFile, "--lat-col", "latitude")
+	assert.ErrorContains(t, err, `--lat-col: no column "latitude"`)
 }
