@@ -24,14 +24,20 @@ func FuzzNodeNetwork(f *testing.F) {
 		m.SetLandmark(landmark)
 		m.SetNode("n", map[string]string{v1alpha1.SiteLabel: site})
 		observed := now.Add(-time.Duration(max(min(ageSeconds, 1<<30), -(1<<30))) * time.Second)
-		m.SetNodeNetwork(&v1alpha1.NodeNetwork{
+		nn := &v1alpha1.NodeNetwork{
 			ObjectMeta: metav1.ObjectMeta{Name: "n"},
 			Spec:       v1alpha1.NodeNetworkSpec{Scope: v1alpha1.NodeNetworkScope(scope), Site: site},
 			Status: v1alpha1.NodeNetworkStatus{Landmarks: []v1alpha1.LandmarkRTT{{
 				Landmark: landmark, RTTP50Microseconds: p50, RTTP90Microseconds: p90,
 				Samples: samples, LossPartsPerMillion: loss, ObservedTime: metav1.NewTime(observed),
 			}}},
-		})
+		}
+		// What the map ignores is exactly what Implausible reports.
+		schemaOK := p50 >= 0 && p50 <= p90 && p90 <= 60_000_000 && samples >= 1
+		if bad := Implausible(nn); schemaOK != (len(bad) == 0) {
+			t.Fatalf("p50=%d p90=%d samples=%d: reported %q", p50, p90, samples, bad)
+		}
+		m.SetNodeNetwork(nn)
 		view := m.Flush().View(now, ttl)
 		row, ok := view.Row("n")
 		if !ok {
