@@ -7,6 +7,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/edgeplace/edgeplace/pkg/chart"
 )
 
 // plotPlacements draws the sites on a longitude/latitude plane, each
@@ -31,29 +33,13 @@ func plotPlacements(r *Report, c *cluster, file string) error {
 			users = append(users, plotter.XY{X: u.site.Province.Lon, Y: u.site.Province.Lat})
 		}
 	}
-	layers := []struct {
-		label string
-		pts   plotter.XYs
-		shape draw.GlyphDrawer
-		color color.Color
-		size  vg.Length
-	}{
-		{"edge sites", sites, draw.CircleGlyph{}, color.Gray{Y: 190}, 3},
-		{"users (demand landmarks)", users, draw.RingGlyph{}, color.RGBA{B: 200, A: 255}, 7},
-		{"edgeplace placements", placed(r.Edgeplace, r, c, 0.25), draw.TriangleGlyph{}, color.RGBA{G: 150, A: 255}, 6},
-		{"stock placements", placed(r.Stock, r, c, -0.25), draw.CrossGlyph{}, color.RGBA{R: 210, A: 255}, 6},
-	}
-	for _, l := range layers {
-		if len(l.pts) == 0 {
-			continue
-		}
-		s, err := plotter.NewScatter(l.pts)
-		if err != nil {
-			return err
-		}
-		s.GlyphStyle.Shape, s.GlyphStyle.Color, s.GlyphStyle.Radius = l.shape, l.color, l.size/2
-		p.Add(s)
-		p.Legend.Add(l.label, s)
+	if err := chart.AddScatters(p,
+		chart.Layer{Label: "edge sites", Points: sites, Shape: draw.CircleGlyph{}, Color: color.Gray{Y: 190}, Size: 3},
+		chart.Layer{Label: "users (demand landmarks)", Points: users, Shape: draw.RingGlyph{}, Color: color.RGBA{B: 200, A: 255}, Size: 7},
+		chart.Layer{Label: "edgeplace placements", Points: placed(r.Edgeplace, r, c, 0.25), Shape: draw.TriangleGlyph{}, Color: color.RGBA{G: 150, A: 255}, Size: 6},
+		chart.Layer{Label: "stock placements", Points: placed(r.Stock, r, c, -0.25), Shape: draw.CrossGlyph{}, Color: color.RGBA{R: 210, A: 255}, Size: 6},
+	); err != nil {
+		return err
 	}
 	var labelled plotter.XYs
 	var names []string

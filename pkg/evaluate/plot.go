@@ -8,6 +8,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/edgeplace/edgeplace/pkg/chart"
 )
 
 // Plot draws, on a longitude/latitude plane, the edge sites and, for each
@@ -83,27 +85,12 @@ func (r *Result) Plot(m *Matrix, sites map[string]Site, file string) error {
 			sitePts = append(sitePts, xy)
 		}
 	}
-	for _, layer := range []struct {
-		label string
-		pts   plotter.XYs
-		shape draw.GlyphDrawer
-		color color.Color
-		size  vg.Length
-	}{
-		{"users (every place)", userPts, draw.RingGlyph{}, color.RGBA{B: 200, A: 255}, 6},
-		{"edge sites", sitePts, draw.CircleGlyph{}, color.Gray{Y: 110}, 4},
-		{"optimal site", optimumPts, draw.SquareGlyph{}, color.RGBA{R: 230, G: 160, A: 255}, 4},
-	} {
-		if len(layer.pts) == 0 {
-			continue
-		}
-		s, err := plotter.NewScatter(layer.pts)
-		if err != nil {
-			return err
-		}
-		s.GlyphStyle.Shape, s.GlyphStyle.Color, s.GlyphStyle.Radius = layer.shape, layer.color, layer.size/2
-		p.Add(s)
-		p.Legend.Add(layer.label, s)
+	if err := chart.AddScatters(p,
+		chart.Layer{Label: "users (every place)", Points: userPts, Shape: draw.RingGlyph{}, Color: color.RGBA{B: 200, A: 255}, Size: 6},
+		chart.Layer{Label: "edge sites", Points: sitePts, Shape: draw.CircleGlyph{}, Color: color.Gray{Y: 110}, Size: 4},
+		chart.Layer{Label: "optimal site", Points: optimumPts, Shape: draw.SquareGlyph{}, Color: color.RGBA{R: 230, G: 160, A: 255}, Size: 4},
+	); err != nil {
+		return err
 	}
 	p.Legend.Top, p.Legend.Left = true, true
 	return p.Save(10*vg.Inch, 6*vg.Inch, file)
