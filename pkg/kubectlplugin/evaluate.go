@@ -9,7 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/edgeplace/edgeplace/pkg/evaluate"
 	"github.com/edgeplace/edgeplace/pkg/intent"
@@ -119,7 +121,12 @@ func (o *evaluateOptions) run(cmd *cobra.Command, out io.Writer) error {
 	if o.scenario.DefaultPrice < 0 || math.IsNaN(o.scenario.DefaultPrice) || math.IsInf(o.scenario.DefaultPrice, 0) {
 		return fmt.Errorf("--default-price: invalid value %g: want a price of 0 or more", o.scenario.DefaultPrice)
 	}
-	res, err := evaluate.Run(cmd.Context(), m, o.scenario)
+	// The schedulers inside log for operators of a cluster (such as the
+	// CRDs not being installed), which says nothing about an evaluation.
+	// Their loggers come from the context only with contextual logging on.
+	klog.EnableContextualLogging(true)
+	ctx := klog.NewContext(cmd.Context(), logr.Discard())
+	res, err := evaluate.Run(ctx, m, o.scenario)
 	if err != nil {
 		return err
 	}
