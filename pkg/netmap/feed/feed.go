@@ -208,9 +208,17 @@ func watchEdgeplace(ctx context.Context, m *netmap.Map, kube kubernetes.Interfac
 // node reads as unmeasured.
 func reportImplausible(ctx context.Context, kube kubernetes.Interface, set func(*v1alpha1.NodeNetwork)) func(*v1alpha1.NodeNetwork) {
 	logger := klog.FromContext(ctx).WithName("netmap")
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: kube.EventsV1()})
-	broadcaster.StartRecordingToSink(ctx.Done())
-	recorder := broadcaster.NewRecorder(edgescheme.Scheme, "edgeplace-network-map")
+	// The recorder starts with the first implausible object (most clusters
+	// never have one) and stops with ctx.
+	recorder := sync.OnceValue(func() events.EventRecorder {
+		broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: kube.EventsV1()})
+		broadcaster.StartRecordingToSink(ctx.Done())
+		go func() {
+			<-ctx.Done()
+			broadcaster.Shutdown()
+		}()
+		return broadcaster.NewRecorder(edgescheme.Scheme, "edgeplace-network-map")
+	})
 	return func(nn *v1alpha1.NodeNetwork) {
 		if bad := netmap.Implausible(nn); len(bad) > 0 {
 			logger.Info("ignoring implausible NodeNetwork entries", "nodeNetwork", nn.Name, "entries", bad)
@@ -225,7 +233,7 @@ func reportImplausible(ctx context.Context, kube kubernetes.Interface, set func(
 			if len(note) > 1000 {
 				note = note[:1000]
 			}
-			recorder.Eventf(nn, nil, corev1.EventTypeWarning, ReasonImplausible, "Read", "%s", note)
+			recorder().Eventf(nn, nil, corev1.EventTypeWarning, ReasonImplausible, "Read", "%s", note)
 		}
 		set(nn)
 	}
