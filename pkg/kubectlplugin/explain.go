@@ -138,7 +138,7 @@ func printDecisions(ctx context.Context, c *clients, pod *v1.Pod, out io.Writer)
 		fmt.Fprintf(out, "  %s  %s\n", e.CreationTimestamp.UTC().Format(time.RFC3339), e.Note)
 	}
 	if found == 0 {
-		fmt.Fprintln(out, "  nothing: the pod was not placed by an edgeplace profile, or its event has expired")
+		fmt.Fprintln(out, "  nothing: the pod was not placed by an edgeplace profile, its event has expired, or the profile has recordDecisions off")
 	}
 	return nil
 }

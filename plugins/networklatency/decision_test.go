@@ -51,6 +51,20 @@ func TestDecisionEvent(t *testing.T) {
 	}
 }
 
+// TestDecisionsNotRecorded: with recordDecisions off, Reserve writes no
+// event (one API write fewer per placed pod).
+func TestDecisionsNotRecorded(t *testing.T) {
+	m := cluster(t, map[string]map[string]int64{"a": {"hz": 3_000}, "b": {"hz": 5_000}})
+	pl, h := newPlugin(t, m)
+	pl.args.RecordDecisions = false
+	pod := testPod("p", map[string]string{intent.DemandAnnotation: "hz"})
+	cs := framework.NewCycleState()
+	_, st := pl.PreFilter(context.Background(), cs, pod, nil)
+	require.True(t, st.IsSuccess(), st.Message())
+	require.Nil(t, pl.Reserve(context.Background(), cs, pod, "a"))
+	assert.Empty(t, h.events.Events)
+}
+
 // TestDecisionNamesRejections: the recorded decision says how many nodes
 // edgeplace's plugins rejected in the cycle, and why.
 func TestDecisionNamesRejections(t *testing.T) {

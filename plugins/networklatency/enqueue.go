@@ -279,10 +279,13 @@ func candidatesFor(view netmap.View, in *intent.Intent) int {
 }
 
 // Reserve forgets a pod that got a node (it waits no more), and records
-// NetworkLatency's view of the decision (decision.go).
+// NetworkLatency's view of the decision (decision.go) unless the args turn
+// that off.
 func (pl *NetworkLatency) Reserve(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, node string) *fwk.Status {
 	pl.waiting.forget(pod)
-	pl.record(ctx, cs, pod, node)
+	if pl.args.RecordDecisions {
+		pl.record(ctx, cs, pod, node)
+	}
 	return nil
 }
 

@@ -38,6 +38,10 @@ type NetworkLatencyArgs struct {
 	// to the stock plugins' scores.
 	ScoreWindowMin     metav1.Duration
 	ScoreWindowPercent int32
+	// RecordDecisions writes NetworkLatency's view of each placement as an
+	// event on the pod, which kubectl edgeplace explain reads: one more API
+	// write per placed pod.
+	RecordDecisions bool
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

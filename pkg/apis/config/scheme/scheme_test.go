@@ -25,6 +25,7 @@ func TestNetworkLatencyArgsDefaults(t *testing.T) {
 		MaxDemandLandmarks:  64,
 		ScoreWindowMin:      metav1Duration(2 * time.Millisecond),
 		ScoreWindowPercent:  20,
+		RecordDecisions:     true,
 	}
 	for name, in := range map[string]runtime.Object{
 		"no pluginConfig entry": nil,
@@ -47,6 +48,11 @@ func TestNetworkLatencyArgsDecoding(t *testing.T) {
 	assert.Equal(t, config.P50, got.DefaultPercentile)
 	assert.Equal(t, int32(0), got.ScoreWindowPercent, "an explicit zero is kept, not defaulted")
 	assert.Equal(t, int32(64), got.MaxDemandLandmarks)
+	assert.True(t, got.RecordDecisions, "on unless turned off")
+
+	got, err = NetworkLatencyArgs(unknown(`{"recordDecisions":false}`))
+	require.NoError(t, err)
+	assert.False(t, got.RecordDecisions, "an explicit false is kept, not defaulted")
 
 	// The scheduler hands YAML through as well when the file is YAML.
 	got, err = NetworkLatencyArgs(&runtime.Unknown{Raw: []byte("measurementTTL: 2m\n"), ContentType: runtime.ContentTypeYAML})

@@ -43,6 +43,10 @@ func SetDefaults_NetworkLatencyArgs(obj *NetworkLatencyArgs) {
 		p := DefaultScoreWindowPercent
 		obj.ScoreWindowPercent = &p
 	}
+	if obj.RecordDecisions == nil {
+		record := true
+		obj.RecordDecisions = &record
+	}
 }
 
 // SetDefaults_BandwidthCostArgs fills in every field the user left out.

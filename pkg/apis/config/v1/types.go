@@ -27,6 +27,10 @@ type NetworkLatencyArgs struct {
 	// ScoreWindowPercent% of the best) or more scores 0.
 	ScoreWindowMin     *metav1.Duration `json:"scoreWindowMin,omitempty"`
 	ScoreWindowPercent *int32           `json:"scoreWindowPercent,omitempty"`
+	// RecordDecisions writes NetworkLatency's view of each placement as an
+	// event on the pod, for kubectl edgeplace explain (default true). It
+	// costs one more API write per placed pod.
+	RecordDecisions *bool `json:"recordDecisions,omitempty"`
 }
 
 // +k8s:defaulter-gen=true

@@ -103,6 +103,9 @@ func autoConvert_v1_NetworkLatencyArgs_To_config_NetworkLatencyArgs(in *NetworkL
 	if err := metav1.Convert_Pointer_int32_To_int32(&in.ScoreWindowPercent, &out.ScoreWindowPercent, s); err != nil {
 		return err
 	}
+	if err := metav1.Convert_Pointer_bool_To_bool(&in.RecordDecisions, &out.RecordDecisions, s); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -121,6 +124,9 @@ func autoConvert_config_NetworkLatencyArgs_To_v1_NetworkLatencyArgs(in *config.N
 		return err
 	}
 	if err := metav1.Convert_int32_To_Pointer_int32(&in.ScoreWindowPercent, &out.ScoreWindowPercent, s); err != nil {
+		return err
+	}
+	if err := metav1.Convert_bool_To_Pointer_bool(&in.RecordDecisions, &out.RecordDecisions, s); err != nil {
 		return err
 	}
 	return nil

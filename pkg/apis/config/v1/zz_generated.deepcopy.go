@@ -98,6 +98,11 @@ func (in *NetworkLatencyArgs) DeepCopyInto(out *NetworkLatencyArgs) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.RecordDecisions != nil {
+		in, out := &in.RecordDecisions, &out.RecordDecisions
+		*out = new(bool)
+		**out = **in
+	}
 	return
 }
 
