@@ -49,9 +49,6 @@ func load(t *testing.T, path string, cols Columns, exclude ...string) *Matrix {
 // TestQualityTargets holds the real scheduler with the shipped profile to
 // the placement targets on both matrices.
 func TestQualityTargets(t *testing.T) {
-	if testing.Short() {
-		t.Skip("places a few hundred pods through two schedulers")
-	}
 	for _, mx := range matrices {
 		t.Run(mx.name, func(t *testing.T) {
 			m := load(t, mx.path, mx.columns, mx.exclude...)

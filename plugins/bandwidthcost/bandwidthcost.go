@@ -242,6 +242,9 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 	if s == nil {
 		return nil
 	}
+	if s.in.EgressRequested && s.in.MaxCost < 0 {
+		return nil // capacity is NodeResourcesFit's, and there is no ceiling
+	}
 	node := nodeInfo.Node()
 	billing := s.billing(node)
 	if !s.in.EgressRequested {
@@ -251,8 +254,10 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 				used += pl.egressOf(pi.GetPod())
 			}
 			if used+s.in.EgressMbps > capacity {
-				klog.FromContext(ctx).V(5).Info("node egress full", "pod", klog.KObj(pod), "node", node.Name,
-					"usedMbps", used, "capacityMbps", capacity, "podMbps", s.in.EgressMbps)
+				if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
+					logger.Info("node egress full", "pod", klog.KObj(pod), "node", node.Name,
+						"usedMbps", used, "capacityMbps", capacity, "podMbps", s.in.EgressMbps)
+				}
 				verdicts.Reject(cs, Name, ReasonEgress)
 				return fwk.NewStatus(fwk.Unschedulable, ReasonEgress)
 			}
