@@ -61,10 +61,10 @@ type Demand struct {
 type WorkloadPlan struct {
 	Slots   []int32 // rows
 	Serving []int   // per demand landmark, in Demand order: index into Slots
-	// Near holds, per slot, the rows a replica fills it from: the slot's
+	// near holds, per slot, the rows a replica fills it from: the slot's
 	// row and the rows nearly as near to its users. A row counts for at
 	// most one slot.
-	Near [][]int32
+	near [][]int32
 
 	replicas int
 	key      string
@@ -187,7 +187,7 @@ func makePlan(d Demand, replicas int) *WorkloadPlan {
 			p.Slots[j], p.objects[j] = row, d.View.RowObject(row)
 		}
 	}
-	p.Near = near
+	p.near = near
 	return p
 }
 
@@ -288,7 +288,7 @@ func (p *WorkloadPlan) Unfilled(view netmap.View, nodes fwk.NodeInfoLister, owne
 }
 
 func (p *WorkloadPlan) hasReplica(slot int, view netmap.View, nodes fwk.NodeInfoLister, owner types.UID) bool {
-	for _, row := range p.Near[slot] {
+	for _, row := range p.near[slot] {
 		if int(row) >= view.NumRows() {
 			continue
 		}

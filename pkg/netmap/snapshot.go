@@ -295,16 +295,6 @@ func (v View) RowObject(row int32) string {
 	return v.rows[row].object
 }
 
-// Egress returns what a node's NodeNetwork (its own, else its site's) says
-// about its egress bandwidth; false when the map has none for the node.
-func (v View) Egress(node string) (Egress, bool) {
-	ref, ok := v.Node(node)
-	if !ok || ref.Row < 0 || v.egress[ref.Row] == (Egress{}) {
-		return Egress{CapacityMbps: -1}, false
-	}
-	return v.egress[ref.Row], true
-}
-
 // Billing returns a node's egress facts for billing, with one index lookup:
 // its NodeNetwork's capacity (-1 when unknown) and billing zone, the zone
 // overridden by the node's own billing-zone label. known is false for a

@@ -175,17 +175,21 @@ func egressOf(pod *v1.Pod) int64 {
 	return 0
 }
 
-// zoneName is a node's billing zone: its label, else its NodeNetwork's.
+// zoneName is a node's billing zone, as Filter and Score see it, for the
+// ledger.
 func (pl *BandwidthCost) zoneName(name string, node *v1.Node) string {
-	if node != nil {
-		if z, ok := node.Labels[BillingZoneLabel]; ok {
-			return z
-		}
+	return billingOf(pl.netmap.Current().View(timeZero, 0), name, node).BillingZone
+}
+
+// billingOf is what the map says about a node's egress and zone (its
+// billing-zone label over its NodeNetwork's), falling back to the node's
+// own label, when there is a node, for a node the map has not seen yet.
+func billingOf(view netmap.View, name string, node *v1.Node) netmap.Egress {
+	e, known := view.Billing(name)
+	if !known && node != nil {
+		e.BillingZone = node.Labels[BillingZoneLabel]
 	}
-	if e, ok := pl.netmap.Current().View(timeZero, 0).Egress(name); ok {
-		return e.BillingZone
-	}
-	return ""
+	return e
 }
 
 const stateKey fwk.StateKey = Name
@@ -270,15 +274,7 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 	return nil
 }
 
-// billing is what the map says about the node's egress and zone, falling
-// back to the node's label for a node the map has not seen yet.
-func (s *cycleState) billing(node *v1.Node) netmap.Egress {
-	e, known := s.view.Billing(node.Name)
-	if !known {
-		e.BillingZone = node.Labels[BillingZoneLabel]
-	}
-	return e
-}
+func (s *cycleState) billing(node *v1.Node) netmap.Egress { return billingOf(s.view, node.Name, node) }
 
 // capacityOf is the node's egress capacity in Mbps: its allocatable
 // extended resource, else its NodeNetwork's; -1 when neither says.
