@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/estimate"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 )
 
@@ -132,4 +134,28 @@ func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// BenchmarkEstimate fills a full map's stale entries (5% of the nodes) the
+// way the map's feed does, off the hot path: "first" fits a new coordinate
+// space, as after a scheduler starts; "next" is every later run, which
+// refines the space it kept. BenchmarkMapBuild is its yardstick.
+func BenchmarkEstimate(b *testing.B) {
+	for _, n := range clusterSizes() {
+		c := newEdgeCluster(clusterOptions{nodes: n, landmarks: 64, sites: max(186, n/20)})
+		snap := c.netmap.Current()
+		now := time.Now()
+		b.Run(fmt.Sprintf("nodes=%d/landmarks=64/run=first", n), func(b *testing.B) {
+			for b.Loop() {
+				estimate.NewMapEstimator().Estimate(snap, now, time.Hour)
+			}
+		})
+		b.Run(fmt.Sprintf("nodes=%d/landmarks=64/run=next", n), func(b *testing.B) {
+			e := estimate.NewMapEstimator()
+			e.Estimate(snap, now, time.Hour)
+			for b.Loop() {
+				e.Estimate(snap, now, time.Hour)
+			}
+		})
+	}
 }

@@ -2,8 +2,10 @@ package evaluate
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,20 +19,19 @@ var matrices = []struct {
 	name, path string
 	columns    Columns
 	exclude    []string
-	// maskTarget is what the mean placement under --mask 0.3 is held to,
-	// as a multiple of the optimum, averaged over maskSeeds.
-	maskTarget float64
 }{
-	{"ripe-atlas", "../estimate/testdata/ripe-atlas-country-rtt.csv.gz", Columns{From: "cty1", To: "cty2", RTT: "rtt_avg"}, []string{"None"}, 1.10},
-	// The product target is 1.10 here too, and it is missed: with 21
-	// places, each population's one decision moves the mean by several
-	// percent, and a coordinate estimate that overrates the best region
-	// (ap-northeast-2 to Tokyo users: 244 ms estimated, 35 ms true) is not
-	// recovered. Measured: 1.16 on average over the seeds below.
-	{"aws", "testdata/aws-inter-region-p50-ms.json", Columns{}, nil, 1.20},
+	{"ripe-atlas", "../estimate/testdata/ripe-atlas-country-rtt.csv.gz", Columns{From: "cty1", To: "cty2", RTT: "rtt_avg"}, []string{"None"}},
+	{"aws", "testdata/aws-inter-region-p50-ms.json", Columns{}, nil},
 }
 
-const maskSeeds = 8
+// Which pairs --mask hides decides much of a run's outcome: on the AWS
+// matrix one draw's ratio to the optimum ranges from 1.0 to 1.6 (standard
+// deviation about 0.1), so the masked target is held to the mean over many
+// draws. Fewer pods per draw buy more draws for the same time.
+const (
+	maskSeeds = 200
+	maskPods  = 50
+)
 
 func load(t *testing.T, path string, cols Columns, exclude ...string) *Matrix {
 	t.Helper()
@@ -51,6 +52,7 @@ func load(t *testing.T, path string, cols Columns, exclude ...string) *Matrix {
 func TestQualityTargets(t *testing.T) {
 	for _, mx := range matrices {
 		t.Run(mx.name, func(t *testing.T) {
+			t.Parallel()
 			m := load(t, mx.path, mx.columns, mx.exclude...)
 			base := Scenario{NodesPerSite: 2, SiteFraction: 0.5, Pods: 200, Seed: 1}
 
@@ -66,21 +68,18 @@ func TestQualityTargets(t *testing.T) {
 			t.Logf("edgeplace closes %.1f%% of the gap between stock and the optimum", 100*closed)
 			assert.GreaterOrEqual(t, closed, 0.90)
 
-			// Which pairs are hidden decides much of the outcome, so the
-			// masked figure is an average over several draws.
-			var ratio float64
+			var ratios []float64
 			for seed := uint64(1); seed <= maskSeeds; seed++ {
 				masked := base
-				masked.Mask, masked.Seed = 0.3, seed
+				masked.Mask, masked.Seed, masked.Pods = 0.3, seed, maskPods
 				res, err = Run(context.Background(), m, masked)
 				require.NoError(t, err)
-				t.Logf("mask 0.3, seed %d: edgeplace mean %.1fms, optimum %.1fms (%.3fx); %d masked pairs estimated with a median relative error of %.1f%%",
-					seed, res.Edgeplace.MeanRTTms, res.Optimal.MeanRTTms, res.Edgeplace.MeanRTTms/res.Optimal.MeanRTTms,
-					res.Estimation.Masked, 100*res.Estimation.MedianRelError)
-				ratio += res.Edgeplace.MeanRTTms / res.Optimal.MeanRTTms / maskSeeds
+				ratios = append(ratios, res.Edgeplace.MeanRTTms/res.Optimal.MeanRTTms)
 			}
-			t.Logf("mask 0.3: edgeplace's mean RTT is %.3fx the optimum on average", ratio)
-			assert.LessOrEqual(t, ratio, mx.maskTarget)
+			mean, stderr := meanAndStdErr(ratios)
+			t.Logf("mask 0.3, %d draws of %d pods: edgeplace's mean RTT is %.3fx the optimum on average (standard error %.3f; draws from %.3fx to %.3fx)",
+				maskSeeds, maskPods, mean, stderr, slices.Min(ratios), slices.Max(ratios))
+			assert.LessOrEqual(t, mean, 1.10)
 
 			for _, mask := range []float64{0, 0.3} {
 				reps := base
@@ -134,4 +133,16 @@ func TestBoundsAgainstExhaustive(t *testing.T) {
 	}
 	t.Logf("the bound was within %.1f%% of the optimum on every instance", 100*worst)
 	assert.Less(t, worst, 0.10)
+}
+
+// meanAndStdErr is the sample mean and its standard error.
+func meanAndStdErr(xs []float64) (mean, stderr float64) {
+	for _, x := range xs {
+		mean += x / float64(len(xs))
+	}
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(xs)-1) / float64(len(xs)))
 }
