@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -147,14 +148,14 @@ func BenchmarkEstimate(b *testing.B) {
 		now := time.Now()
 		b.Run(fmt.Sprintf("nodes=%d/landmarks=64/run=first", n), func(b *testing.B) {
 			for b.Loop() {
-				estimate.NewMapEstimator().Estimate(snap, now, time.Hour)
+				estimate.NewMapEstimator().Estimate(context.Background(), snap, now, time.Hour)
 			}
 		})
 		b.Run(fmt.Sprintf("nodes=%d/landmarks=64/run=next", n), func(b *testing.B) {
 			e := estimate.NewMapEstimator()
-			e.Estimate(snap, now, time.Hour)
+			e.Estimate(context.Background(), snap, now, time.Hour)
 			for b.Loop() {
-				e.Estimate(snap, now, time.Hour)
+				e.Estimate(context.Background(), snap, now, time.Hour)
 			}
 		})
 	}

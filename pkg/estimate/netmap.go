@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"context"
 	"time"
 
 	"github.com/edgeplace/edgeplace/pkg/netmap"
@@ -50,8 +51,8 @@ type MapEstimator struct {
 func NewMapEstimator() *MapEstimator { return &MapEstimator{} }
 
 // Estimate makes estimates for every entry of s that is missing or stale at
-// now, for Map.PublishEstimates.
-func (e *MapEstimator) Estimate(s *netmap.Snapshot, now time.Time, ttl time.Duration) *netmap.Estimates {
+// now, for Map.PublishEstimates. It gives up, returning nil, when ctx ends.
+func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now time.Time, ttl time.Duration) *netmap.Estimates {
 	view := s.View(now, ttl)
 	rows, width := int32(view.NumRows()), int32(view.NumLandmarks())
 	out := netmap.NewEstimates(s, now)
@@ -67,7 +68,9 @@ func (e *MapEstimator) Estimate(s *netmap.Snapshot, now time.Time, ttl time.Dura
 			cityOf[r] = loc.City + "/" + loc.Carrier
 		}
 	}
-	e.fit(view)
+	if !e.fit(ctx, view) {
+		return nil
+	}
 	ratio := p90Ratio(view)
 	near := colocation(view)
 	n50, n90, hasNearby := fromPeers(near.measured(view))
@@ -217,8 +220,9 @@ func (e *MapEstimator) predict(rowKey, landmark string) (float64, bool) {
 }
 
 // fit feeds every fresh p50 measurement to the coordinate space: many
-// passes the first time, one pass (an incremental update) afterwards.
-func (e *MapEstimator) fit(view netmap.View) {
+// passes the first time, one pass (an incremental update) afterwards. False
+// when ctx ended first.
+func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
 	first := e.space == nil
 	if first {
 		e.space, e.hosts = NewSpace(0, 1), map[string]int{}
@@ -256,7 +260,13 @@ func (e *MapEstimator) fit(view netmap.View) {
 			passes = max(minFirstFitPasses, firstFitBudget/len(samples))
 		}
 	}
-	e.space.Fit(samples, passes)
+	for range passes {
+		if ctx.Err() != nil {
+			return false
+		}
+		e.space.Fit(samples, 1)
+	}
+	return true
 }
 
 // p90Ratio is the median ratio of p90 to p50 over (up to 10,000) fresh

@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"testing"
@@ -28,7 +29,7 @@ const ttl = 5 * time.Minute
 // and returns the view that follows.
 func estimated(m *netmap.Map) netmap.View {
 	m.Flush()
-	m.PublishEstimates(NewMapEstimator().Estimate(m.Current(), now, ttl))
+	m.PublishEstimates(NewMapEstimator().Estimate(context.Background(), m.Current(), now, ttl))
 	return m.Flush().View(now, ttl)
 }
 

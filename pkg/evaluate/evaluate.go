@@ -155,7 +155,7 @@ func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
 		return nil, fmt.Errorf("mask: invalid value %g: must be in [0, 1)", sc.Mask)
 	}
 	rng := rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15))
-	c, err := layout(m, sc, rng)
+	c, err := layout(ctx, m, sc, rng)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
 
 // layout keeps the places whose RTT to every other kept place is known,
 // picks the sites, and fills the network map as probes would.
-func layout(m *Matrix, sc Scenario, rng *rand.Rand) (*cluster, error) {
+func layout(ctx context.Context, m *Matrix, sc Scenario, rng *rand.Rand) (*cluster, error) {
 	places := completeCore(m)
 	if len(places) < 2 {
 		return nil, fmt.Errorf("the matrix has fewer than 2 places whose RTT to each other is all known")
@@ -251,7 +251,11 @@ func layout(m *Matrix, sc Scenario, rng *rand.Rand) (*cluster, error) {
 	if sc.Mask > 0 {
 		const ttl = time.Hour
 		c.netmap.EnableEstimation(ttl)
-		c.netmap.PublishEstimates(estimate.NewMapEstimator().Estimate(snap, now, ttl))
+		est := estimate.NewMapEstimator().Estimate(ctx, snap, now, ttl)
+		if est == nil {
+			return nil, ctx.Err()
+		}
+		c.netmap.PublishEstimates(est)
 		c.netmap.Flush()
 	}
 	return c, nil

@@ -44,7 +44,7 @@ func (c *clients) networkMap(ctx context.Context, ttl time.Duration) (*netmap.Ma
 	m.SetState(netmap.Ready)
 	snap := m.Flush()
 	m.EnableEstimation(ttl)
-	m.PublishEstimates(estimate.NewMapEstimator().Estimate(snap, time.Now(), ttl))
+	m.PublishEstimates(estimate.NewMapEstimator().Estimate(ctx, snap, time.Now(), ttl))
 	m.Flush()
 	return m, nil
 }

@@ -49,9 +49,12 @@ func (s Source) String() string {
 type estimates struct {
 	made    time.Time
 	objects []string // per row: the row's key when the estimates were made
-	width   int
-	chunks  [][]estEntry               // per 64-row chunk, landmark-major like the table
-	within  [][numPercentiles][]estRow // per landmark: estimated rows by RTT
+	// landmarks are the snapshot's, by ID: estimates made before the set
+	// changed number them differently and are not published.
+	landmarks []string
+	width     int
+	chunks    [][]estEntry               // per 64-row chunk, landmark-major like the table
+	within    [][numPercentiles][]estRow // per landmark: estimated rows by RTT
 }
 
 type estEntry struct {
@@ -107,7 +110,7 @@ type Estimates struct {
 // NewEstimates starts an empty set of estimates for s, made at made.
 func NewEstimates(s *Snapshot, made time.Time) *Estimates {
 	width := len(s.landmarks)
-	e := &estimates{made: made, objects: make([]string, len(s.rows)), width: width,
+	e := &estimates{made: made, objects: make([]string, len(s.rows)), landmarks: s.landmarks, width: width,
 		chunks: make([][]estEntry, len(s.table.chunks)), within: make([][numPercentiles][]estRow, width)}
 	for c := range e.chunks {
 		e.chunks[c] = make([]estEntry, chunkRows*width)

@@ -207,7 +207,7 @@ func (m *Map) Flush() *Snapshot {
 		if moved {
 			next.locateLandmarks(m.lmarks)
 		}
-		if p.estimates != nil {
+		if p.estimates != nil && slices.Equal(p.estimates.landmarks, next.landmarks) {
 			// Made from an earlier snapshot: readers check each row's key.
 			next.est = p.estimates
 		}

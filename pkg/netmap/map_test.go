@@ -151,6 +151,50 @@ func TestLandmarkAddedAfterMeasurements(t *testing.T) {
 	assert.EqualValues(t, 8000, got)
 }
 
+// TestLateEstimates: estimates are made off the hot path and published
+// later; those made before the landmark set changed number the landmarks
+// differently and are dropped, the others are kept.
+func TestLateEstimates(t *testing.T) {
+	m := New()
+	m.EnableEstimation(ttl)
+	m.SetNode("n1", nil)
+	m.SetNode("n2", nil)
+	m.SetNodeNetwork(measured("n1", now, map[string]int64{"hz": 3000, "sh": 8000}))
+	m.SetLandmark("hz")
+	m.SetLandmark("sh")
+	s := m.Flush()
+	estimateN2 := func(s *Snapshot) *Estimates {
+		e := NewEstimates(s, now)
+		row, _ := s.View(now, ttl).Row("n2")
+		sh, _ := s.View(now, ttl).Landmark("sh")
+		e.Set(row, sh, 9000, 9900, PeerEstimate)
+		return e
+	}
+
+	m.SetNode("n3", nil) // a change that keeps the landmarks
+	m.Flush()
+	m.PublishEstimates(estimateN2(s))
+	v := m.Flush().View(now, ttl)
+	row, _ := v.Row("n2")
+	sh, _ := v.Landmark("sh")
+	got, src, ok := v.Value(row, sh, P50, AnyEstimate)
+	require.True(t, ok, "estimates made for the same landmarks are published")
+	assert.Equal(t, PeerEstimate, src)
+	assert.EqualValues(t, 9000, got)
+
+	s = m.Current()
+	late := estimateN2(s)
+	m.SetLandmark("bj") // now bj is ID 0, and sh 2
+	m.Flush()
+	m.PublishEstimates(late)
+	v = m.Flush().View(now, ttl)
+	row, _ = v.Row("n2")
+	for lm := range int32(v.NumLandmarks()) {
+		_, _, ok := v.Value(row, lm, P50, AnyEstimate)
+		assert.False(t, ok, "an estimate made for other landmark IDs is dropped (landmark %s)", v.LandmarkName(lm))
+	}
+}
+
 func TestDeletes(t *testing.T) {
 	m := New()
 	m.SetLandmark("hz")

@@ -125,28 +125,57 @@ func Start(ctx context.Context, m *netmap.Map, cfg *rest.Config) error {
 // estimates missing entries every estimateInterval and soon after the map
 // first becomes ready or is rebuilt.
 func Run(ctx context.Context, m *netmap.Map, interval time.Duration) {
-	estimator := estimate.NewMapEstimator()
+	run(ctx, m, interval, estimate.NewMapEstimator())
+}
+
+// estimator fills a snapshot's missing entries (estimate.MapEstimator).
+type estimator interface {
+	Estimate(ctx context.Context, s *netmap.Snapshot, now time.Time, ttl time.Duration) *netmap.Estimates
+}
+
+func run(ctx context.Context, m *netmap.Map, interval time.Duration, estimator estimator) {
 	estimateAt := time.Now().Add(time.Second)
 	lastBuilt := m.Current()
+	// A first estimate of a large map takes seconds (bench: BenchmarkEstimate):
+	// it runs beside this loop, so that measurements keep reaching the
+	// plugins meanwhile, one run at a time (the estimator keeps state).
+	var estimating chan *netmap.Estimates // nil: no run in progress
+	defer func() {
+		if estimating != nil {
+			<-estimating // it gives up soon after ctx ends
+		}
+	}()
 	for {
-		timer := time.NewTimer(max(time.Until(estimateAt), 0))
+		var timer *time.Timer
+		var due <-chan time.Time
+		if estimating == nil {
+			timer = time.NewTimer(max(time.Until(estimateAt), 0))
+			due = timer.C
+		}
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case <-m.Changed():
-			timer.Stop()
 			next := m.Flush()
 			lostEstimates := next.Estimated().IsZero() && !lastBuilt.Estimated().IsZero()
 			if next.State() == netmap.Ready && (lastBuilt.State() != netmap.Ready || lostEstimates) {
 				estimateAt = time.Now().Add(time.Second)
 			}
 			lastBuilt = next
-		case <-timer.C:
+		case <-due:
 			if ttl := m.EstimationTTL(); ttl > 0 && m.Current().State() == netmap.Ready {
-				m.PublishEstimates(estimator.Estimate(m.Current(), time.Now(), ttl))
+				estimating = make(chan *netmap.Estimates, 1)
+				go func(s *netmap.Snapshot, out chan<- *netmap.Estimates) {
+					out <- estimator.Estimate(ctx, s, time.Now(), ttl)
+				}(m.Current(), estimating)
 			}
 			estimateAt = time.Now().Add(estimateInterval)
+		case est := <-estimating:
+			estimating = nil
+			m.PublishEstimates(est)
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 		pause := time.NewTimer(interval)
 		select {

@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/synthetic"
 )
 
 func TestReportImplausible(t *testing.T) {
@@ -83,4 +85,79 @@ func TestReportImplausible(t *testing.T) {
 			}
 		})
 	}
+}
+
+// slowEstimator estimates one entry once the test lets it go on.
+type slowEstimator struct {
+	started, proceed chan struct{}
+}
+
+func (e slowEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now time.Time, _ time.Duration) *netmap.Estimates {
+	e.started <- struct{}{}
+	select {
+	case <-e.proceed:
+	case <-ctx.Done():
+		return nil
+	}
+	out := netmap.NewEstimates(s, now)
+	v := s.View(now, time.Hour)
+	row, _ := v.Row("n2")
+	lm, _ := v.Landmark("hz")
+	out.Set(row, lm, 4000, 4400, netmap.PeerEstimate)
+	return out
+}
+
+// TestEstimatesBesideFlushes: measurements reach the map while an estimate
+// is being made, the estimate is published when it is done, and Run does
+// not return before the estimate it started.
+func TestEstimatesBesideFlushes(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	m := netmap.New()
+	m.EnableEstimation(time.Hour)
+	m.SetLandmark("hz")
+	m.SetNode("n1", nil)
+	m.SetNode("n2", nil)
+	m.SetState(netmap.Ready)
+	m.Flush()
+	est := slowEstimator{started: make(chan struct{}), proceed: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		run(ctx, m, time.Millisecond, est)
+	}()
+	<-est.started
+
+	m.SetNodeNetwork(synthetic.NodeNetwork("n1", time.Now(), map[string]int64{"hz": 3000}))
+	require.Eventually(t, func() bool {
+		v := m.Current().View(time.Now(), time.Hour)
+		row, ok := v.Row("n1")
+		lm, _ := v.Landmark("hz")
+		_, fresh := v.RTT(row, lm, netmap.P50)
+		return ok && fresh
+	}, 10*time.Second, time.Millisecond, "a measurement is flushed while the estimate runs")
+
+	close(est.proceed)
+	require.Eventually(t, func() bool {
+		v := m.Current().View(time.Now(), time.Hour)
+		row, _ := v.Row("n2")
+		lm, _ := v.Landmark("hz")
+		rtt, src, ok := v.Value(row, lm, netmap.P50, netmap.AnyEstimate)
+		return ok && src == netmap.PeerEstimate && rtt == 4000
+	}, 10*time.Second, time.Millisecond, "the estimate is published when it is done")
+
+	cancel()
+	<-stopped
+
+	// Stopped while an estimate is under way, Run returns once it gives up.
+	est = slowEstimator{started: make(chan struct{}), proceed: make(chan struct{})}
+	ctx, cancel = context.WithCancel(context.Background())
+	stopped = make(chan struct{})
+	go func() {
+		defer close(stopped)
+		run(ctx, m, time.Millisecond, est)
+	}()
+	<-est.started
+	cancel()
+	<-stopped
 }
