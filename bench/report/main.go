@@ -179,6 +179,19 @@ func netmapTables(md *strings.Builder, r results) {
 		fmt.Fprintf(md, "| %d | %s | %s | %s | %s | %s | %s |\n", n, ms(u, okU), cell(r, upd, "B/op", "%.0f"),
 			ms(b1, ok1), cell(r, perNode, "B/node-landmark", "%.1f"), ms(b2, ok2), cell(r, perSite, "B/node-landmark", "%.1f"))
 	}
+	md.WriteString("\n| nodes | estimate, first run | x build | estimate, next runs | x build |\n|---:|---:|---:|---:|---:|\n")
+	for _, n := range sizes(r, "BenchmarkEstimate") {
+		build, okB := r.median(fmt.Sprintf("BenchmarkMapBuild/nodes=%d/landmarks=64/objects=per-node", n), "ns/op")
+		ratio := func(v float64, ok bool) string {
+			if !ok || !okB {
+				return "-"
+			}
+			return fmt.Sprintf("%.1fx", v/build)
+		}
+		first, ok1 := r.median(fmt.Sprintf("BenchmarkEstimate/nodes=%d/landmarks=64/run=first", n), "ns/op")
+		next, ok2 := r.median(fmt.Sprintf("BenchmarkEstimate/nodes=%d/landmarks=64/run=next", n), "ns/op")
+		fmt.Fprintf(md, "| %d | %s | %s | %s | %s |\n", n, ms(first, ok1), ratio(first, ok1), ms(next, ok2), ratio(next, ok2))
+	}
 	md.WriteString("\n| objects benchmark | objects | JSON MiB (API server) | MiB decoded (informer) |\n|---|---:|---:|---:|\n")
 	var names []string
 	for name := range r {

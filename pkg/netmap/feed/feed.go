@@ -138,8 +138,11 @@ func run(ctx context.Context, m *netmap.Map, interval time.Duration, estimator e
 	lastBuilt := m.Current()
 	// A first estimate of a large map takes seconds (bench: BenchmarkEstimate):
 	// it runs beside this loop, so that measurements keep reaching the
-	// plugins meanwhile, one run at a time (the estimator keeps state).
+	// plugins meanwhile, one run at a time (the estimator keeps state). The
+	// next run waits at least twice as long as the last one took, which
+	// keeps estimation to a third of a core on the largest maps.
 	var estimating chan *netmap.Estimates // nil: no run in progress
+	var started time.Time
 	defer func() {
 		if estimating != nil {
 			<-estimating // it gives up soon after ctx ends
@@ -164,7 +167,7 @@ func run(ctx context.Context, m *netmap.Map, interval time.Duration, estimator e
 			lastBuilt = next
 		case <-due:
 			if ttl := m.EstimationTTL(); ttl > 0 && m.Current().State() == netmap.Ready {
-				estimating = make(chan *netmap.Estimates, 1)
+				estimating, started = make(chan *netmap.Estimates, 1), time.Now()
 				go func(s *netmap.Snapshot, out chan<- *netmap.Estimates) {
 					out <- estimator.Estimate(ctx, s, time.Now(), ttl)
 				}(m.Current(), estimating)
@@ -173,6 +176,9 @@ func run(ctx context.Context, m *netmap.Map, interval time.Duration, estimator e
 		case est := <-estimating:
 			estimating = nil
 			m.PublishEstimates(est)
+			if rest := time.Now().Add(2 * time.Since(started)); rest.After(estimateAt) {
+				estimateAt = rest
+			}
 		}
 		if timer != nil {
 			timer.Stop()
