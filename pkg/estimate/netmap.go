@@ -58,11 +58,13 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 	out := netmap.NewEstimates(s, now)
 	siteOf := make([]string, rows)
 	cityOf := make([]string, rows)
+	located := make([]bool, rows) // false: no node resolves to the row
 	for r := range rows {
 		loc, ok := view.RowLocation(r)
 		if !ok {
 			continue
 		}
+		located[r] = true
 		siteOf[r] = loc.Site
 		if loc.City != "" && loc.Carrier != "" && loc.Carrier != topology.Multi {
 			cityOf[r] = loc.City + "/" + loc.Carrier
@@ -74,35 +76,20 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 	ratio := p90Ratio(view)
 	near := colocation(view)
 	n50, n90, hasNearby := fromPeers(near.measured(view))
+	bySite, byCity := newPeerGroups(siteOf), newPeerGroups(cityOf)
 	for lm := range width {
-		bySite := map[string][2][]float64{}
-		byCity := map[string][2][]float64{}
+		bySite.reset()
+		byCity.reset()
 		for r := range rows {
-			for i, p := range []netmap.Percentile{netmap.P50, netmap.P90} {
-				if rtt, fresh := view.RTT(r, lm, p); fresh {
-					if k := siteOf[r]; k != "" {
-						v := bySite[k]
-						v[i] = append(v[i], float64(rtt))
-						bySite[k] = v
-					}
-					if k := cityOf[r]; k != "" {
-						v := byCity[k]
-						v[i] = append(v[i], float64(rtt))
-						byCity[k] = v
-					}
-				}
-			}
-		}
-		for r := range rows {
-			if _, ok := view.RowLocation(r); !ok {
+			if !located[r] {
 				continue
 			}
 			if _, fresh := view.RTT(r, lm, netmap.P50); fresh {
 				continue
 			}
-			if p50, p90, ok := fromPeers(bySite[siteOf[r]]); ok {
+			if p50, p90, ok := bySite.median(view, r, lm); ok {
 				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
-			} else if p50, p90, ok := fromPeers(byCity[cityOf[r]]); ok {
+			} else if p50, p90, ok := byCity.median(view, r, lm); ok {
 				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
 			} else if p50, p90, ok := fromPeers(near.reverse(view, r, lm)); ok {
 				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
@@ -114,6 +101,67 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 		}
 	}
 	return out
+}
+
+// peerGroups are rows that share a key (a site, or a city and carrier),
+// with the median of what each group measured to one landmark, worked out
+// the first time a row of the group needs it.
+type peerGroups struct {
+	of      []int32   // per row: its group, or -1
+	rows    [][]int32 // per group
+	medians []peerMedian
+	buf     [2][]float64
+}
+
+type peerMedian struct {
+	p50, p90  int32
+	ok, known bool
+}
+
+func newPeerGroups(keyOf []string) *peerGroups {
+	g := &peerGroups{of: make([]int32, len(keyOf))}
+	ids := map[string]int32{}
+	for r, k := range keyOf {
+		g.of[r] = -1
+		if k == "" {
+			continue
+		}
+		id, seen := ids[k]
+		if !seen {
+			id = int32(len(g.rows))
+			ids[k] = id
+			g.rows = append(g.rows, nil)
+		}
+		g.of[r] = id
+		g.rows[id] = append(g.rows[id], int32(r))
+	}
+	g.medians = make([]peerMedian, len(g.rows))
+	return g
+}
+
+// reset forgets the medians, for the next landmark.
+func (g *peerGroups) reset() { clear(g.medians) }
+
+// median is what row r's group measured to landmark lm (fresh entries only).
+func (g *peerGroups) median(view netmap.View, r, lm int32) (p50, p90 int32, ok bool) {
+	id := g.of[r]
+	if id < 0 {
+		return 0, 0, false
+	}
+	m := &g.medians[id]
+	if !m.known {
+		for i, p := range []netmap.Percentile{netmap.P50, netmap.P90} {
+			g.buf[i] = g.buf[i][:0]
+			for _, peer := range g.rows[id] {
+				if rtt, fresh := view.RTT(peer, lm, p); fresh {
+					g.buf[i] = append(g.buf[i], float64(rtt))
+				}
+			}
+		}
+		m.p50, m.p90, m.ok = fromPeers(g.buf)
+		m.known = true
+	}
+	return m.p50, m.p90, m.ok
 }
 
 // fromPeers is the median of what peers measured, at p50 and p90.
@@ -239,6 +287,10 @@ func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
 	}
 	clear(e.observed)
 	var samples []Sample
+	lmHost := make([]int, view.NumLandmarks())
+	for lm := range lmHost {
+		lmHost[lm] = -1 // until its first measurement
+	}
 	for r := range int32(view.NumRows()) {
 		key := view.RowObject(r)
 		if key == "" {
@@ -246,7 +298,11 @@ func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
 		}
 		for lm := range int32(view.NumLandmarks()) {
 			if rtt, fresh := view.RTT(r, lm, netmap.P50); fresh && rtt > 0 {
-				a, b := host(key), host("\x01"+view.LandmarkName(lm))
+				a := host(key)
+				if lmHost[lm] < 0 {
+					lmHost[lm] = host("\x01" + view.LandmarkName(lm))
+				}
+				b := lmHost[lm]
 				e.observed[a]++
 				e.observed[b]++
 				samples = append(samples, Sample{I: a, J: b, RTT: float64(rtt) / 1000})
