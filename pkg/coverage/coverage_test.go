@@ -111,7 +111,8 @@ func TestNearRows(t *testing.T) {
 		c := costs[row][slot]
 		return c, c >= 0
 	}
-	best, near := nearRows(int32(len(costs)), 2, cost, func(row int32) bool { return row != 6 })
+	window := func(best float64) float64 { return max(2000, 0.2*best) } // NetworkLatency's default
+	best, near := nearRows(int32(len(costs)), 2, cost, func(row int32) bool { return row != 6 }, window)
 	assert.Equal(t, []int32{0, 2}, best)
 	assert.Equal(t, []int32{0, 1, 4}, near[0], "nearest first")
 	assert.Equal(t, []int32{2, 5}, near[1], "3 is too far behind")

@@ -24,13 +24,6 @@ const (
 	// planTTL bounds how long a plan is reused while the workload's size
 	// stays the same; measurements drift.
 	planTTL = 5 * time.Minute
-	// slotWindowMinUS and slotWindowShare say which rows count as a slot:
-	// those whose RTT to the slot's users is within the larger of the two
-	// of the slot's own. They match NetworkLatency's default score window,
-	// within which it ranks nodes as nearly equal and the other plugins
-	// choose, so a replica meant for a slot may land on any of them.
-	slotWindowMinUS = 2000
-	slotWindowShare = 0.2
 )
 
 // Workloads finds a pod's workload (ReplicaSet, and so Deployment, or
@@ -55,6 +48,11 @@ type Demand struct {
 	Weights    []int64
 	Percentile netmap.Percentile
 	Key        string
+	// Window is how far behind the best row, in microseconds, a row still
+	// counts as one of a slot's: NetworkLatency's score window, within
+	// which it ranks nodes as nearly equal and the other plugins choose,
+	// so a replica meant for a slot may land on any of those rows.
+	Window func(bestUS float64) float64
 }
 
 // WorkloadPlan is a workload's slots, as rows of the network map.
@@ -181,7 +179,8 @@ func makePlan(d Demand, replicas int) *WorkloadPlan {
 	cost := func(row int32, slot int) (float64, bool) {
 		return servedRTT(d, solved.Serving, slot, row)
 	}
-	best, near := nearRows(int32(d.View.NumRows()), len(p.Slots), cost, func(row int32) bool { return len(d.View.RowNodes(row)) > 0 })
+	usable := func(row int32) bool { return len(d.View.RowNodes(row)) > 0 }
+	best, near := nearRows(int32(d.View.NumRows()), len(p.Slots), cost, usable, d.Window)
 	for j, row := range best {
 		if row >= 0 {
 			p.Slots[j], p.objects[j] = row, d.View.RowObject(row)
@@ -195,10 +194,15 @@ func makePlan(d Demand, replicas int) *WorkloadPlan {
 const maxNearRows = 256
 
 // nearRows finds, for each of k slots, the best row by cost (-1 if no row
-// has one) and the rows whose cost is within the slot window of that best:
-// a row near several slots goes to the one it is least behind, and each
-// slot keeps at most maxNearRows, nearest first.
-func nearRows(rows int32, k int, cost func(row int32, slot int) (float64, bool), usable func(row int32) bool) ([]int32, [][]int32) {
+// has one) and the rows whose cost is within window(best) of that best: a
+// row near several slots goes to the one it is least behind, and each slot
+// keeps at most maxNearRows, nearest first. A nil window counts only the
+// best row.
+func nearRows(rows int32, k int, cost func(row int32, slot int) (float64, bool), usable func(row int32) bool,
+	window func(best float64) float64) ([]int32, [][]int32) {
+	if window == nil {
+		window = func(float64) float64 { return 0 }
+	}
 	best := make([]int32, k)
 	bestCost := make([]float64, k)
 	for j := range best {
@@ -226,7 +230,7 @@ func nearRows(rows int32, k int, cost func(row int32, slot int) (float64, bool),
 		slot, behind := -1, math.Inf(1)
 		for j := range k {
 			c, ok := cost(r, j)
-			if excess := c - bestCost[j]; ok && excess <= max(slotWindowMinUS, slotWindowShare*bestCost[j]) && excess < behind {
+			if excess := c - bestCost[j]; ok && excess <= window(bestCost[j]) && excess < behind {
 				slot, behind = j, excess
 			}
 		}

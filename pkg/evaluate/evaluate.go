@@ -317,12 +317,6 @@ func (c *cluster) rtt(site, place int) float64 {
 	return v
 }
 
-// best is the lowest RTT from any site to a population.
-func (c *cluster) best(place int) float64 {
-	rtt, _ := c.bestSite(place)
-	return rtt
-}
-
 // bestSite is the site with the lowest RTT to a population, and that RTT.
 func (c *cluster) bestSite(place int) (float64, int) {
 	best, site := math.Inf(1), -1

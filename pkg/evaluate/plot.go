@@ -36,7 +36,6 @@ func (r *Result) Plot(m *Matrix, sites map[string]Site, file string) error {
 		{"stock", color.RGBA{R: 210, A: 255}, []vg.Length{vg.Points(4), vg.Points(3)}, func(pl placement) int { return pl.stock }},
 		{"edgeplace", color.RGBA{G: 150, A: 255}, nil, func(pl placement) int { return pl.edgeplace }},
 	}
-	located := 0
 	for _, prof := range profiles {
 		seen := map[segment]bool{}
 		first := true
@@ -66,13 +65,11 @@ func (r *Result) Plot(m *Matrix, sites map[string]Site, file string) error {
 	var sitePts, userPts, optimumPts plotter.XYs
 	for place := range m.Places {
 		xy, ok := where(place)
-		if !ok {
-			continue
+		if ok {
+			userPts = append(userPts, xy)
 		}
-		located++
-		userPts = append(userPts, xy)
 	}
-	if located == 0 {
+	if len(userPts) == 0 {
 		return fmt.Errorf("plot: no place of the matrix has a location in the site metadata")
 	}
 	for _, pl := range r.placements {

@@ -52,7 +52,6 @@ type estimates struct {
 	// landmarks are the snapshot's, by ID: estimates made before the set
 	// changed number them differently and are not published.
 	landmarks []string
-	width     int
 	chunks    [][]estEntry               // per 64-row chunk, landmark-major like the table
 	within    [][numPercentiles][]estRow // per landmark: estimated rows by RTT
 }
@@ -83,7 +82,7 @@ func (v View) Value(row, landmark int32, p Percentile, accept Source) (int32, So
 
 func (v View) estimated(row, landmark int32, p Percentile, accept Source) (int32, Source, bool) {
 	e := v.est
-	if accept == 0 || e == nil || int(row) >= len(e.objects) || int(landmark) >= e.width ||
+	if accept == 0 || e == nil || int(row) >= len(e.objects) || int(landmark) >= len(e.landmarks) ||
 		e.objects[row] != v.rows[row].object {
 		return 0, 0, false
 	}
@@ -110,7 +109,7 @@ type Estimates struct {
 // NewEstimates starts an empty set of estimates for s, made at made.
 func NewEstimates(s *Snapshot, made time.Time) *Estimates {
 	width := len(s.landmarks)
-	e := &estimates{made: made, objects: make([]string, len(s.rows)), landmarks: s.landmarks, width: width,
+	e := &estimates{made: made, objects: make([]string, len(s.rows)), landmarks: s.landmarks,
 		chunks: make([][]estEntry, len(s.table.chunks)), within: make([][numPercentiles][]estRow, width)}
 	for c := range e.chunks {
 		e.chunks[c] = make([]estEntry, chunkRows*width)

@@ -399,7 +399,7 @@ func (v View) NodesWithin(lms []int32, p Percentile, bound int32, accept Source)
 			}
 		}
 	}
-	if v.est != nil && accept != 0 && int(driver) < v.est.width {
+	if v.est != nil && accept != 0 && int(driver) < len(v.est.landmarks) {
 		seen := map[int32]bool{}
 		for _, r := range within {
 			seen[r] = true

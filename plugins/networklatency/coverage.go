@@ -34,7 +34,8 @@ func (pl *NetworkLatency) applyCoverage(pod *v1.Pod, s *cycleState) {
 	}
 	plan := pl.workloads.Plan(owner, replicas, coverage.Demand{
 		View: s.view, Landmarks: s.landmarks, Weights: s.weights, Percentile: s.pct,
-		Key: pod.Annotations[intent.DemandAnnotation],
+		Key:    pod.Annotations[intent.DemandAnnotation],
+		Window: func(best float64) float64 { return float64(pl.window(int64(best))) },
 	})
 	if len(plan.Slots) == 0 {
 		return

@@ -140,7 +140,7 @@ func (pl *NetworkLatency) NormalizeScore(_ context.Context, cs fwk.CycleState, _
 			best = rtt
 		}
 	}
-	window := max(pl.args.ScoreWindowMin.Microseconds(), best*int64(pl.args.ScoreWindowPercent)/100, 1)
+	window := max(pl.window(best), 1)
 	for i := range scores {
 		rtt := scores[i].Score
 		if rtt == unknownRTT {
@@ -150,4 +150,9 @@ func (pl *NetworkLatency) NormalizeScore(_ context.Context, cs fwk.CycleState, _
 		scores[i].Score = max(0, fwk.MaxNodeScore-(rtt-best)*fwk.MaxNodeScore/window)
 	}
 	return nil
+}
+
+// window is how far behind the best RTT (us) a node still scores above 0.
+func (pl *NetworkLatency) window(bestUS int64) int64 {
+	return max(pl.args.ScoreWindowMin.Microseconds(), bestUS*int64(pl.args.ScoreWindowPercent)/100)
 }
