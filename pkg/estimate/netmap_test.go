@@ -81,10 +81,10 @@ func TestPeerEstimates(t *testing.T) {
 	assert.False(t, ok, "a reader that accepts no estimate sees none")
 
 	lm, _ := v.Landmark("hz")
-	assert.Equal(t, []string{"a1"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 3500, 0).Nodes))
-	assert.Equal(t, []string{"a1"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 3500, netmap.PeerEstimate).Nodes))
-	assert.Equal(t, []string{"a1", "a2", "a3", "b1"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 5000, netmap.PeerEstimate).Nodes))
-	assert.Equal(t, []string{"a1", "a2"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 5000, netmap.CoordinateEstimate).Nodes))
+	assert.Equal(t, []string{"a1"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 3500, 0).Names()))
+	assert.Equal(t, []string{"a1"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 3500, netmap.PeerEstimate).Names()))
+	assert.Equal(t, []string{"a1", "a2", "a3", "b1"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 5000, netmap.PeerEstimate).Names()))
+	assert.Equal(t, []string{"a1", "a2"}, sortedNodes(v.NodesWithin([]int32{lm}, netmap.P50, 5000, netmap.CoordinateEstimate).Names()))
 
 	out := make([]int32, v.NumRows())
 	v.WeightedRTT([]int32{lm}, []int64{1}, netmap.P50, netmap.PeerEstimate, out)

@@ -34,7 +34,7 @@ func TestReadersDuringUpdates(t *testing.T) {
 				v := m.Current().View(now, ttl)
 				hz, _ := v.Landmark("hz")
 				// Within one pinned view, the index and the table agree.
-				for node := range v.NodesWithin([]int32{hz}, P50, 5_000, 0).Nodes {
+				for node := range v.NodesWithin([]int32{hz}, P50, 5_000, 0).Names() {
 					row, ok := v.Row(node)
 					if !ok {
 						t.Errorf("reader %d: node %s from the index has no row", r, node)

@@ -104,7 +104,7 @@ func TestStaleIsMissing(t *testing.T) {
 	assert.True(t, ok)
 
 	lm, _ := v.Landmark("hz")
-	assert.Equal(t, []string{"fresh"}, sortedNodes(v.NodesWithin([]int32{lm}, P90, 60_000_000, 0).Nodes))
+	assert.Equal(t, []string{"fresh"}, sortedNodes(v.NodesWithin([]int32{lm}, P90, 60_000_000, 0).Names()))
 	row, best, ok := v.Best(lm, P90)
 	require.True(t, ok)
 	assert.Equal(t, "node fresh", v.Describe(row))
@@ -215,12 +215,12 @@ func TestDeletes(t *testing.T) {
 	_, ok = rttOf(t, v, "n1", "hz", P50)
 	assert.False(t, ok)
 	lm, _ := v.Landmark("hz")
-	assert.Empty(t, v.NodesWithin([]int32{lm}, P50, 60_000_000, 0).Nodes)
+	assert.Empty(t, v.NodesWithin([]int32{lm}, P50, 60_000_000, 0).Names())
 
 	m.SetNodeNetwork(siteMeasured("site-s", "s", now, map[string]int64{"hz": 6000}))
 	m.DeleteNode("n2")
 	v = m.Flush().View(now, ttl)
-	assert.Equal(t, []string{"n1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 60_000_000, 0).Nodes))
+	assert.Equal(t, []string{"n1"}, sortedNodes(v.NodesWithin([]int32{lm}, P50, 60_000_000, 0).Names()))
 }
 
 // TestAgainstModel drives the map with random changes and compares every
@@ -344,7 +344,7 @@ func TestAgainstModel(t *testing.T) {
 				}
 			}
 			slices.Sort(wantWithin)
-			require.Equal(t, wantWithin, sortedNodes(v.NodesWithin([]int32{id}, P90, bound, 0).Nodes), "step %d landmark %s bound %d", step, lm, bound)
+			require.Equal(t, wantWithin, sortedNodes(v.NodesWithin([]int32{id}, P90, bound, 0).Names()), "step %d landmark %s bound %d", step, lm, bound)
 		}
 	}
 }

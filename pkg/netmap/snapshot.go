@@ -304,14 +304,19 @@ func (v View) Billing(node string) (e Egress, known bool) {
 	if !ok {
 		return Egress{CapacityMbps: -1}, false
 	}
-	e = Egress{CapacityMbps: -1}
+	return v.BillingAt(ref), true
+}
+
+// BillingAt is Billing for a node already looked up.
+func (v View) BillingAt(ref NodeRef) Egress {
+	e := Egress{CapacityMbps: -1}
 	if ref.Row >= 0 && v.egress[ref.Row] != (Egress{}) {
 		e = v.egress[ref.Row]
 	}
 	if zone := v.locations[ref.Location].BillingZone; zone != "" {
 		e.BillingZone = zone
 	}
-	return e, true
+	return e
 }
 
 // RowNodes returns the nodes whose measurements a row holds; the caller must
@@ -350,10 +355,12 @@ func (v View) Best(landmark int32, p Percentile) (row int32, us int32, ok bool) 
 	return 0, 0, false
 }
 
-// Candidates are the nodes within an SLO, by name and by row.
+// Candidates are the nodes within an SLO, by row.
 type Candidates struct {
-	Nodes sets.Set[string]
+	snap  *Snapshot
 	rows  []uint64 // bitset over rows
+	list  []int32  // the same rows, as found
+	nodes int
 }
 
 // HasRow says whether the nodes of a row are candidates.
@@ -362,13 +369,25 @@ func (c Candidates) HasRow(row int32) bool {
 	return w < len(c.rows) && c.rows[w]&(1<<(row%64)) != 0
 }
 
+// Len is the number of candidate nodes.
+func (c Candidates) Len() int { return c.nodes }
+
+// Names returns the candidate nodes' names, in a set made on each call.
+func (c Candidates) Names() sets.Set[string] {
+	out := make(sets.Set[string], c.nodes)
+	for _, r := range c.list {
+		out.Insert(c.snap.rows[r].nodes...)
+	}
+	return out
+}
+
 // NodesWithin returns the nodes whose RTT to every landmark in lms is at
 // most bound, measured fresh or estimated from an accepted source. The work
 // is proportional to the rows in the buckets below the bound of the most
 // selective landmark (plus its estimated entries), not to the cluster.
 func (v View) NodesWithin(lms []int32, p Percentile, bound int32, accept Source) Candidates {
 	if len(lms) == 0 {
-		return Candidates{Nodes: sets.New[string]()}
+		return Candidates{snap: v.Snapshot}
 	}
 	last := bucketOf(bound)
 	driver, driverRows := lms[0], math.MaxInt
@@ -416,9 +435,8 @@ func (v View) NodesWithin(lms []int32, p Percentile, bound int32, accept Source)
 			nodes += len(v.rows[e.row].nodes)
 		}
 	}
-	out := Candidates{Nodes: make(sets.Set[string], nodes), rows: make([]uint64, (len(v.rows)+63)/64)}
+	out := Candidates{snap: v.Snapshot, rows: make([]uint64, (len(v.rows)+63)/64), list: within, nodes: nodes}
 	for _, r := range within {
-		out.Nodes.Insert(v.rows[r].nodes...)
 		out.rows[r/64] |= 1 << (r % 64)
 	}
 	return out

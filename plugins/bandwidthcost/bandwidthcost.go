@@ -27,6 +27,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
+	"github.com/edgeplace/edgeplace/pkg/shortlist"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
@@ -202,6 +203,10 @@ type cycleState struct {
 	// computed once per cycle, so that each node costs a zone lookup.
 	marginal map[string]float64
 	unlisted float64
+	// short is NetworkLatency's list of the cycle's candidates, when it
+	// made one from the same snapshot: their rows and locations without a
+	// lookup in the cluster-wide index.
+	short *shortlist.List
 }
 
 func (s *cycleState) Clone() fwk.StateData { return s }
@@ -224,8 +229,12 @@ func (pl *BandwidthCost) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1
 	if in == nil || in.EgressMbps == 0 {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	s := &cycleState{in: in, view: pl.netmap.Current().View(timeZero, 0),
+	snap := pl.netmap.Current()
+	s := &cycleState{in: in, view: snap.View(timeZero, 0),
 		marginal: make(map[string]float64, len(pl.zones)), unlisted: pl.other.Marginal(0, in.EgressMbps)}
+	if sl := shortlist.Read(cs); sl != nil && sl.Snapshot == any(snap) {
+		s.short = sl
+	}
 	for name, zone := range pl.zones {
 		s.marginal[name] = zone.Marginal(pl.ledger.Used(name), in.EgressMbps)
 	}
@@ -274,7 +283,12 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 	return nil
 }
 
-func (s *cycleState) billing(node *v1.Node) netmap.Egress { return billingOf(s.view, node.Name, node) }
+func (s *cycleState) billing(node *v1.Node) netmap.Egress {
+	if e, ok := s.short.Get(node.Name); ok && e.Location >= 0 {
+		return s.view.BillingAt(netmap.NodeRef{Row: e.Row, Location: e.Location})
+	}
+	return billingOf(s.view, node.Name, node)
+}
 
 // capacityOf is the node's egress capacity in Mbps: its allocatable
 // extended resource, else its NodeNetwork's; -1 when neither says.

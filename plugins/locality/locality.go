@@ -20,6 +20,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
+	"github.com/edgeplace/edgeplace/pkg/shortlist"
 	"github.com/edgeplace/edgeplace/pkg/topology"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
@@ -87,11 +88,18 @@ type cycleState struct {
 	view    netmap.View
 	reasons []string
 	scores  []int64
+	// short is NetworkLatency's list of the cycle's candidates, when it
+	// made one from the same snapshot: their locations without a lookup
+	// in the cluster-wide index.
+	short *shortlist.List
 }
 
 // judge returns a node's Filter reason ("" to pass) and score, from the
 // per-location tables, or from its labels if the map has not seen it yet.
 func (s *cycleState) judge(node *v1.Node) (string, int64) {
+	if e, ok := s.short.Get(node.Name); ok && e.Location >= 0 {
+		return s.reasons[e.Location], s.scores[e.Location]
+	}
 	if ref, ok := s.view.Node(node.Name); ok {
 		return s.reasons[ref.Location], s.scores[ref.Location]
 	}
@@ -154,6 +162,9 @@ func (pl *Locality) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod,
 	for id := range s.reasons {
 		loc := s.view.Location(int32(id))
 		s.reasons[id], s.scores[id] = violation(in, loc), s.score(loc)
+	}
+	if sl := shortlist.Read(cs); sl != nil && sl.Snapshot == any(snap) {
+		s.short = sl
 	}
 	cs.Write(stateKey, s)
 	verdicts.Ensure(cs)

@@ -45,7 +45,7 @@ type ranked struct {
 func (pl *NetworkLatency) decide(s *cycleState, node string) decision {
 	d := decision{node: node, weighted: unknownRTT, sources: map[netmap.Source]bool{}, admitted: -1, total: s.view.NumNodes()}
 	if s.bound > 0 {
-		d.admitted = s.admitted.Nodes.Len()
+		d.admitted = s.admitted.Len()
 	}
 	row, ok := s.view.Row(node)
 	if !ok {
@@ -77,49 +77,32 @@ func (pl *NetworkLatency) decide(s *cycleState, node string) decision {
 	return d
 }
 
-// runnersUp ranks other rows by weighted RTT: the rows PreFilter admitted
-// when an SLO narrowed them, otherwise every row (reusing PreScore's pass
-// when it made one).
+// runnersUp ranks other rows by weighted RTT, among the rows that pass
+// NetworkLatency's Filter, from PreFilter's pass over the table. It keeps
+// the best few as it goes rather than sorting every row.
 func (pl *NetworkLatency) runnersUp(s *cycleState, chosen int32) []ranked {
-	byRow := s.byRow
-	if byRow == nil && s.bound == 0 {
-		byRow = make([]int32, s.view.NumRows())
-		s.view.WeightedRTT(s.landmarks, s.weights, s.pct, s.accept, byRow)
-	}
+	less := func(a, b ranked) bool { return a.rtt < b.rtt || (a.rtt == b.rtt && a.node < b.node) }
 	var out []ranked
-	consider := func(row int32, rtt int64) {
-		if row == chosen || rtt < 0 || (s.bound > 0 && !s.admitted.HasRow(row)) {
-			return
+	for row, rtt := range s.byRow {
+		if int32(row) == chosen || rtt < 0 || (len(out) == alternatives && !less(ranked{"", int64(rtt)}, out[len(out)-1])) {
+			continue
 		}
-		for _, n := range s.view.RowNodes(row) {
-			out = append(out, ranked{n, rtt})
-			break // one node per row: its site peers score the same
+		nodes := s.view.RowNodes(int32(row))
+		if len(nodes) == 0 || (s.holdsRows() && !s.eligible(int32(row))) {
+			continue
 		}
-	}
-	if byRow != nil {
-		for row, rtt := range byRow {
-			consider(int32(row), int64(rtt))
-		}
-	} else {
-		for name := range s.admitted.Nodes {
-			if row, ok := s.view.Row(name); ok {
-				var sum int64
-				for i, lm := range s.landmarks {
-					rtt, _, ok := s.view.Value(row, lm, s.pct, s.accept)
-					if !ok {
-						sum = -1
-						break
-					}
-					sum += int64(rtt) * s.weights[i]
-				}
-				if sum >= 0 {
-					consider(row, sum/s.totalWeight)
-				}
+		// One node per row: its site peers score the same.
+		r := ranked{nodes[0], int64(rtt)}
+		if len(out) == alternatives {
+			if !less(r, out[len(out)-1]) {
+				continue
 			}
+			out = out[:len(out)-1]
 		}
+		i, _ := slices.BinarySearchFunc(out, r, func(a, b ranked) int { return cmp.Or(cmp.Compare(a.rtt, b.rtt), cmp.Compare(a.node, b.node)) })
+		out = slices.Insert(out, i, r)
 	}
-	slices.SortFunc(out, func(a, b ranked) int { return cmp.Or(cmp.Compare(a.rtt, b.rtt), cmp.Compare(a.node, b.node)) })
-	return out[:min(len(out), alternatives)]
+	return out
 }
 
 // String is the event note: short enough for an Event (1 KB).

@@ -275,7 +275,7 @@ func candidatesFor(view netmap.View, in *intent.Intent) int {
 	if !in.HasSLO() {
 		return max(1, view.NumNodes())
 	}
-	return view.NodesWithin(lms, percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond), accepted(in.Estimates)).Nodes.Len()
+	return view.NodesWithin(lms, percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond), accepted(in.Estimates)).Len()
 }
 
 // Reserve forgets a pod that got a node (it waits no more), and records

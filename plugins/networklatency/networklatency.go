@@ -50,11 +50,13 @@ type NetworkLatency struct {
 	// pods finds the pods of a pod's dependency; nil disables dependency
 	// latency.
 	pods corelisters.PodLister
-	// candidates and byRow memoise PreFilter's SLO candidates and
-	// PreScore's per-row scores for bursts of pods with the same intent.
-	candidates memo[netmap.Candidates]
-	byRow      memo[[]int32]
-	now        func() time.Time
+	// admitted and byRow memoise PreFilter's rows within the SLO and
+	// per-row RTTs for bursts of pods with the same intent.
+	admitted memo[netmap.Candidates]
+	byRow    memo[[]int32]
+	// spill carries PostFilter's findings to the pod's next attempt.
+	spill *spillover
+	now   func() time.Time
 }
 
 var (
@@ -66,6 +68,7 @@ var (
 	_ fwk.EnqueueExtensions = &NetworkLatency{}
 	_ fwk.SignPlugin        = &NetworkLatency{}
 	_ fwk.ReservePlugin     = &NetworkLatency{}
+	_ fwk.PostFilterPlugin  = &NetworkLatency{}
 )
 
 // New is the plugin factory registered with the scheduler. It decodes and
@@ -105,6 +108,7 @@ func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Hand
 			MaxLandmarks:      int(args.MaxDemandLandmarks),
 		},
 		waiting: newWaitingPods(),
+		spill:   newSpillover(),
 		now:     time.Now,
 	}
 	registerMetrics()

@@ -25,13 +25,24 @@ import (
 
 var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// fakeHandle records activations; the plugin uses nothing else of the
-// handle outside EventsToRegister.
+// fakeHandle records activations and serves a snapshot when given one; the
+// plugin uses nothing else of the handle outside EventsToRegister and
+// PostFilter.
 type fakeHandle struct {
 	fwk.Handle
 	mu        sync.Mutex
 	activated []string
 	events    *events.FakeRecorder
+	// snapshot is the scheduler's view of nodes and pods; nil: none, and
+	// the plugin does not narrow the candidates.
+	snapshot fwk.SharedLister
+}
+
+func (h *fakeHandle) SnapshotSharedLister() fwk.SharedLister {
+	if h.snapshot == nil {
+		return nil
+	}
+	return h.snapshot
 }
 
 func (h *fakeHandle) EventRecorder() events.EventRecorderLogger { return h.events }

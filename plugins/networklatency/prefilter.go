@@ -7,11 +7,13 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/shortlist"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
@@ -34,12 +36,17 @@ type cycleState struct {
 	depFrom  int
 	depBound int32
 	intent   *intent.Intent
-	// admitted holds the nodes within the SLO, as returned by PreFilter.
+	// admitted holds the rows within the SLO.
 	admitted netmap.Candidates
-	// byRow, set by PreScore when many nodes are feasible, holds every
-	// row's demand-weighted RTT (-1 if unknown), so that Score reads one
-	// small array instead of the table.
+	// byRow holds every row's demand-weighted RTT (-1 if unknown), from one
+	// sequential pass over the table per cycle (or per burst of pods with
+	// the same intent).
 	byRow []int32
+	// short is the nodes PreFilter handed the framework (nil: every node),
+	// with their rows and RTTs; shortNames and shortLen say which.
+	short      *shortlist.List
+	shortNames []string
+	shortLen   int
 }
 
 func (s *cycleState) Clone() fwk.StateData { return s }
@@ -114,22 +121,96 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	}
 	cs.Write(stateKey, s)
 	verdicts.Ensure(cs)
-	if s.bound == 0 || s.depFrom == 0 {
-		return nil, nil
+	if s.bound > 0 && s.depFrom > 0 {
+		demand := s.landmarks[:s.depFrom]
+		s.admitted = pl.admitted.get(memoKey{view: s.view, landmarks: demand, weights: s.weights[:s.depFrom], pct: s.pct, bound: s.bound, accept: s.accept}, func() netmap.Candidates {
+			return s.view.NodesWithin(demand, s.pct, s.bound, s.accept)
+		})
+		if s.admitted.Len() == 0 {
+			pl.waiting.add(pod, 0)
+			return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.whyNone(s))
+		}
+		// Other plugins may still turn down all of these nodes; a map update
+		// that admits more is then worth a retry (activateHelped).
+		pl.waiting.add(pod, s.admitted.Len())
+		klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", s.admitted.Len())
 	}
-	demand := s.landmarks[:s.depFrom]
-	s.admitted = pl.candidates.get(memoKey{view: s.view, landmarks: demand, weights: s.weights[:s.depFrom], pct: s.pct, bound: s.bound, accept: s.accept}, func() netmap.Candidates {
-		return s.view.NodesWithin(demand, s.pct, s.bound, s.accept)
+	s.byRow = pl.byRow.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct, accept: s.accept}, func() []int32 {
+		out := make([]int32, s.view.NumRows())
+		s.view.WeightedRTT(s.landmarks, s.weights, s.pct, s.accept, out)
+		return out
 	})
-	if s.admitted.Nodes.Len() == 0 {
-		pl.waiting.add(pod, 0)
-		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.whyNone(s))
+	return pl.narrow(ctx, cs, pod, s), nil
+}
+
+// narrow returns the nodes the pod is evaluated on (candidates.go), or nil
+// for every node, and lists them in the cycle state for the Filters and
+// Scores of edgeplace's plugins.
+func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, s *cycleState) *fwk.PreFilterResult {
+	extra, everyNode := pl.spill.take(pod.UID)
+	lister := pl.handle.SnapshotSharedLister()
+	if pl.args.MinCandidates == 0 || everyNode || lister == nil || pinnedByName(pod) {
+		if s.holdsRows() && s.bound > 0 && s.depFrom > 0 {
+			// Every node PreFilter admitted, as before narrowing.
+			return &fwk.PreFilterResult{NodeNames: s.admitted.Names()}
+		}
+		return nil
 	}
-	// Other plugins may still turn down all of these nodes; a map update
-	// that admits more is then worth a retry (activateHelped).
-	pl.waiting.add(pod, s.admitted.Nodes.Len())
-	klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", s.admitted.Nodes.Len())
-	return &fwk.PreFilterResult{NodeNames: s.admitted.Nodes}, nil
+	logger := klog.FromContext(ctx)
+	p := picker{
+		rtt:      s.byRow,
+		rowNodes: s.view.RowNodes,
+		fits:     newAdmission(logger, pod, lister.NodeInfos()).admits,
+		window:   pl.window,
+		floor:    int(pl.args.MinCandidates),
+	}
+	if s.holdsRows() {
+		p.eligible = s.eligible
+	}
+	picked, complete := p.pick(nil)
+	if !complete && !s.holdsRows() {
+		// Unmeasured nodes may be needed: they pass Filter and score last.
+		return nil
+	}
+	for _, n := range extra {
+		if row, ok := s.view.Row(n); ok && (!s.holdsRows() || s.eligible(row)) {
+			picked = append(picked, candidate{node: n, row: row, rtt: s.byRow[row]})
+		} else if !ok && !s.holdsRows() {
+			picked = append(picked, candidate{node: n, row: -1, rtt: -1})
+		}
+	}
+	var b shortlist.Builder
+	names := make(sets.Set[string], len(picked))
+	for _, c := range picked {
+		if names.Has(c.node) {
+			continue
+		}
+		names.Insert(c.node)
+		loc := int32(-1)
+		if ref, ok := s.view.Node(c.node); ok {
+			loc = ref.Location
+		}
+		b.Add(c.node, shortlist.Entry{Row: c.row, Location: loc, RTT: c.rtt})
+	}
+	s.short = b.Build(s.view.Snapshot)
+	s.shortLen = b.Len()
+	s.shortNames = make([]string, 0, b.Len())
+	b.Names(func(n string) { s.shortNames = append(s.shortNames, n) })
+	shortlist.Write(cs, s.short)
+	logger.V(5).Info("nearest candidates", "pod", klog.KObj(pod), "nodes", s.shortLen, "added", len(extra))
+	return &fwk.PreFilterResult{NodeNames: names}
+}
+
+// holdsRows says whether NetworkLatency's Filter turns some rows down: the
+// pod has an SLO or a bound on its dependency's RTT.
+func (s *cycleState) holdsRows() bool { return s.bound > 0 || s.depBound > 0 }
+
+// eligible says whether a row's nodes pass NetworkLatency's Filter.
+func (s *cycleState) eligible(row int32) bool {
+	if s.bound > 0 && s.depFrom > 0 && !s.admitted.HasRow(row) {
+		return false
+	}
+	return s.depBound == 0 || s.over(row, s.landmarks[s.depFrom:], s.depBound) == ""
 }
 
 // addDependency adds, as weighted landmarks, the site landmarks of the sites

@@ -23,21 +23,25 @@ const (
 const unknownRTT int64 = -1
 
 // Filter rejects a node whose fresh RTT to any demand landmark exceeds the
-// pod's SLO, or that has no fresh measurement to one.
+// pod's SLO, or that has no fresh measurement to one. PreFilter's
+// candidates meet both by construction.
 func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	s := readState(cs)
-	if s == nil || (s.bound == 0 && s.depBound == 0) {
+	if s == nil || !s.holdsRows() {
 		return nil
 	}
 	node := nodeInfo.Node().Name
+	if _, listed := s.short.Get(node); listed {
+		return nil
+	}
+	// A node PreFilter did not list: a nominated node, or every node when
+	// the candidates were not narrowed.
 	row, ok := s.view.Row(node)
 	if !ok {
 		verdicts.Reject(cs, Name, ReasonNoMeasurement)
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
 	}
 	if s.bound > 0 && !s.admitted.HasRow(row) {
-		// Only nodes PreFilter did not admit get here (a nominated node,
-		// for one): find the reason.
 		if st := s.check(ctx, pod, node, row, s.landmarks[:s.depFrom], s.bound, ReasonOverSLO); st != nil {
 			verdicts.Reject(cs, Name, st.Message())
 			return st
@@ -54,73 +58,67 @@ func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1
 
 // check holds a row to a bound on some landmarks.
 func (s *cycleState) check(ctx context.Context, pod *v1.Pod, node string, row int32, lms []int32, bound int32, reason string) *fwk.Status {
+	switch s.over(row, lms, bound) {
+	case "":
+		return nil
+	case ReasonNoMeasurement:
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
+	}
+	if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
+		for _, lm := range lms {
+			if rtt, _, _ := s.view.Value(row, lm, s.pct, s.accept); rtt > bound {
+				logger.Info("node over an RTT SLO", "pod", klog.KObj(pod), "node", node,
+					"landmark", s.view.LandmarkName(lm), "rttMicros", rtt, "sloMicros", bound)
+				break
+			}
+		}
+	}
+	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reason)
+}
+
+// over returns why a row misses a bound on some landmarks: "" when it
+// meets it, ReasonNoMeasurement, or ReasonOverSLO.
+func (s *cycleState) over(row int32, lms []int32, bound int32) string {
 	for _, lm := range lms {
 		rtt, _, known := s.view.Value(row, lm, s.pct, s.accept)
 		if !known {
-			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
+			return ReasonNoMeasurement
 		}
 		if rtt > bound {
-			if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
-				logger.Info("node over an RTT SLO", "pod", klog.KObj(pod), "node", node,
-					"landmark", s.view.LandmarkName(lm), "rttMicros", rtt, "sloMicros", bound)
-			}
-			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reason)
+			return ReasonOverSLO
 		}
 	}
-	return nil
+	return ""
 }
 
-// precomputeFactor: PreScore computes every row's score in one pass when at
-// least 1/precomputeFactor of the rows will be scored. A sequential pass over
-// a row costs about a fortieth of a random lookup into the table.
-const precomputeFactor = 32
-
-// PreScore skips pods without a network intent. With many feasible nodes it
-// computes every row's score in one sequential pass over the table, so that
-// Score reads a small array instead of k cold table entries.
-func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
-	s := readState(cs)
-	if s == nil {
+// PreScore skips pods without a network intent.
+func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	if readState(cs) == nil {
 		return fwk.NewStatus(fwk.Skip)
-	}
-	if rows := s.view.NumRows(); rows > 0 && len(nodes)*precomputeFactor >= rows {
-		scored := *s
-		scored.byRow = pl.byRow.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct, accept: s.accept}, func() []int32 {
-			out := make([]int32, rows)
-			s.view.WeightedRTT(s.landmarks, s.weights, s.pct, s.accept, out)
-			return out
-		})
-		cs.Write(stateKey, &scored)
 	}
 	return nil
 }
 
 // Score is the demand-weighted mean RTT in microseconds (lower is better;
-// NormalizeScore inverts it), or unknownRTT.
+// NormalizeScore inverts it), or unknownRTT. PreFilter worked it out for
+// every row, and listed it for its candidates.
 func (pl *NetworkLatency) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
 	s := readState(cs)
 	if s == nil {
 		return 0, nil
 	}
-	row, ok := s.view.Row(nodeInfo.Node().Name)
-	if !ok {
-		return unknownRTT, nil
-	}
-	if s.byRow != nil {
-		if rtt := s.byRow[row]; rtt >= 0 {
-			return int64(rtt), nil
+	name := nodeInfo.Node().Name
+	if e, listed := s.short.Get(name); listed {
+		if e.RTT >= 0 {
+			return int64(e.RTT), nil
 		}
 		return unknownRTT, nil
 	}
-	var sum int64
-	for i, lm := range s.landmarks {
-		rtt, _, known := s.view.Value(row, lm, s.pct, s.accept)
-		if !known {
-			return unknownRTT, nil
-		}
-		sum += int64(rtt) * s.weights[i]
+	row, ok := s.view.Row(name)
+	if !ok || s.byRow[row] < 0 {
+		return unknownRTT, nil
 	}
-	return sum / s.totalWeight, nil
+	return int64(s.byRow[row]), nil
 }
 
 // ScoreExtensions returns the plugin: it normalises its own scores.

@@ -42,6 +42,12 @@ type NetworkLatencyArgs struct {
 	// event on the pod, which kubectl edgeplace explain reads: one more API
 	// write per placed pod.
 	RecordDecisions bool
+	// MinCandidates is how many nodes that can take the pod (by a cheap look
+	// at their free resources, taints and required node affinity) PreFilter
+	// keeps at least, nearest first, when it narrows a pod with a network
+	// intent to the nodes that can win. 0 turns the narrowing off: pods
+	// without an SLO are then evaluated on every node.
+	MinCandidates int32
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -26,6 +26,7 @@ func TestNetworkLatencyArgsDefaults(t *testing.T) {
 		ScoreWindowMin:      metav1Duration(2 * time.Millisecond),
 		ScoreWindowPercent:  20,
 		RecordDecisions:     true,
+		MinCandidates:       100,
 	}
 	for name, in := range map[string]runtime.Object{
 		"no pluginConfig entry": nil,
@@ -54,6 +55,10 @@ func TestNetworkLatencyArgsDecoding(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, got.RecordDecisions, "an explicit false is kept, not defaulted")
 
+	got, err = NetworkLatencyArgs(unknown(`{"minCandidates":0}`))
+	require.NoError(t, err)
+	assert.Equal(t, int32(0), got.MinCandidates, "an explicit zero (no narrowing) is kept, not defaulted")
+
 	// The scheduler hands YAML through as well when the file is YAML.
 	got, err = NetworkLatencyArgs(&runtime.Unknown{Raw: []byte("measurementTTL: 2m\n"), ContentType: runtime.ContentTypeYAML})
 	require.NoError(t, err)
@@ -72,6 +77,7 @@ func TestNetworkLatencyArgsErrorsNameTheField(t *testing.T) {
 		"too many":         {`{"maxDemandLandmarks":5000}`, `args.maxDemandLandmarks: Invalid value: 5000`},
 		"zero window":      {`{"scoreWindowMin":"0s"}`, `args.scoreWindowMin: Invalid value: "0s"`},
 		"negative percent": {`{"scoreWindowPercent":-1}`, `args.scoreWindowPercent: Invalid value: -1`},
+		"negative floor":   {`{"minCandidates":-1}`, `args.minCandidates: Invalid value: -1: must be between 0 and 100000`},
 		"unknown field":    {`{"measurmentTTL":"5m"}`, `unknown field "measurmentTTL"`},
 		"wrong type":       {`{"maxDemandLandmarks":"many"}`, `maxDemandLandmarks`},
 		"not a duration":   {`{"measurementTTL":"5 minutes"}`, `measurementTTL`},

@@ -17,6 +17,7 @@ const (
 	DefaultMaxDemandLandmarks = int32(64)
 	DefaultScoreWindowMin     = 2 * time.Millisecond
 	DefaultScoreWindowPercent = int32(20)
+	DefaultMinCandidates      = int32(100)
 )
 
 // SetDefaults_NetworkLatencyArgs fills in every field the user left out.
@@ -46,6 +47,10 @@ func SetDefaults_NetworkLatencyArgs(obj *NetworkLatencyArgs) {
 	if obj.RecordDecisions == nil {
 		record := true
 		obj.RecordDecisions = &record
+	}
+	if obj.MinCandidates == nil {
+		n := DefaultMinCandidates
+		obj.MinCandidates = &n
 	}
 }
 

@@ -31,6 +31,12 @@ type NetworkLatencyArgs struct {
 	// event on the pod, for kubectl edgeplace explain (default true). It
 	// costs one more API write per placed pod.
 	RecordDecisions *bool `json:"recordDecisions,omitempty"`
+	// MinCandidates is how many nodes that can take the pod PreFilter keeps
+	// at least, nearest first, when it narrows a pod with a network intent
+	// to the nodes within the score window of the best (default 100, the
+	// framework's own minimum of feasible nodes to score). 0 turns the
+	// narrowing off.
+	MinCandidates *int32 `json:"minCandidates,omitempty"`
 }
 
 // +k8s:defaulter-gen=true

@@ -106,6 +106,9 @@ func autoConvert_v1_NetworkLatencyArgs_To_config_NetworkLatencyArgs(in *NetworkL
 	if err := metav1.Convert_Pointer_bool_To_bool(&in.RecordDecisions, &out.RecordDecisions, s); err != nil {
 		return err
 	}
+	if err := metav1.Convert_Pointer_int32_To_int32(&in.MinCandidates, &out.MinCandidates, s); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -127,6 +130,9 @@ func autoConvert_config_NetworkLatencyArgs_To_v1_NetworkLatencyArgs(in *config.N
 		return err
 	}
 	if err := metav1.Convert_bool_To_Pointer_bool(&in.RecordDecisions, &out.RecordDecisions, s); err != nil {
+		return err
+	}
+	if err := metav1.Convert_int32_To_Pointer_int32(&in.MinCandidates, &out.MinCandidates, s); err != nil {
 		return err
 	}
 	return nil

@@ -103,6 +103,11 @@ func (in *NetworkLatencyArgs) DeepCopyInto(out *NetworkLatencyArgs) {
 		*out = new(bool)
 		**out = **in
 	}
+	if in.MinCandidates != nil {
+		in, out := &in.MinCandidates, &out.MinCandidates
+		*out = new(int32)
+		**out = **in
+	}
 	return
 }
 

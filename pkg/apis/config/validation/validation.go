@@ -18,6 +18,7 @@ const (
 	maxDemandWeight       = 1_000_000
 	maxDemandLandmarks    = 1024
 	maxMbps               = 10_000_000
+	maxMinCandidates      = 100_000
 )
 
 // ValidateNetworkLatencyArgs returns every problem with args; path is where
@@ -46,6 +47,9 @@ func ValidateNetworkLatencyArgs(path *field.Path, args *config.NetworkLatencyArg
 	}
 	if p := args.ScoreWindowPercent; p < 0 || p > maxScoreWindowPercent {
 		errs = append(errs, field.Invalid(path.Child("scoreWindowPercent"), p, "must be between 0 and 1000"))
+	}
+	if n := args.MinCandidates; n < 0 || n > maxMinCandidates {
+		errs = append(errs, field.Invalid(path.Child("minCandidates"), n, "must be between 0 and 100000"))
 	}
 	return errs
 }

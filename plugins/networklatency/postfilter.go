@@ -1,0 +1,185 @@
+package networklatency
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+)
+
+// When other plugins turn down every candidate (the nodes near the users
+// are full in a way the cheap test cannot see, say host ports or
+// spreading), full evaluation would have placed the pod further out. The
+// framework cannot widen the candidates within the attempt, so PostFilter,
+// which the shipped profile runs before DefaultPreemption:
+//
+//   - runs every Filter on the nodes outside the candidates, nearest first,
+//     as full evaluation would have, and remembers those that pass (the
+//     nearest, and the others within the score window of it) for the pod's
+//     next attempt, which it asks for at once (Activate). It reports
+//     Success, so DefaultPreemption does not evict the near nodes' pods for
+//     a pod that a node further out takes as it is.
+//   - if none passes and no candidate could be freed by preemption either
+//     (every one is turned down for good: taints, affinity), it asks for a
+//     next attempt on every node, so that preemption sees what full
+//     evaluation would have seen.
+//   - otherwise lets DefaultPreemption preempt among the candidates: no
+//     node anywhere takes the pod as it is, and the candidates are where it
+//     wants to be.
+
+// PostFilter looks for the nodes outside the candidates that take the pod.
+func (pl *NetworkLatency) PostFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, statuses fwk.NodeToStatusReader) (*fwk.PostFilterResult, *fwk.Status) {
+	s := readState(cs)
+	if s == nil || s.short == nil || pl.handle.SnapshotSharedLister() == nil {
+		return nil, fwk.NewStatus(fwk.Unschedulable) // every node was evaluated
+	}
+	logger := klog.FromContext(ctx)
+	found := pl.nearestOutside(ctx, cs, pod, s)
+	activate := map[string]*v1.Pod{pod.Namespace + "/" + pod.Name: pod}
+	if len(found) > 0 {
+		pl.spill.put(pod.UID, found, false)
+		pl.handle.Activate(logger, activate)
+		logger.V(3).Info("no candidate took the pod; retrying with the nearest nodes that do", "pod", klog.KObj(pod), "nodes", len(found), "nearest", found[0])
+		return nil, fwk.NewStatus(fwk.Success, fmt.Sprintf("none of the %d nearest nodes can take the pod; its next attempt adds %d further out that can, nearest %s",
+			s.shortLen, len(found), found[0]))
+	}
+	for _, name := range s.shortNames {
+		if statuses.Get(name).Code() == fwk.Unschedulable {
+			return nil, fwk.NewStatus(fwk.Unschedulable, "no node outside the nearest candidates can take the pod either")
+		}
+	}
+	pl.spill.put(pod.UID, nil, true)
+	pl.handle.Activate(logger, activate)
+	return nil, fwk.NewStatus(fwk.Unschedulable, "no node can take the pod, and preemption cannot free one of the nearest; its next attempt evaluates every node")
+}
+
+// postFilterBatch is how many nodes, nearest first, PostFilter evaluates
+// in parallel at a time.
+const postFilterBatch = 64
+
+// nearestOutside returns the nodes outside the candidates that pass every
+// Filter: the nearest one, then the others within the score window of it,
+// up to minCandidates.
+func (pl *NetworkLatency) nearestOutside(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, s *cycleState) []string {
+	nodes := pl.handle.SnapshotSharedLister().NodeInfos()
+	var order []rowRTT
+	for row, v := range s.byRow {
+		if v >= 0 && len(s.view.RowNodes(int32(row))) > 0 && s.eligible(int32(row)) {
+			order = append(order, rowRTT{int32(row), v})
+		}
+	}
+	slices.SortFunc(order, func(a, b rowRTT) int { return cmp.Or(cmp.Compare(a.rtt, b.rtt), cmp.Compare(a.row, b.row)) })
+	var names []string
+	var rtts []int32
+	for _, o := range order {
+		for _, n := range s.view.RowNodes(o.row) {
+			if _, listed := s.short.Get(n); !listed {
+				names, rtts = append(names, n), append(rtts, o.rtt)
+			}
+		}
+	}
+	if !s.holdsRows() {
+		// Nodes without a known RTT pass NetworkLatency's Filter too; they
+		// come last.
+		all, err := nodes.List()
+		if err == nil {
+			for _, ni := range all {
+				name := ni.Node().Name
+				if row, ok := s.view.Row(name); ok && s.byRow[row] >= 0 {
+					continue
+				}
+				if _, listed := s.short.Get(name); !listed {
+					names, rtts = append(names, name), append(rtts, -1)
+				}
+			}
+		}
+	}
+	// A copy, so that this search's rejections are not counted as the
+	// cycle's (pkg/verdicts).
+	state := cs.Clone()
+	var found []string
+	limit := int32(-1)
+	passed := make([]bool, postFilterBatch)
+	for start := 0; start < len(names); start += postFilterBatch {
+		end := min(start+postFilterBatch, len(names))
+		clear(passed)
+		pl.handle.Parallelizer().Until(ctx, end-start, func(i int) {
+			if ni, err := nodes.Get(names[start+i]); err == nil {
+				passed[i] = pl.handle.RunFilterPluginsWithNominatedPods(ctx, state, pod, ni).IsSuccess()
+			}
+		}, Name)
+		for i := start; i < end; i++ {
+			far := limit >= 0 && (rtts[i] < 0 || rtts[i] > limit)
+			if len(found) > 0 && (len(found) >= int(pl.args.MinCandidates) || far) {
+				return found
+			}
+			if !passed[i-start] {
+				continue
+			}
+			if len(found) == 0 {
+				limit = rtts[i] + int32(pl.window(int64(rtts[i])))
+				if rtts[i] < 0 {
+					limit = -1
+				}
+			}
+			found = append(found, names[i])
+		}
+	}
+	return found
+}
+
+// spillover remembers, between a pod's attempts, what PostFilter found:
+// nodes to add to its candidates, or that it needs every node.
+type spillover struct {
+	mu   sync.Mutex
+	pods map[types.UID]spilled
+}
+
+type spilled struct {
+	nodes []string
+	all   bool
+	since time.Time
+}
+
+// spillTTL bounds how long a finding waits for the pod's next attempt.
+const spillTTL = time.Minute
+
+func newSpillover() *spillover { return &spillover{pods: map[types.UID]spilled{}} }
+
+func (w *spillover) put(uid types.UID, nodes []string, all bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	if len(w.pods) >= maxWaiting {
+		for k, v := range w.pods {
+			if now.Sub(v.since) > spillTTL {
+				delete(w.pods, k)
+			}
+		}
+	}
+	if len(w.pods) < maxWaiting {
+		w.pods[uid] = spilled{nodes: nodes, all: all, since: now}
+	}
+}
+
+// take returns and forgets what was found for a pod.
+func (w *spillover) take(uid types.UID) (nodes []string, all bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sp, ok := w.pods[uid]
+	if !ok {
+		return nil, false
+	}
+	delete(w.pods, uid)
+	if time.Since(sp.since) > spillTTL {
+		return nil, false
+	}
+	return sp.nodes, sp.all
+}
