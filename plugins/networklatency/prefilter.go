@@ -157,10 +157,11 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		return nil
 	}
 	logger := klog.FromContext(ctx)
+	fits := newAdmission(logger, pod, lister.NodeInfos()).admits
 	p := picker{
 		rtt:      s.byRow,
 		rowNodes: s.view.RowNodes,
-		fits:     newAdmission(logger, pod, lister.NodeInfos()).admits,
+		fits:     fits,
 		window:   pl.window,
 		floor:    int(pl.args.MinCandidates),
 	}
@@ -169,8 +170,25 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	}
 	picked, complete := p.pick(nil)
 	if !complete && !s.holdsRows() {
-		// Unmeasured nodes may be needed: they pass Filter and score last.
-		return nil
+		// The nodes with a known RTT ran out: those without one pass
+		// Filter and score last, so the ones that can take the pod come
+		// next. When none can, anywhere, the candidates are the window
+		// alone: preemption, if it can help, then frees a node there.
+		if all, err := lister.NodeInfos().List(); err == nil {
+			for _, ni := range all {
+				name := ni.Node().Name
+				row, ok := s.view.Row(name)
+				if ok && s.byRow[row] >= 0 {
+					continue
+				}
+				if !ok {
+					row = -1
+				}
+				if fits(name) {
+					picked = append(picked, candidate{node: name, row: row, rtt: -1})
+				}
+			}
+		}
 	}
 	for _, n := range extra {
 		if row, ok := s.view.Row(n); ok && (!s.holdsRows() || s.eligible(row)) {
@@ -178,6 +196,11 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		} else if !ok && !s.holdsRows() {
 			picked = append(picked, candidate{node: n, row: -1, rtt: -1})
 		}
+	}
+	if len(picked) == 0 {
+		// An empty result would reject the pod in PreFilter, where only
+		// NetworkLatency's queueing hints could bring it back.
+		return nil
 	}
 	var b shortlist.Builder
 	names := make(sets.Set[string], len(picked))
