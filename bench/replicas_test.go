@@ -28,15 +28,6 @@ const (
 	replicaLandmarks = 8
 )
 
-// snapshotHandle gives the plugin the scheduler's snapshot, where replica
-// coverage finds the workload's pods already placed.
-type snapshotHandle struct {
-	noopHandle
-	snapshot *internalcache.Snapshot
-}
-
-func (h *snapshotHandle) SnapshotSharedLister() fwk.SharedLister { return h.snapshot }
-
 // benchReplicas measures NetworkLatency on the next replica of a workload
 // whose first replicas are placed: the path that depends on earlier
 // placements. The workload's plan is made once and cached, as in the
@@ -78,12 +69,13 @@ func benchReplicas(b *testing.B, c *edgeCluster) {
 		view := c.onSnapshot(b, h.snapshot)
 		scores := make(fwk.NodeScoreList, len(view.infos))
 		pod := replica(i)
-		n, err := cycle(ctx, pl, pod, view, make([]fwk.NodeInfo, 0, len(view.infos)), scores)
-		if err != nil || n == 0 {
-			b.Fatalf("placing replica %d: %d feasible, %v", i, n, err)
+		var t phases
+		err := t.cycle(ctx, pl, nil, pod, view, make([]fwk.NodeInfo, 0, len(view.infos)), scores)
+		if err != nil || t.feasible == 0 {
+			b.Fatalf("placing replica %d: %d feasible, %v", i, t.feasible, err)
 		}
 		best := scores[0]
-		for _, s := range scores[:n] {
+		for _, s := range scores[:t.feasible] {
 			if s.Score > best.Score {
 				best = s
 			}
@@ -100,7 +92,7 @@ func benchReplicas(b *testing.B, c *edgeCluster) {
 	// the cycle walks the same nodes in the cluster's order, as every other
 	// plugin's benchmark does (the snapshot's zone-interleaved order alone
 	// makes any plugin's walk about 2.5x slower at 10k nodes).
-	benchCycle(b, pl, []*v1.Pod{replica(placedReplicas)}, c)
+	benchCycle(b, pl, nil, []*v1.Pod{replica(placedReplicas)}, c)
 }
 
 // replicaDemand spreads the workload's demand over the first

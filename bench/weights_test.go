@@ -132,15 +132,26 @@ func bestAndChosen(view netmap.View, c *edgeCluster, pod *v1.Pod, chosen string)
 // schedulerWithWeight is the shipped profile with NetworkLatency's weight
 // replaced, over a snapshot of the loaded cluster.
 func schedulerWithWeight(ctx context.Context, b *testing.B, c *edgeCluster, pods []*v1.Pod, weight int32) (*scheduler.Scheduler, framework.Framework) {
+	return shippedScheduler(ctx, b, c, pods, func(p *schedconfig.KubeSchedulerProfile) {
+		for i, pl := range p.Plugins.MultiPoint.Enabled {
+			if pl.Name == networklatency.Name {
+				p.Plugins.MultiPoint.Enabled[i].Weight = weight
+			}
+		}
+	})
+}
+
+// shippedScheduler is the real scheduler with the shipped profile, changed
+// by edit, over a snapshot of the cluster with pods placed. Nothing is
+// started: SchedulePod reads the snapshot.
+func shippedScheduler(ctx context.Context, b *testing.B, c *edgeCluster, pods []*v1.Pod, edit func(*schedconfig.KubeSchedulerProfile)) (*scheduler.Scheduler, framework.Framework) {
 	obj, _, err := schedscheme.Codecs.UniversalDecoder().Decode(manifests.SchedulerConfig(), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	cfg := obj.(*schedconfig.KubeSchedulerConfiguration)
-	for i, p := range cfg.Profiles[0].Plugins.MultiPoint.Enabled {
-		if p.Name == networklatency.Name {
-			cfg.Profiles[0].Plugins.MultiPoint.Enabled[i].Weight = weight
-		}
+	if edit != nil {
+		edit(&cfg.Profiles[0])
 	}
 	client := fake.NewClientset()
 	sched, err := scheduler.New(ctx, client, informers.NewSharedInformerFactory(client, 0), nil,

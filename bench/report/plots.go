@@ -92,7 +92,7 @@ func plotE2E(runs map[string]*e2eRun, file string) error {
 	p := plot.New()
 	p.Title.Text = "End to end (scheduler_perf): pods scheduled per second"
 	p.Y.Label.Text = "pods/s (average)"
-	width := vg.Points(18)
+	width := vg.Points(14)
 	for i, tc := range e2eCases {
 		values := make(plotter.Values, len(workloads))
 		for j, w := range workloads {
@@ -104,7 +104,8 @@ func plotE2E(runs map[string]*e2eRun, file string) error {
 		if err != nil {
 			return err
 		}
-		bars.Color = []color.Color{color.RGBA{120, 120, 120, 255}, color.RGBA{31, 119, 180, 255}, color.RGBA{44, 160, 44, 255}}[i]
+		bars.Color = []color.Color{color.RGBA{120, 120, 120, 255}, color.RGBA{31, 119, 180, 255}, color.RGBA{44, 160, 44, 255},
+			color.RGBA{190, 190, 190, 255}, color.RGBA{214, 39, 40, 255}}[i]
 		bars.LineStyle.Width = 0
 		bars.Offset = (vg.Length(i) - vg.Length(len(e2eCases)-1)/2) * width
 		p.Add(bars)

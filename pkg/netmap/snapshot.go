@@ -3,6 +3,7 @@ package netmap
 import (
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -234,6 +235,7 @@ func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, accept Sou
 		total += w
 	}
 	rows := len(v.rows)
+	fresh := v.freshSince
 	var sum [chunkRows]int64
 	for c := range v.table.chunks {
 		base := c * chunkRows
@@ -244,11 +246,19 @@ func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, accept Sou
 		clear(sum[:])
 		var missing uint64
 		for i, lm := range lms {
-			col, w := v.table.column(c, lm), weights[i]
-			for r := range n {
-				if e := &col[r]; e.observed >= v.freshSince {
+			col, w := v.table.column(c, lm)[:n], weights[i]
+			var stale uint64
+			for r := range col {
+				if e := &col[r]; e.observed >= fresh {
 					sum[r] += int64(e.rtt[p]) * w
-				} else if est, _, ok := v.estimated(int32(base+r), lm, p, accept); ok {
+				} else {
+					stale |= 1 << r
+				}
+			}
+			// Estimates, off the loop above: most entries are fresh.
+			for ; stale != 0; stale &= stale - 1 {
+				r := bits.TrailingZeros64(stale)
+				if est, _, ok := v.estimated(int32(base+r), lm, p, accept); ok {
 					sum[r] += int64(est) * w
 				} else {
 					missing |= 1 << r

@@ -61,6 +61,11 @@ type Builder struct {
 	entries []Entry
 }
 
+// NewBuilder returns a builder with room for n nodes.
+func NewBuilder(n int) *Builder {
+	return &Builder{names: make([]string, 0, n), entries: make([]Entry, 0, n)}
+}
+
 // Add lists a node; adding a name twice keeps the first entry.
 func (b *Builder) Add(name string, e Entry) {
 	b.names = append(b.names, name)

@@ -1,11 +1,14 @@
 package networklatency
 
 import (
-	"cmp"
+	"math"
+	"math/bits"
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	resourcehelper "k8s.io/component-helpers/resource"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
@@ -52,18 +55,30 @@ type candidate struct {
 
 type rowRTT struct{ row, rtt int32 }
 
+// pickBuffers are a PreFilter's scratch slices, reused between cycles.
+type pickBuffers struct {
+	candidates []candidate
+	rows       []uint64
+}
+
 // pick appends the candidates to out, nearest rows first. complete is false
 // when the rows with a known RTT ran out before floor nodes that fit: the
 // rest of the cluster (unmeasured nodes) may then be needed.
-func (p picker) pick(out []candidate) (_ []candidate, complete bool) {
+//
+// Its cost is two passes over the RTTs (one counting rows into coarse RTT
+// buckets while it finds the best, one collecting the rows below the cut
+// the counts suggest) and a sort of the collected rows, not of the cluster.
+func (p picker) pick(out []candidate, scratch *[]uint64) (_ []candidate, complete bool) {
 	ok := func(row int32) bool {
 		return len(p.rowNodes(row)) > 0 && (p.eligible == nil || p.eligible(row))
 	}
+	var hist [numCoarse]int32
 	best, worst := int32(-1), int32(-1)
 	for row, v := range p.rtt {
 		if v < 0 {
 			continue
 		}
+		hist[coarse(v)]++
 		worst = max(worst, v)
 		if (best < 0 || v < best) && ok(int32(row)) {
 			best = v
@@ -74,57 +89,88 @@ func (p picker) pick(out []candidate) (_ []candidate, complete bool) {
 	}
 	limit := best + int32(p.window(int64(best)))
 	fitting, bestFit := 0, int32(-1)
-	for row, v := range p.rtt {
-		if v < 0 || v > limit || !ok(int32(row)) {
-			continue
-		}
-		for _, n := range p.rowNodes(int32(row)) {
-			out = append(out, candidate{n, int32(row), v})
-			if p.fits(n) {
-				fitting++
-				if bestFit < 0 || v < bestFit {
-					bestFit = v
-				}
-			}
-		}
-	}
 	enough := func(next int32) bool {
 		return fitting >= p.floor && bestFit >= 0 && next > bestFit+int32(p.window(int64(bestFit)))
 	}
-	// Widen in bands twice as far from the best each time: one pass over
-	// the RTTs per band and a sort of the band's rows only.
-	var band []rowRTT
-	for lo := limit; ; {
-		if enough(lo + 1) {
-			return out, true
+	// Collect rows up to a cut that holds the window and, by the counts,
+	// twice the floor; walk them in RTT order; cut further if that was not
+	// enough.
+	want := int32(2 * p.floor)
+	cut, k := int32(-1), 0
+	for {
+		var have int32
+		for ; k < numCoarse; k++ {
+			have += hist[k]
+			if coarseLow(k+1) > limit && have >= want {
+				break
+			}
 		}
-		if lo >= worst {
-			return out, false
+		lo, hi := cut, coarseLow(k+1)-1
+		if k >= numCoarse-1 {
+			hi = worst
 		}
-		hi := lo + (lo - best) + 1
-		band = band[:0]
+		// Rows sort by RTT, then row, packed in one integer each.
+		rows := (*scratch)[:0]
 		for row, v := range p.rtt {
 			if v > lo && v <= hi && ok(int32(row)) {
-				band = append(band, rowRTT{int32(row), v})
+				rows = append(rows, uint64(v)<<32|uint64(row))
 			}
 		}
-		slices.SortFunc(band, func(a, b rowRTT) int { return cmp.Or(cmp.Compare(a.rtt, b.rtt), cmp.Compare(a.row, b.row)) })
-		for _, b := range band {
-			if enough(b.rtt) {
+		*scratch = rows
+		slices.Sort(rows)
+		for _, packed := range rows {
+			r := rowRTT{row: int32(packed), rtt: int32(packed >> 32)}
+			if r.rtt > limit && enough(r.rtt) {
 				return out, true
 			}
-			for _, n := range p.rowNodes(b.row) {
-				if p.fits(n) {
-					out = append(out, candidate{n, b.row, b.rtt})
+			for _, n := range p.rowNodes(r.row) {
+				fits := p.fits(n)
+				if r.rtt <= limit || fits {
+					// The window's nodes stay whether they fit or not.
+					out = append(out, candidate{n, r.row, r.rtt})
+				}
+				if fits {
 					fitting++
-					if bestFit < 0 {
-						bestFit = b.rtt
+					if bestFit < 0 || r.rtt < bestFit {
+						bestFit = r.rtt
 					}
 				}
 			}
 		}
-		lo = hi
+		if hi >= worst {
+			return out, enough(math.MaxInt32)
+		}
+		cut, want, k = hi, 2*want, k+1
 	}
+}
+
+// Coarse RTT buckets, for counting: 250us wide up to 16.4ms, then eight to
+// a doubling, up to a minute.
+const (
+	linearBuckets = 66 // [0, 16.5ms) in 250us steps; 2^14us starts the rest
+	numCoarse     = linearBuckets + 8*(26-14)
+)
+
+func coarse(v int32) int {
+	if v < 1<<14 {
+		return int(v) / 250
+	}
+	b := bits.Len32(uint32(v)) - 1
+	k := linearBuckets + (b-14)*8 + int(uint32(v)>>(b-3)&7)
+	return min(k, numCoarse-1)
+}
+
+// coarseLow is the lowest RTT of bucket k.
+func coarseLow(k int) int32 {
+	if k < linearBuckets {
+		return int32(k * 250)
+	}
+	if k >= numCoarse {
+		return math.MaxInt32
+	}
+	j := k - linearBuckets
+	b := 14 + j/8
+	return int32((8 + j%8) << (b - 3))
 }
 
 // admission is a cheap test of whether a node can take a pod, from the
@@ -136,7 +182,7 @@ type admission struct {
 	scalar                v1.ResourceList
 	tolerations           []v1.Toleration
 	tolerateUnschedulable bool
-	affinity              nodeaffinity.RequiredNodeAffinity
+	affinity              nodeMatcher
 	comparisonOperators   bool
 	logger                klog.Logger
 }
@@ -151,7 +197,7 @@ func newAdmission(logger klog.Logger, pod *v1.Pod, nodes fwk.NodeInfoLister) *ad
 		memory:              req.Memory().Value(),
 		storage:             req.StorageEphemeral().Value(),
 		tolerations:         pod.Spec.Tolerations,
-		affinity:            nodeaffinity.GetRequiredNodeAffinity(pod),
+		affinity:            newNodeMatcher(pod),
 		comparisonOperators: utilfeature.DefaultFeatureGate.Enabled(features.TaintTolerationComparisonOperators),
 		logger:              logger,
 	}
@@ -200,8 +246,82 @@ func (a *admission) admits(name string) bool {
 			return false
 		}
 	}
-	match, _ := a.affinity.Match(node)
-	return match
+	return a.affinity.matches(node)
+}
+
+// nodeMatcher is a pod's required node selector and affinity, matched
+// against node labels without the per-node allocation of the general
+// matcher, which it falls back to for terms on node fields.
+type nodeMatcher struct {
+	selector labels.Selector   // spec.nodeSelector; nil: none
+	terms    []labels.Selector // ORed; nil: no required affinity
+	general  *nodeaffinity.RequiredNodeAffinity
+}
+
+func newNodeMatcher(pod *v1.Pod) nodeMatcher {
+	var m nodeMatcher
+	if len(pod.Spec.NodeSelector) > 0 {
+		m.selector = labels.SelectorFromSet(pod.Spec.NodeSelector)
+	}
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return m
+	}
+	m.terms = []labels.Selector{}
+	for _, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		if len(t.MatchFields) > 0 {
+			general := nodeaffinity.GetRequiredNodeAffinity(pod)
+			return nodeMatcher{general: &general}
+		}
+		m.terms = append(m.terms, termSelector(t.MatchExpressions))
+	}
+	return m
+}
+
+// termSelector converts a term's expressions to a label selector; an empty
+// or invalid term matches nothing, as for the scheduler.
+func termSelector(reqs []v1.NodeSelectorRequirement) labels.Selector {
+	if len(reqs) == 0 {
+		return labels.Nothing()
+	}
+	ops := map[v1.NodeSelectorOperator]selection.Operator{
+		v1.NodeSelectorOpIn: selection.In, v1.NodeSelectorOpNotIn: selection.NotIn,
+		v1.NodeSelectorOpExists: selection.Exists, v1.NodeSelectorOpDoesNotExist: selection.DoesNotExist,
+		v1.NodeSelectorOpGt: selection.GreaterThan, v1.NodeSelectorOpLt: selection.LessThan,
+	}
+	sel := labels.NewSelector()
+	for _, r := range reqs {
+		op, ok := ops[r.Operator]
+		if !ok {
+			return labels.Nothing()
+		}
+		req, err := labels.NewRequirement(r.Key, op, r.Values)
+		if err != nil {
+			return labels.Nothing()
+		}
+		sel = sel.Add(*req)
+	}
+	return sel
+}
+
+func (m nodeMatcher) matches(node *v1.Node) bool {
+	if m.general != nil {
+		ok, _ := m.general.Match(node)
+		return ok
+	}
+	set := labels.Set(node.Labels)
+	if m.selector != nil && !m.selector.Matches(set) {
+		return false
+	}
+	if m.terms == nil {
+		return true
+	}
+	for _, t := range m.terms {
+		if t.Matches(set) {
+			return true
+		}
+	}
+	return false
 }
 
 // pinnedByName says whether the pod's required node affinity names its

@@ -94,7 +94,7 @@ func TestPick(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := rowsOf(tc.rtts, tc.full...)
 			p.floor, p.eligible = tc.floor, tc.eligible
-			got, complete := p.pick(nil)
+			got, complete := p.pick(nil, new([]uint64))
 			assert.Equal(t, tc.want, names(got))
 			assert.Equal(t, tc.complete, complete)
 		})
@@ -109,7 +109,7 @@ func TestPickSkipsRowsWithoutNodes(t *testing.T) {
 		}
 		return []string{fmt.Sprintf("r%d", row)}
 	}
-	got, complete := p.pick(nil)
+	got, complete := p.pick(nil, new([]uint64))
 	assert.True(t, complete)
 	assert.Equal(t, []string{"r1", "r2"}, names(got), "the window is anchored at the best row that has nodes")
 }
@@ -311,4 +311,17 @@ func TestPostFilterLeavesPreemptionToTheCandidates(t *testing.T) {
 	assert.Equal(t, []string{"p"}, h.activated)
 	res, _ = pl.PreFilter(ctx, framework.NewCycleState(), pod, nil)
 	assert.Nil(t, res, "preemption cannot help among the candidates: the next attempt sees every node")
+}
+
+func TestCoarseBuckets(t *testing.T) {
+	prev := 0
+	for v := int32(0); v < 70_000_000; v += 1 + v/1000 {
+		k := coarse(v)
+		require.GreaterOrEqual(t, k, prev, "buckets grow with the RTT (%dus)", v)
+		require.LessOrEqual(t, coarseLow(k), v, "bucket %d starts at or below %dus", k, v)
+		if k < numCoarse-1 {
+			require.Greater(t, coarseLow(k+1), v, "bucket %d ends above %dus", k, v)
+		}
+		prev = k
+	}
 }

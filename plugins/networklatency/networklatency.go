@@ -11,6 +11,7 @@ package networklatency
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,7 +57,9 @@ type NetworkLatency struct {
 	byRow    memo[[]int32]
 	// spill carries PostFilter's findings to the pod's next attempt.
 	spill *spillover
-	now   func() time.Time
+	// buffers holds *pickBuffers.
+	buffers sync.Pool
+	now     func() time.Time
 }
 
 var (
@@ -109,6 +112,7 @@ func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Hand
 		},
 		waiting: newWaitingPods(),
 		spill:   newSpillover(),
+		buffers: sync.Pool{New: func() any { return &pickBuffers{} }},
 		now:     time.Now,
 	}
 	registerMetrics()

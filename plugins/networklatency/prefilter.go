@@ -168,7 +168,10 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	if s.holdsRows() {
 		p.eligible = s.eligible
 	}
-	picked, complete := p.pick(nil)
+	buf := pl.buffers.Get().(*pickBuffers)
+	defer pl.buffers.Put(buf)
+	picked, complete := p.pick(buf.candidates[:0], &buf.rows)
+	defer func() { buf.candidates = picked[:0] }()
 	if !complete && !s.holdsRows() {
 		// The nodes with a known RTT ran out: those without one pass
 		// Filter and score last, so the ones that can take the pod come
@@ -202,7 +205,7 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		// NetworkLatency's queueing hints could bring it back.
 		return nil
 	}
-	var b shortlist.Builder
+	b := shortlist.NewBuilder(len(picked))
 	names := make(sets.Set[string], len(picked))
 	for _, c := range picked {
 		if names.Has(c.node) {

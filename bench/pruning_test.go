@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/plugins/networklatency"
+)
+
+// BenchmarkPruning asks whether evaluating a pod on NetworkLatency's
+// candidates only changes where it goes. One op schedules the same pod,
+// through the real scheduler with the shipped profile, on the same loaded
+// snapshot twice: with the shipped candidates (minCandidates 100) and with
+// every node evaluated (minCandidates 0). Nodes are loaded 0-95% CPU at
+// random and one in ten carries a taint the pods do not tolerate; pods serve
+// two random landmarks and ask for 1 CPU. agree-% counts the decisions where
+// both chose the same node, or nodes within 1 ms of each other's
+// demand-weighted RTT; evaluated-pruned and evaluated-full are the nodes
+// each run evaluated.
+func BenchmarkPruning(b *testing.B) {
+	sizes := []int{1000, 10000}
+	if testing.Short() {
+		sizes = sizes[:1]
+	}
+	for _, n := range sizes {
+		c := newEdgeCluster(clusterOptions{nodes: n, landmarks: 64})
+		rng := rand.New(rand.NewPCG(7, uint64(n)))
+		var placed []*v1.Pod
+		for i, node := range c.nodes {
+			if i%10 == 3 {
+				node.Spec.Taints = append(node.Spec.Taints, v1.Taint{Key: "edgeplace.io/maintenance", Effect: v1.TaintEffectNoSchedule})
+			}
+			milli := int64(rng.IntN(96)) * 32000 / 100
+			if milli == 0 {
+				continue
+			}
+			placed = append(placed, &v1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: "load-" + node.Name, Namespace: "default", UID: k8stypes.UID("load-" + node.Name)},
+				Spec: v1.PodSpec{NodeName: node.Name, Containers: []v1.Container{{Name: "c", Resources: v1.ResourceRequirements{
+					Requests: v1.ResourceList{v1.ResourceCPU: *resource.NewMilliQuantity(milli, resource.DecimalSI)},
+				}}}},
+			})
+		}
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pruned, prunedProfile := shippedScheduler(ctx, b, c, placed, nil)
+			full, fullProfile := shippedScheduler(ctx, b, c, placed, func(p *schedconfig.KubeSchedulerProfile) {
+				for i, pc := range p.PluginConfig {
+					if pc.Name == networklatency.Name {
+						p.PluginConfig[i].Args = &runtime.Unknown{Raw: []byte(`{"minCandidates":0}`), ContentType: runtime.ContentTypeJSON}
+					}
+				}
+			})
+			view := c.netmap.Current().View(timeNow(), fiveMinutes)
+			var agree, decisions, evalPruned, evalFull int
+			i := 0
+			for b.Loop() {
+				a, z := rng.IntN(len(c.landmarks)), rng.IntN(len(c.landmarks))
+				pod := c.podVariant(fmt.Sprintf("p-%d", i), "", 0)
+				pod.Annotations = map[string]string{intent.DemandAnnotation: fmt.Sprintf("%s:60,%s:40", c.landmarks[a], c.landmarks[z])}
+				if a == z {
+					pod.Annotations[intent.DemandAnnotation] = c.landmarks[a]
+				}
+				pod.Spec.Containers[0].Resources.Requests[v1.ResourceCPU] = resource.MustParse("1")
+				i++
+				pi, err := framework.NewPodInfo(pod)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got, err := pruned.SchedulePod(ctx, prunedProfile, framework.NewCycleState(), &framework.QueuedPodInfo{PodInfo: pi})
+				if err != nil {
+					b.Fatal(err)
+				}
+				want, err := full.SchedulePod(ctx, fullProfile, framework.NewCycleState(), &framework.QueuedPodInfo{PodInfo: pi})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				decisions++
+				evalPruned += got.EvaluatedNodes
+				evalFull += want.EvaluatedNodes
+				if got.SuggestedHost == want.SuggestedHost {
+					agree++
+				} else {
+					_, rttGot := bestAndChosen(view, c, pod, got.SuggestedHost)
+					_, rttWant := bestAndChosen(view, c, pod, want.SuggestedHost)
+					if d := rttGot - rttWant; d <= 1000 && d >= -1000 {
+						agree++
+					}
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(100*float64(agree)/float64(decisions), "agree-%")
+			b.ReportMetric(float64(evalPruned)/float64(decisions), "evaluated-pruned")
+			b.ReportMetric(float64(evalFull)/float64(decisions), "evaluated-full")
+		})
+	}
+}
