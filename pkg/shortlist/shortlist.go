@@ -113,23 +113,39 @@ func (l *List) Len() int { return l.n }
 
 // Get returns a listed node's entry.
 func (l *List) Get(name string) (Entry, bool) {
+	e, _, ok := l.Find(name)
+	return e, ok
+}
+
+// Find returns a listed node's entry and its slot, a number below Slots
+// that no other listed node has: a plugin may keep per-node results of the
+// cycle in a slice indexed by it.
+func (l *List) Find(name string) (Entry, int, bool) {
 	if l == nil || len(l.slots) == 0 {
-		return Entry{}, false
+		return Entry{}, 0, false
 	}
 	h := maphash.String(seed, name)
 	for i := h & l.mask; ; i = (i + 1) & l.mask {
 		s := &l.slots[i]
 		switch {
 		case s.state == slotEmpty:
-			return Entry{}, false
+			return Entry{}, 0, false
 		case s.hash != h:
 			continue
 		case s.state == slotUnique:
-			return s.entry, true
+			return s.entry, int(i), true
 		default:
-			return Entry{}, false
+			return Entry{}, 0, false
 		}
 	}
+}
+
+// Slots bounds the slots Find returns.
+func (l *List) Slots() int {
+	if l == nil {
+		return 0
+	}
+	return len(l.slots)
 }
 
 type state struct{ list *List }

@@ -207,6 +207,10 @@ type cycleState struct {
 	// made one from the same snapshot: their rows and locations without a
 	// lookup in the cluster-wide index.
 	short *shortlist.List
+	// costs holds, by shortlist slot, the marginal cost (plus 1) Filter
+	// worked out for Score to reuse; written once per node, by the one
+	// Filter call on it.
+	costs []float64
 }
 
 func (s *cycleState) Clone() fwk.StateData { return s }
@@ -233,7 +237,7 @@ func (pl *BandwidthCost) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1
 	s := &cycleState{in: in, view: snap.View(timeZero, 0),
 		marginal: make(map[string]float64, len(pl.zones)), unlisted: pl.other.Marginal(0, in.EgressMbps)}
 	if sl := shortlist.Read(cs); sl != nil && sl.Snapshot == any(snap) {
-		s.short = sl
+		s.short, s.costs = sl, make([]float64, sl.Slots())
 	}
 	for name, zone := range pl.zones {
 		s.marginal[name] = zone.Marginal(pl.ledger.Used(name), in.EgressMbps)
@@ -259,7 +263,7 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 		return nil // capacity is NodeResourcesFit's, and there is no ceiling
 	}
 	node := nodeInfo.Node()
-	billing := s.billing(node)
+	billing, slot := s.billing(node)
 	if !s.in.EgressRequested {
 		if capacity := capacityOf(node, billing); capacity >= 0 {
 			var used int64
@@ -276,18 +280,24 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 			}
 		}
 	}
-	if s.in.MaxCost >= 0 && s.marginalIn(billing.BillingZone) > s.in.MaxCost {
+	cost := s.marginalIn(billing.BillingZone)
+	if s.in.MaxCost >= 0 && cost > s.in.MaxCost {
 		verdicts.Reject(cs, Name, ReasonCost)
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonCost)
+	}
+	if slot >= 0 {
+		s.costs[slot] = cost + 1 // Score reads it back; 0 means "not worked out"
 	}
 	return nil
 }
 
-func (s *cycleState) billing(node *v1.Node) netmap.Egress {
-	if e, ok := s.short.Get(node.Name); ok && e.Location >= 0 {
-		return s.view.BillingAt(netmap.NodeRef{Row: e.Row, Location: e.Location})
+// billing returns a node's egress facts and its slot in the cycle's
+// shortlist (-1 when it has none).
+func (s *cycleState) billing(node *v1.Node) (netmap.Egress, int) {
+	if e, slot, ok := s.short.Find(node.Name); ok && e.Location >= 0 {
+		return s.view.BillingAt(netmap.NodeRef{Row: e.Row, Location: e.Location}), slot
 	}
-	return billingOf(s.view, node.Name, node)
+	return billingOf(s.view, node.Name, node), -1
 }
 
 // capacityOf is the node's egress capacity in Mbps: its allocatable
@@ -321,7 +331,14 @@ func (pl *BandwidthCost) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, 
 	if s == nil {
 		return 0, nil
 	}
-	return int64(math.Min(s.marginalIn(s.billing(nodeInfo.Node()).BillingZone)*1000, math.MaxInt64/2)), nil
+	var cost float64
+	if _, slot, ok := s.short.Find(nodeInfo.Node().Name); ok && s.costs[slot] > 0 {
+		cost = s.costs[slot] - 1 // Filter worked it out
+	} else {
+		billing, _ := s.billing(nodeInfo.Node())
+		cost = s.marginalIn(billing.BillingZone)
+	}
+	return int64(math.Min(cost*1000, math.MaxInt64/2)), nil
 }
 
 // ScoreExtensions returns the plugin: it normalises its own scores.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,14 +51,54 @@ func (pl *NetworkLatency) PostFilter(ctx context.Context, cs fwk.CycleState, pod
 		return nil, fwk.NewStatus(fwk.Success, fmt.Sprintf("none of the %d nearest nodes can take the pod; its next attempt adds %d further out that can, nearest %s",
 			s.shortLen, len(found), found[0]))
 	}
+	why := "no node outside the nearest candidates can take the pod either" + s.leftOut()
 	for _, name := range s.shortNames {
 		if statuses.Get(name).Code() == fwk.Unschedulable {
-			return nil, fwk.NewStatus(fwk.Unschedulable, "no node outside the nearest candidates can take the pod either")
+			return nil, fwk.NewStatus(fwk.Unschedulable, why)
 		}
 	}
 	pl.spill.put(pod.UID, nil, true)
 	pl.handle.Activate(logger, activate)
-	return nil, fwk.NewStatus(fwk.Unschedulable, "no node can take the pod, and preemption cannot free one of the nearest; its next attempt evaluates every node")
+	return nil, fwk.NewStatus(fwk.Unschedulable, why+"; preemption cannot free one of the nearest either, so its next attempt evaluates every node")
+}
+
+// leftOut says why NetworkLatency's SLOs kept nodes out of the candidates,
+// with Filter's categorical reasons: the framework reports such nodes only
+// as not satisfying the plugin.
+func (s *cycleState) leftOut() string {
+	if !s.holdsRows() {
+		return ""
+	}
+	counts := map[string]int{}
+	for row := range s.byRow {
+		nodes := len(s.view.RowNodes(int32(row)))
+		if nodes == 0 || s.eligible(int32(row)) {
+			continue
+		}
+		reason := ""
+		if s.bound > 0 && s.depFrom > 0 {
+			reason = s.over(int32(row), s.landmarks[:s.depFrom], s.bound)
+		}
+		if reason == "" && s.depBound > 0 {
+			if reason = s.over(int32(row), s.landmarks[s.depFrom:], s.depBound); reason == ReasonOverSLO {
+				reason = ReasonOverDepSLO
+			}
+		}
+		if reason == "" {
+			reason = ReasonOverSLO // admitted by neither measurement nor accepted estimate
+		}
+		counts[reason] += nodes
+	}
+	var out []string
+	for _, reason := range []string{ReasonOverSLO, ReasonOverDepSLO, ReasonNoMeasurement} {
+		if counts[reason] > 0 {
+			out = append(out, fmt.Sprintf("%d %s", counts[reason], reason))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(out, ", ") + ")"
 }
 
 // postFilterBatch is how many nodes, nearest first, PostFilter evaluates
