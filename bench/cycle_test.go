@@ -76,7 +76,8 @@ func BenchmarkCycle(b *testing.B) {
 func (c *edgeCluster) registry() frameworkruntime.Registry { return plugins.RegistryWithMap(c.netmap) }
 
 // noopRegistry registers, under each of edgeplace's plugin names, a plugin
-// with the same extension points that does nothing at them.
+// with the same extension points that does nothing at them (and so
+// narrows nothing: every node is evaluated).
 func noopRegistry() frameworkruntime.Registry {
 	r := frameworkruntime.Registry{}
 	for _, name := range []string{networklatency.Name, locality.Name, bandwidthcost.Name} {
@@ -100,6 +101,9 @@ func (noop) Score(context.Context, fwk.CycleState, *v1.Pod, fwk.NodeInfo) (int64
 	return 0, nil
 }
 func (noop) ScoreExtensions() fwk.ScoreExtensions { return nil }
+func (noop) PostFilter(context.Context, fwk.CycleState, *v1.Pod, fwk.NodeToStatusReader) (*fwk.PostFilterResult, *fwk.Status) {
+	return nil, fwk.NewStatus(fwk.Unschedulable)
+}
 func (noop) SignPod(context.Context, *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
 	return nil, nil
 }
