@@ -103,40 +103,90 @@ var hotPathSeries = []struct{ label, suffix string }{
 	{"NetworkLatency, 2 of 4 replicas placed", "plugin=NetworkLatency/replicas=2of4"},
 	{"Locality", "plugin=Locality"},
 	{"BandwidthCost, 50M egress", "plugin=BandwidthCost/egress=50M"},
-	{"TaintToleration", "plugin=TaintToleration"},
-	{"NodeAffinity", "plugin=NodeAffinity"},
-	{"NodeResourcesFit", "plugin=NodeResourcesFit"},
+	{"TaintToleration, same candidates", "plugin=TaintToleration/nodes=candidates"},
+	{"NodeAffinity, same candidates", "plugin=NodeAffinity/nodes=candidates"},
+	{"NodeResourcesFit, same candidates", "plugin=NodeResourcesFit/nodes=candidates"},
 }
 
+// ours are the hotPathSeries of edgeplace's plugins.
+var ours = 6
+
 func hotPath(md *strings.Builder, r results) {
-	md.WriteString("## Hot path: one pod through one plugin (ns/node, median)\n\n")
-	md.WriteString("| nodes | landmarks |")
+	md.WriteString("## Hot path: Filter, Score and NormalizeScore per node evaluated (ns/evaluated, median)\n\n")
+	md.WriteString("| nodes | landmarks | nodes evaluated |")
 	for _, s := range hotPathSeries {
 		md.WriteString(" " + s.label + " |")
 	}
-	md.WriteString(" NetworkLatency / TaintToleration (no SLO, SLO) | NetworkLatency allocs/op (no SLO, SLO) |\n|---:|---:|")
+	md.WriteString(" TaintToleration, every node (ns/node) | worst of ours / TaintToleration, every node | worst of ours / TaintToleration, same candidates |\n|---:|---:|---:|")
 	for range hotPathSeries {
 		md.WriteString("---:|")
 	}
-	md.WriteString("---:|---:|\n")
+	md.WriteString("---:|---:|---:|\n")
+	for _, n := range sizes(r, "BenchmarkHotPath") {
+		for _, k := range []int{8, 64} {
+			base := fmt.Sprintf("BenchmarkHotPath/nodes=%d/landmarks=%d/", n, k)
+			fmt.Fprintf(md, "| %d | %d | %s |", n, k, cell(r, base+hotPathSeries[0].suffix, "evaluated", "%.0f"))
+			worst, okWorst := 0.0, true
+			for i, s := range hotPathSeries {
+				md.WriteString(" " + cell(r, base+s.suffix, "ns/evaluated", "%.0f") + " |")
+				if v, ok := r.median(base+s.suffix, "ns/evaluated"); i < ours && ok {
+					worst = max(worst, v)
+				} else if i < ours {
+					okWorst = false
+				}
+			}
+			all, okAll := r.median(base+"plugin=TaintToleration", "ns/node")
+			same, okSame := r.median(base+"plugin=TaintToleration/nodes=candidates", "ns/evaluated")
+			md.WriteString(" " + cell(r, base+"plugin=TaintToleration", "ns/node", "%.0f") + " |")
+			for _, tt := range []struct {
+				v  float64
+				ok bool
+			}{{all, okAll}, {same, okSame}} {
+				if tt.ok && okWorst {
+					fmt.Fprintf(md, " %.2fx |", worst/tt.v)
+				} else {
+					md.WriteString(" - |")
+				}
+			}
+			md.WriteString("\n")
+		}
+	}
+	md.WriteString("\n## Hot path: PreFilter and PreScore per pod (us, median)\n\n")
+	md.WriteString("| nodes | landmarks |")
+	for _, s := range hotPathSeries[:ours] {
+		md.WriteString(" " + s.label + " |")
+	}
+	md.WriteString(" NetworkLatency allocs/op (no SLO, SLO) |\n|---:|---:|")
+	for range hotPathSeries[:ours] {
+		md.WriteString("---:|")
+	}
+	md.WriteString("---:|\n")
 	for _, n := range sizes(r, "BenchmarkHotPath") {
 		for _, k := range []int{8, 64} {
 			base := fmt.Sprintf("BenchmarkHotPath/nodes=%d/landmarks=%d/", n, k)
 			fmt.Fprintf(md, "| %d | %d |", n, k)
-			for _, s := range hotPathSeries {
-				md.WriteString(" " + cell(r, base+s.suffix, "ns/node", "%.0f") + " |")
-			}
-			tt, okTT := r.median(base+"plugin=TaintToleration", "ns/node")
-			none, ok1 := r.median(base+hotPathSeries[0].suffix, "ns/node")
-			slo, ok2 := r.median(base+hotPathSeries[1].suffix, "ns/node")
-			if okTT && ok1 && ok2 {
-				fmt.Fprintf(md, " %.2fx, %.2fx |", none/tt, slo/tt)
-			} else {
-				md.WriteString(" - |")
+			for _, s := range hotPathSeries[:ours] {
+				if v, ok := r.median(base+s.suffix, "prefilter-ns"); ok {
+					fmt.Fprintf(md, " %.0f |", v/1000)
+				} else {
+					md.WriteString(" - |")
+				}
 			}
 			fmt.Fprintf(md, " %s, %s |\n", cell(r, base+hotPathSeries[0].suffix, "allocs/op", "%.0f"),
 				cell(r, base+hotPathSeries[1].suffix, "allocs/op", "%.0f"))
 		}
+	}
+	md.WriteString("\n## Pruning against full evaluation, and weights (median)\n\n| benchmark | agree-% | nodes evaluated, pruned | nodes evaluated, full |\n|---|---:|---:|---:|\n")
+	for _, n := range sizes(r, "BenchmarkPruning") {
+		name := fmt.Sprintf("BenchmarkPruning/nodes=%d", n)
+		fmt.Fprintf(md, "| %s | %s | %s | %s |\n", name, cell(r, name, "agree-%", "%.1f"),
+			cell(r, name, "evaluated-pruned", "%.0f"), cell(r, name, "evaluated-full", "%.0f"))
+	}
+	md.WriteString("\n| weight | within 1 ms of the best | mean excess RTT (us) | chosen nodes' CPU load |\n|---:|---:|---:|---:|\n")
+	for _, w := range []int{1, 2, 5, 10, 20} {
+		name := fmt.Sprintf("BenchmarkWeights/networklatency-weight=%d", w)
+		fmt.Fprintf(md, "| %d | %s%% | %s | %s%% |\n", w, cell(r, name, "within1ms-%", "%.1f"),
+			cell(r, name, "regret-us", "%.0f"), cell(r, name, "load-%", "%.0f"))
 	}
 	md.WriteString("\n")
 }

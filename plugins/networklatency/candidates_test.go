@@ -325,3 +325,34 @@ func TestCoarseBuckets(t *testing.T) {
 		prev = k
 	}
 }
+
+func TestPreFilterWithoutMeasurements(t *testing.T) {
+	rtts := map[string]map[string]int64{}
+	var nodes []*v1.Node
+	var pods []*v1.Pod
+	var stale []string
+	for i := range 10 {
+		n := fmt.Sprintf("n%02d", i)
+		rtts[n] = map[string]int64{"hz": 5_000}
+		stale = append(stale, n)
+		nodes = append(nodes, node(n, "4"))
+		if i < 2 {
+			p := podRequesting("on-"+n, "4", nil)
+			p.Spec.NodeName = n
+			pods = append(pods, p)
+		}
+	}
+	pl, h := newPlugin(t, cluster(t, rtts, stale...))
+	h.snapshot = cache.NewSnapshot(pods, nodes)
+	pod := podRequesting("p", "1", map[string]string{intent.DemandAnnotation: "hz"})
+	res, st := pl.PreFilter(context.Background(), framework.NewCycleState(), pod, nil)
+	require.True(t, st.IsSuccess(), st.Message())
+	require.NotNil(t, res)
+	assert.ElementsMatch(t, []string{"n02", "n03", "n04", "n05", "n06", "n07", "n08", "n09"}, res.NodeNames.UnsortedList(),
+		"no node has a fresh RTT: the nodes that can take the pod")
+
+	full := podRequesting("big", "5", map[string]string{intent.DemandAnnotation: "hz"})
+	res, st = pl.PreFilter(context.Background(), framework.NewCycleState(), full, nil)
+	require.True(t, st.IsSuccess())
+	assert.Nil(t, res, "no node can take it anywhere: every node, rather than none")
+}
