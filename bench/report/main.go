@@ -16,7 +16,7 @@ import (
 )
 
 func main() {
-	benchFile := flag.String("bench", "", "go test -bench output of ./bench")
+	benchFile := flag.String("bench", "", "go test -bench output of ./bench (several files: comma-separated)")
 	e2eDir := flag.String("e2e", "", "scheduler_perf data-items directory of ./bench/e2e")
 	outDir := flag.String("out", "bench/results", "where to write summary and plots")
 	flag.Parse()
@@ -32,14 +32,25 @@ func run(benchFile, e2eDir, outDir string) error {
 	}
 	var md strings.Builder
 	if benchFile != "" {
-		f, err := os.Open(benchFile)
-		if err != nil {
-			return err
-		}
-		r, err := parseBench(f)
-		f.Close()
-		if err != nil {
-			return err
+		r := results{}
+		for _, file := range strings.Split(benchFile, ",") {
+			f, err := os.Open(file)
+			if err != nil {
+				return err
+			}
+			more, err := parseBench(f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			for name, metrics := range more {
+				if r[name] == nil {
+					r[name] = map[string][]float64{}
+				}
+				for unit, values := range metrics {
+					r[name][unit] = append(r[name][unit], values...)
+				}
+			}
 		}
 		hotPath(&md, r)
 		cycle(&md, r)
