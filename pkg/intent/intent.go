@@ -137,6 +137,36 @@ func (in *Intent) HasLocation() bool {
 	return len(in.Carriers)+len(in.ForbiddenCarriers)+len(in.Provinces)+len(in.ForbiddenProvinces)+len(in.NodeTypes) > 0
 }
 
+// The reasons a location breaks a pod's location constraints, one per
+// constraint, so that a pod's event says which.
+const (
+	ReasonCarrier          = "node(s) are not on an allowed carrier (edgeplace.io/carriers)"
+	ReasonForbiddenCarrier = "node(s) are on a forbidden carrier (edgeplace.io/forbidden-carriers)"
+	ReasonProvince         = "node(s) are not in an allowed province (edgeplace.io/provinces)"
+	ReasonForbiddenProv    = "node(s) are in a forbidden province (edgeplace.io/forbidden-provinces)"
+	ReasonNodeType         = "node(s) are not of an allowed node type (edgeplace.io/node-types)"
+)
+
+// LocationViolation returns the reason a location breaks the pod's
+// location constraints, or "". A location that does not tell a constrained
+// field fails an allow-list and passes a deny-list; a multi-carrier
+// location is on every carrier.
+func (in *Intent) LocationViolation(loc topology.Location) string {
+	switch {
+	case len(in.Carriers) > 0 && !(loc.Carrier != "" && (loc.Carrier == topology.Multi || slices.Contains(in.Carriers, loc.Carrier))):
+		return ReasonCarrier
+	case loc.Carrier != "" && slices.Contains(in.ForbiddenCarriers, loc.Carrier):
+		return ReasonForbiddenCarrier
+	case len(in.Provinces) > 0 && !slices.Contains(in.Provinces, loc.Province):
+		return ReasonProvince
+	case loc.Province != "" && slices.Contains(in.ForbiddenProvinces, loc.Province):
+		return ReasonForbiddenProv
+	case len(in.NodeTypes) > 0 && !slices.Contains(in.NodeTypes, loc.NodeType):
+		return ReasonNodeType
+	}
+	return ""
+}
+
 // HasSLO says whether the pod must be kept within MaxRTT of its demand.
 func (in *Intent) HasSLO() bool { return in.MaxRTT > 0 }
 

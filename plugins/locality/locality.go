@@ -8,7 +8,6 @@ package locality
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -30,11 +29,11 @@ const Name = "Locality"
 
 // Filter reasons, one per constraint, so that a pod's event says which.
 const (
-	ReasonCarrier          = "node(s) are not on an allowed carrier (edgeplace.io/carriers)"
-	ReasonForbiddenCarrier = "node(s) are on a forbidden carrier (edgeplace.io/forbidden-carriers)"
-	ReasonProvince         = "node(s) are not in an allowed province (edgeplace.io/provinces)"
-	ReasonForbiddenProv    = "node(s) are in a forbidden province (edgeplace.io/forbidden-provinces)"
-	ReasonNodeType         = "node(s) are not of an allowed node type (edgeplace.io/node-types)"
+	ReasonCarrier          = intent.ReasonCarrier
+	ReasonForbiddenCarrier = intent.ReasonForbiddenCarrier
+	ReasonProvince         = intent.ReasonProvince
+	ReasonForbiddenProv    = intent.ReasonForbiddenProv
+	ReasonNodeType         = intent.ReasonNodeType
 )
 
 // Locality implements the plugin.
@@ -200,26 +199,7 @@ func (pl *Locality) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, 
 }
 
 // violation returns the reason a location breaks the pod's constraints, or "".
-func violation(in *intent.Intent, loc topology.Location) string {
-	switch {
-	case len(in.Carriers) > 0 && !carrierAllowed(in.Carriers, loc.Carrier):
-		return ReasonCarrier
-	case loc.Carrier != "" && slices.Contains(in.ForbiddenCarriers, loc.Carrier):
-		return ReasonForbiddenCarrier
-	case len(in.Provinces) > 0 && !slices.Contains(in.Provinces, loc.Province):
-		return ReasonProvince
-	case loc.Province != "" && slices.Contains(in.ForbiddenProvinces, loc.Province):
-		return ReasonForbiddenProv
-	case len(in.NodeTypes) > 0 && !slices.Contains(in.NodeTypes, loc.NodeType):
-		return ReasonNodeType
-	}
-	return ""
-}
-
-// carrierAllowed: a multi-carrier node serves every carrier.
-func carrierAllowed(allowed []string, carrier string) bool {
-	return carrier != "" && (carrier == topology.Multi || slices.Contains(allowed, carrier))
-}
+func violation(in *intent.Intent, loc topology.Location) string { return in.LocationViolation(loc) }
 
 // PreScore skips pods whose users' carriers are unknown.
 func (pl *Locality) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {

@@ -16,12 +16,19 @@ import (
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/features"
+
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
 // Latency-guided candidates. NormalizeScore gives 0 to every node whose
 // demand-weighted RTT is worse than the best feasible node's by the score
-// window or more, so such a node can only win when nothing nearer fits.
-// PreFilter therefore hands the framework only the nodes that can matter:
+// window or more, so such a node wins only where the stock plugins prefer
+// it by more than NetworkLatency's whole weight, or where nothing nearer
+// fits (BenchmarkPruning measures how often evaluating fewer nodes changes
+// a decision). PreFilter therefore hands the framework only the nodes that
+// can matter:
 //
 //   - every node within the window of the best RTT on offer (full or not:
 //     if the pod must preempt, that is where it wants to preempt);
@@ -29,10 +36,12 @@ import (
 //     list holds minCandidates of them and every one within the window of
 //     the nearest of them.
 //
-// "Can take the pod" is a cheap look at the snapshot's NodeInfo: free
-// resources, taints, required node affinity and cordoning, the stock
-// Filters that turn most nodes down. Whatever else turns the whole list
-// down (host ports, spreading, volumes) is PostFilter's job (postfilter.go).
+// "Can take the pod" is a cheap look at the snapshot's NodeInfo and the
+// node's location: free resources, taints, required node affinity,
+// cordoning and Locality's carrier, province and node-type constraints,
+// the Filters that turn most nodes down. Whatever else turns the whole
+// list down (host ports, spreading, BandwidthCost's ceilings) is
+// PostFilter's job (postfilter.go).
 
 // picker chooses a pod's candidates from every row's demand-weighted RTT.
 type picker struct {
@@ -185,11 +194,16 @@ type admission struct {
 	affinity              nodeMatcher
 	comparisonOperators   bool
 	logger                klog.Logger
+	// Locality's constraints, judged once per distinct location of the
+	// network map (0: not yet, 1: allowed, 2: not).
+	in    *intent.Intent
+	view  netmap.View
+	where []int8
 }
 
 var unschedulableTaint = v1.Taint{Key: v1.TaintNodeUnschedulable, Effect: v1.TaintEffectNoSchedule}
 
-func newAdmission(logger klog.Logger, pod *v1.Pod, nodes fwk.NodeInfoLister) *admission {
+func newAdmission(logger klog.Logger, pod *v1.Pod, nodes fwk.NodeInfoLister, in *intent.Intent, view netmap.View) *admission {
 	req := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
 	a := &admission{
 		nodes:               nodes,
@@ -200,6 +214,9 @@ func newAdmission(logger klog.Logger, pod *v1.Pod, nodes fwk.NodeInfoLister) *ad
 		affinity:            newNodeMatcher(pod),
 		comparisonOperators: utilfeature.DefaultFeatureGate.Enabled(features.TaintTolerationComparisonOperators),
 		logger:              logger,
+	}
+	if in != nil && in.HasLocation() {
+		a.in, a.view, a.where = in, view, make([]int8, view.NumLocations())
 	}
 	for name, q := range req {
 		switch name {
@@ -246,7 +263,26 @@ func (a *admission) admits(name string) bool {
 			return false
 		}
 	}
-	return a.affinity.matches(node)
+	return a.affinity.matches(node) && a.placeAllowed(node)
+}
+
+// placeAllowed applies the pod's carrier, province and node-type
+// constraints (Locality's Filter) to the node's location.
+func (a *admission) placeAllowed(node *v1.Node) bool {
+	if a.in == nil {
+		return true
+	}
+	ref, ok := a.view.Node(node.Name)
+	if !ok {
+		return a.in.LocationViolation(topology.FromLabels(node.Labels)) == ""
+	}
+	if a.where[ref.Location] == 0 {
+		a.where[ref.Location] = 2
+		if a.in.LocationViolation(a.view.Location(ref.Location)) == "" {
+			a.where[ref.Location] = 1
+		}
+	}
+	return a.where[ref.Location] == 1
 }
 
 // nodeMatcher is a pod's required node selector and affinity, matched
@@ -318,6 +354,18 @@ func (m nodeMatcher) matches(node *v1.Node) bool {
 	}
 	for _, t := range m.terms {
 		if t.Matches(set) {
+			return true
+		}
+	}
+	return false
+}
+
+// claimsVolumes says whether the pod mounts persistent volume claims:
+// VolumeBinding may then fix its candidates to the nodes a volume is
+// pinned to, which narrowing could miss.
+func claimsVolumes(pod *v1.Pod) bool {
+	for _, v := range pod.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
 			return true
 		}
 	}

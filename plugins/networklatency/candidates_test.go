@@ -18,6 +18,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/shortlist"
 )
 
@@ -151,14 +152,14 @@ func TestAdmission(t *testing.T) {
 	pod.Spec.Affinity = &v1.Affinity{NodeAffinity: &v1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &v1.NodeSelector{
 		NodeSelectorTerms: []v1.NodeSelectorTerm{{MatchExpressions: []v1.NodeSelectorRequirement{{Key: "type", Operator: v1.NodeSelectorOpIn, Values: []string{"ens"}}}}},
 	}}}
-	a := newAdmission(klog.Background(), pod, snap.NodeInfos())
+	a := newAdmission(klog.Background(), pod, snap.NodeInfos(), nil, netmap.View{})
 	for n, want := range map[string]bool{
 		"free": true, "busy": false, "tainted": false, "prefer-no": true, "cordoned": false, "cdn": false, "missing": false,
 	} {
 		assert.Equal(t, want, a.admits(n), n)
 	}
 	pod.Spec.Tolerations = []v1.Toleration{{Key: "edge", Operator: v1.TolerationOpExists}}
-	assert.True(t, newAdmission(klog.Background(), pod, snap.NodeInfos()).admits("tainted"), "a tolerated taint")
+	assert.True(t, newAdmission(klog.Background(), pod, snap.NodeInfos(), nil, netmap.View{}).admits("tainted"), "a tolerated taint")
 }
 
 func TestPinnedByName(t *testing.T) {
@@ -228,8 +229,8 @@ func TestPreFilterNarrows(t *testing.T) {
 	res, st := pl.PreFilter(context.Background(), cs, pod, nil)
 	require.True(t, st.IsSuccess(), st.Message())
 	require.NotNil(t, res)
-	// The window of 1ms (2ms wide) holds n00 and n01, both full; n02 is the
-	// nearest with room, and n03 and n04 are within its window.
+	// The window of 1ms (to 3ms) holds n00 and n01, both full, and n02, the
+	// nearest with room; n03 and n04 are within its window.
 	assert.ElementsMatch(t, []string{"n00", "n01", "n02", "n03", "n04"}, res.NodeNames.UnsortedList())
 	e, ok := shortlist.Read(cs).Get("n03")
 	require.True(t, ok)
@@ -246,6 +247,13 @@ func TestPreFilterNarrows(t *testing.T) {
 	res, st = pl.PreFilter(context.Background(), framework.NewCycleState(), pinned, nil)
 	require.True(t, st.IsSuccess())
 	assert.Nil(t, res, "a pod pinned to a node by name keeps NodeAffinity's candidates")
+
+	// No node is labelled with a carrier, so an allow-list of carriers
+	// admits none: only the window is left, where preemption would look.
+	telecom := podRequesting("telecom", "1", map[string]string{intent.DemandAnnotation: "hz", intent.CarriersAnnotation: "telecom"})
+	res, st = pl.PreFilter(context.Background(), framework.NewCycleState(), telecom, nil)
+	require.True(t, st.IsSuccess())
+	assert.ElementsMatch(t, []string{"n00", "n01", "n02"}, res.NodeNames.UnsortedList(), "Locality's constraints are part of the cheap test")
 
 	slo := podRequesting("slo", "1", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "20ms"})
 	res, st = pl.PreFilter(context.Background(), framework.NewCycleState(), slo, nil)

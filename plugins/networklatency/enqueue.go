@@ -36,8 +36,9 @@ const (
 func (pl *NetworkLatency) EventsToRegister(ctx context.Context) ([]fwk.ClusterEventWithHint, error) {
 	events := []fwk.ClusterEventWithHint{
 		{Event: fwk.ClusterEvent{Resource: fwk.TargetPod, ActionType: fwk.Update}, QueueingHintFn: pl.hintPodUpdate},
-		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.hintNode},
+		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel | fwk.UpdateNodeTaint | fwk.UpdateNodeAllocatable}, QueueingHintFn: pl.hintNode},
 		{Event: fwk.ClusterEvent{Resource: fwk.AssignedPod, ActionType: fwk.Add}, QueueingHintFn: pl.hintDependencyPlaced},
+		{Event: fwk.ClusterEvent{Resource: fwk.AssignedPod, ActionType: fwk.Delete}, QueueingHintFn: pl.hintPodDeleted},
 	}
 	if cs := pl.handle.ClientSet(); cs != nil && feed.CRDsInstalled(cs.Discovery()) {
 		events = append(events,
@@ -80,16 +81,24 @@ func (pl *NetworkLatency) hintDependencyPlaced(_ klog.Logger, pod *v1.Pod, _, ne
 	return fwk.Queue, nil
 }
 
-// hintNode requeues an SLO pod when a node arrives (or changes site) whose
-// measurements, as the map has them now, meet the SLO.
+// hintNode requeues an SLO pod when a node arrives (or changes site, taints
+// or allocatable) whose measurements, as the map has them now, meet the
+// SLO. A pod without an SLO that NetworkLatency turned down was narrowed to
+// its nearest nodes, which others turned down; any node may now take it.
 func (pl *NetworkLatency) hintNode(_ klog.Logger, pod *v1.Pod, _, newObj any) (fwk.QueueingHint, error) {
 	node, ok := newObj.(*v1.Node)
 	if !ok {
 		return fwk.Queue, nil
 	}
 	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
-	if err != nil || in == nil || !in.HasSLO() {
+	if err != nil || in == nil {
 		return fwk.QueueSkip, nil
+	}
+	if !in.HasSLO() {
+		if pl.waiting.rejected(pod) {
+			return fwk.QueueSkip, nil // PreFilter turned it down: not a node's doing
+		}
+		return fwk.Queue, nil
 	}
 	view := pl.netmap.Current().View(pl.now(), pl.args.MeasurementTTL.Duration)
 	row, ok := view.Row(node.Name)
@@ -137,6 +146,17 @@ func (pl *NetworkLatency) hintNodeNetwork(_ klog.Logger, pod *v1.Pod, _, newObj 
 		if time.Duration(rtt)*time.Microsecond > in.MaxRTT {
 			return fwk.QueueSkip, nil
 		}
+	}
+	return fwk.Queue, nil
+}
+
+// hintPodDeleted requeues a pod when a pod that ran on a node is deleted:
+// NetworkLatency narrowed the pod to its nearest nodes, and the room freed
+// may be on one of them, or on a node further out that the plugins which
+// turned the candidates down never looked at.
+func (pl *NetworkLatency) hintPodDeleted(_ klog.Logger, pod *v1.Pod, _, _ any) (fwk.QueueingHint, error) {
+	if pl.waiting.rejected(pod) {
+		return fwk.QueueSkip, nil // PreFilter turned it down: no node can help
 	}
 	return fwk.Queue, nil
 }
@@ -220,6 +240,16 @@ func (w *waitingPods) add(pod *v1.Pod, candidates int) {
 	if len(w.pods) < maxWaiting {
 		w.pods[pod.UID] = waitingPod{pod: pod, candidates: candidates, since: time.Now()}
 	}
+}
+
+// rejected says whether PreFilter turned the pod down outright in its last
+// attempt (no landmark, no node within the SLO, a bad profile, the map
+// loading).
+func (w *waitingPods) rejected(pod *v1.Pod) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p, ok := w.pods[pod.UID]
+	return ok && p.candidates <= 0
 }
 
 func (w *waitingPods) forget(pod *v1.Pod) {

@@ -1,16 +1,19 @@
 package networklatency
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/intent"
@@ -93,5 +96,23 @@ func TestHintNode(t *testing.T) {
 	got, _ = pl.hintNode(klog.Background(), pod, nil, node("far"))
 	assert.Equal(t, fwk.QueueSkip, got)
 	got, _ = pl.hintNode(klog.Background(), pod, nil, node("unmeasured"))
+	assert.Equal(t, fwk.QueueSkip, got)
+}
+
+func TestHintsForNarrowedPods(t *testing.T) {
+	pl, _ := newPlugin(t, cluster(t, map[string]map[string]int64{"near": {"hz": 5_000}}))
+	narrowed := testPod("narrowed", map[string]string{intent.DemandAnnotation: "hz"})
+	node := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "far"}}
+	got, _ := pl.hintNode(klog.Background(), narrowed, nil, node)
+	assert.Equal(t, fwk.Queue, got, "a node outside the candidates may now take a pod the candidates turned down")
+	got, _ = pl.hintPodDeleted(klog.Background(), narrowed, &v1.Pod{}, nil)
+	assert.Equal(t, fwk.Queue, got, "so may room freed anywhere")
+
+	unknown := testPod("unknown", map[string]string{intent.DemandAnnotation: "gz"})
+	_, st := pl.PreFilter(context.Background(), framework.NewCycleState(), unknown, nil)
+	require.Equal(t, fwk.UnschedulableAndUnresolvable, st.Code())
+	got, _ = pl.hintNode(klog.Background(), unknown, nil, node)
+	assert.Equal(t, fwk.QueueSkip, got, "PreFilter turned it down for a landmark no node can supply")
+	got, _ = pl.hintPodDeleted(klog.Background(), unknown, &v1.Pod{}, nil)
 	assert.Equal(t, fwk.QueueSkip, got)
 }

@@ -24,16 +24,21 @@ import (
 //   - runs every Filter on the nodes outside the candidates, nearest first,
 //     as full evaluation would have, and remembers those that pass (the
 //     nearest, and the others within the score window of it) for the pod's
-//     next attempt, which it asks for at once (Activate). It reports
-//     Success, so DefaultPreemption does not evict the near nodes' pods for
-//     a pod that a node further out takes as it is.
-//   - if none passes and no candidate could be freed by preemption either
-//     (every one is turned down for good: taints, affinity), it asks for a
-//     next attempt on every node, so that preemption sees what full
-//     evaluation would have seen.
-//   - otherwise lets DefaultPreemption preempt among the candidates: no
-//     node anywhere takes the pod as it is, and the candidates are where it
-//     wants to be.
+//     next attempt, which it asks the queue for (Activate: as soon as the
+//     pod's backoff allows). It reports Success, so DefaultPreemption does
+//     not evict the near nodes' pods for a pod that a node further out
+//     takes as it is.
+//   - if none passes, lets DefaultPreemption preempt among the candidates,
+//     where the pod wants to be, and makes the pod's next attempt evaluate
+//     every node: if preemption could not free a candidate (the victims'
+//     priority, or every candidate turned down for good by taints or
+//     affinity), that attempt's preemption sees what full evaluation would
+//     have seen. When no candidate can be freed at all, it asks for that
+//     attempt at once.
+//
+// A pod turned down this way has NetworkLatency among the plugins that
+// rejected it, so NetworkLatency's queueing hints requeue it when a node
+// outside the candidates may have changed (enqueue.go).
 
 // PostFilter looks for the nodes outside the candidates that take the pod.
 func (pl *NetworkLatency) PostFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, statuses fwk.NodeToStatusReader) (*fwk.PostFilterResult, *fwk.Status) {
@@ -44,20 +49,25 @@ func (pl *NetworkLatency) PostFilter(ctx context.Context, cs fwk.CycleState, pod
 	logger := klog.FromContext(ctx)
 	found := pl.nearestOutside(ctx, cs, pod, s)
 	activate := map[string]*v1.Pod{pod.Namespace + "/" + pod.Name: pod}
-	if len(found) > 0 {
-		pl.spill.put(pod.UID, found, false)
+	if len(found) > 0 && pl.spill.put(pod.UID, found, false) {
 		pl.handle.Activate(logger, activate)
 		logger.V(3).Info("no candidate took the pod; retrying with the nearest nodes that do", "pod", klog.KObj(pod), "nodes", len(found), "nearest", found[0])
-		return nil, fwk.NewStatus(fwk.Success, fmt.Sprintf("none of the %d nearest nodes can take the pod; its next attempt adds %d further out that can, nearest %s",
-			s.shortLen, len(found), found[0]))
+		// Success keeps DefaultPreemption from running; the override clears
+		// a nomination an earlier attempt left on a near node.
+		return &fwk.PostFilterResult{NominatingInfo: &fwk.NominatingInfo{NominatingMode: fwk.ModeOverride}},
+			fwk.NewStatus(fwk.Success, fmt.Sprintf("none of the %d nearest nodes can take the pod; its next attempt adds %d further out that can, nearest %s",
+				s.shortLen, len(found), found[0]))
 	}
+	// No node takes the pod as it is. DefaultPreemption, next, may free one
+	// among the candidates; if it cannot, the next attempt evaluates every
+	// node, so that preemption sees what full evaluation would have seen.
+	pl.spill.put(pod.UID, nil, true)
 	why := "no node outside the nearest candidates can take the pod either" + s.leftOut()
 	for _, name := range s.shortNames {
 		if statuses.Get(name).Code() == fwk.Unschedulable {
 			return nil, fwk.NewStatus(fwk.Unschedulable, why)
 		}
 	}
-	pl.spill.put(pod.UID, nil, true)
 	pl.handle.Activate(logger, activate)
 	return nil, fwk.NewStatus(fwk.Unschedulable, why+"; preemption cannot free one of the nearest either, so its next attempt evaluates every node")
 }
@@ -126,19 +136,28 @@ func (pl *NetworkLatency) nearestOutside(ctx context.Context, cs fwk.CycleState,
 			}
 		}
 	}
-	if !s.holdsRows() {
-		// Nodes without a known RTT pass NetworkLatency's Filter too; they
-		// come last.
-		all, err := nodes.List()
-		if err == nil {
-			for _, ni := range all {
-				name := ni.Node().Name
-				if row, ok := s.view.Row(name); ok && s.byRow[row] >= 0 {
-					continue
+	// Nodes without a known weighted RTT pass NetworkLatency's Filter too
+	// when their rows meet its SLOs, or when the pod has none; they come
+	// last.
+	if s.holdsRows() {
+		for row, v := range s.byRow {
+			if v >= 0 || !s.eligible(int32(row)) {
+				continue
+			}
+			for _, n := range s.view.RowNodes(int32(row)) {
+				if _, listed := s.short.Get(n); !listed {
+					names, rtts = append(names, n), append(rtts, -1)
 				}
-				if _, listed := s.short.Get(name); !listed {
-					names, rtts = append(names, name), append(rtts, -1)
-				}
+			}
+		}
+	} else if all, err := nodes.List(); err == nil {
+		for _, ni := range all {
+			name := ni.Node().Name
+			if row, ok := s.view.Row(name); ok && s.byRow[row] >= 0 {
+				continue
+			}
+			if _, listed := s.short.Get(name); !listed {
+				names, rtts = append(names, name), append(rtts, -1)
 			}
 		}
 	}
@@ -189,12 +208,15 @@ type spilled struct {
 	since time.Time
 }
 
-// spillTTL bounds how long a finding waits for the pod's next attempt.
-const spillTTL = time.Minute
+// spillTTL bounds how long a finding waits for the pod's next attempt:
+// longer than the queue's longest backoff and its flush of unschedulable
+// pods, so that only a pod that is gone leaves one behind.
+const spillTTL = 10 * time.Minute
 
 func newSpillover() *spillover { return &spillover{pods: map[types.UID]spilled{}} }
 
-func (w *spillover) put(uid types.UID, nodes []string, all bool) {
+// put remembers a finding; false when there is no room for it.
+func (w *spillover) put(uid types.UID, nodes []string, all bool) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := time.Now()
@@ -205,9 +227,12 @@ func (w *spillover) put(uid types.UID, nodes []string, all bool) {
 			}
 		}
 	}
-	if len(w.pods) < maxWaiting {
-		w.pods[uid] = spilled{nodes: nodes, all: all, since: now}
+	_, known := w.pods[uid]
+	if !known && len(w.pods) >= maxWaiting {
+		return false
 	}
+	w.pods[uid] = spilled{nodes: nodes, all: all, since: now}
+	return true
 }
 
 // take returns and forgets what was found for a pod.

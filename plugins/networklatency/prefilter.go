@@ -60,10 +60,12 @@ func readState(cs fwk.CycleState) *cycleState {
 	return s
 }
 
-// PreFilter parses the pod's intent, pins the current network map and, for a
-// pod with an SLO, returns only the nodes that meet it, found through the
-// per-landmark index. When none does, the pod is rejected here with a message
-// that names the landmark, the SLO and the best RTT on offer.
+// PreFilter parses the pod's intent, pins the current network map, works
+// out every row's demand-weighted RTT and returns the nodes the pod is
+// evaluated on (narrow). A pod with an SLO is held to the nodes that meet
+// it, found through the per-landmark index; when none does, the pod is
+// rejected here with a message that names the landmark, the SLO and the
+// best RTT on offer.
 func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	pl.waiting.forget(pod)
 	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
@@ -149,15 +151,17 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, s *cycleState) *fwk.PreFilterResult {
 	extra, everyNode := pl.spill.take(pod.UID)
 	lister := pl.handle.SnapshotSharedLister()
-	if pl.args.MinCandidates == 0 || everyNode || lister == nil || pinnedByName(pod) {
-		if s.holdsRows() && s.bound > 0 && s.depFrom > 0 {
-			// Every node PreFilter admitted, as before narrowing.
+	everyAdmitted := func() *fwk.PreFilterResult {
+		if s.bound > 0 && s.depFrom > 0 {
 			return &fwk.PreFilterResult{NodeNames: s.admitted.Names()}
 		}
 		return nil
 	}
+	if pl.args.MinCandidates == 0 || everyNode || lister == nil || pinnedByName(pod) || claimsVolumes(pod) {
+		return everyAdmitted()
+	}
 	logger := klog.FromContext(ctx)
-	fits := newAdmission(logger, pod, lister.NodeInfos()).admits
+	fits := newAdmission(logger, pod, lister.NodeInfos(), s.intent, s.view).admits
 	p := picker{
 		rtt:      s.byRow,
 		rowNodes: s.view.RowNodes,
@@ -172,6 +176,20 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	defer pl.buffers.Put(buf)
 	picked, complete := p.pick(buf.candidates[:0], &buf.rows)
 	defer func() { buf.candidates = picked[:0] }()
+	if !complete && s.holdsRows() {
+		// Rows that pass the SLOs with an unknown weighted RTT (to a
+		// dependency without a bound) come last.
+		for row, v := range s.byRow {
+			if v >= 0 || !s.eligible(int32(row)) {
+				continue
+			}
+			for _, n := range s.view.RowNodes(int32(row)) {
+				if fits(n) {
+					picked = append(picked, candidate{node: n, row: int32(row), rtt: -1})
+				}
+			}
+		}
+	}
 	if !complete && !s.holdsRows() {
 		// The nodes with a known RTT ran out: those without one pass
 		// Filter and score last, so the ones that can take the pod come
@@ -203,7 +221,7 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	if len(picked) == 0 {
 		// An empty result would reject the pod in PreFilter, where only
 		// NetworkLatency's queueing hints could bring it back.
-		return nil
+		return everyAdmitted()
 	}
 	b := shortlist.NewBuilder(len(picked))
 	names := make(sets.Set[string], len(picked))
