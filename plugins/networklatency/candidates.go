@@ -133,6 +133,12 @@ func (p picker) pick(out []candidate, scratch *[]uint64) (_ []candidate, complet
 				return out, true
 			}
 			for _, n := range p.rowNodes(r.row) {
+				if r.rtt <= limit && fitting >= p.floor {
+					// The rest of the window stays whatever the test says,
+					// and the nearest that fit are known: skip it.
+					out = append(out, candidate{n, r.row, r.rtt})
+					continue
+				}
 				fits := p.fits(n)
 				if r.rtt <= limit || fits {
 					// The window's nodes stay whether they fit or not.
