@@ -8,13 +8,9 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	k8stypes "k8s.io/apimachinery/pkg/types"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 
-	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 )
 
@@ -39,22 +35,12 @@ func BenchmarkPruning(b *testing.B) {
 	for _, n := range sizes {
 		c := newEdgeCluster(clusterOptions{nodes: n, landmarks: 64})
 		rng := rand.New(rand.NewPCG(7, uint64(n)))
-		var placed []*v1.Pod
 		for i, node := range c.nodes {
 			if i%10 == 3 {
 				node.Spec.Taints = append(node.Spec.Taints, v1.Taint{Key: "edgeplace.io/maintenance", Effect: v1.TaintEffectNoSchedule})
 			}
-			milli := int64(rng.IntN(96)) * 32000 / 100
-			if milli == 0 {
-				continue
-			}
-			placed = append(placed, &v1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Name: "load-" + node.Name, Namespace: "default", UID: k8stypes.UID("load-" + node.Name)},
-				Spec: v1.PodSpec{NodeName: node.Name, Containers: []v1.Container{{Name: "c", Resources: v1.ResourceRequirements{
-					Requests: v1.ResourceList{v1.ResourceCPU: *resource.NewMilliQuantity(milli, resource.DecimalSI)},
-				}}}},
-			})
 		}
+		placed, _ := loadNodes(c, rng, 95)
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -71,26 +57,11 @@ func BenchmarkPruning(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				for range decisionsPerOp {
-					a, z := rng.IntN(len(c.landmarks)), rng.IntN(len(c.landmarks))
-					pod := c.podVariant(fmt.Sprintf("p-%d", i), "", 0)
-					pod.Annotations = map[string]string{intent.DemandAnnotation: fmt.Sprintf("%s:60,%s:40", c.landmarks[a], c.landmarks[z])}
-					if a == z {
-						pod.Annotations[intent.DemandAnnotation] = c.landmarks[a]
-					}
+					pod := randomDemandPod(c, rng, fmt.Sprintf("p-%d", i))
 					pod.Spec.Containers[0].Resources.Requests[v1.ResourceCPU] = resource.MustParse("1")
 					i++
-					pi, err := framework.NewPodInfo(pod)
-					if err != nil {
-						b.Fatal(err)
-					}
-					got, err := pruned.SchedulePod(ctx, prunedProfile, framework.NewCycleState(), &framework.QueuedPodInfo{PodInfo: pi})
-					if err != nil {
-						b.Fatal(err)
-					}
-					want, err := full.SchedulePod(ctx, fullProfile, framework.NewCycleState(), &framework.QueuedPodInfo{PodInfo: pi})
-					if err != nil {
-						b.Fatal(err)
-					}
+					got := schedule(ctx, b, pruned, prunedProfile, pod)
+					want := schedule(ctx, b, full, fullProfile, pod)
 					b.StopTimer()
 					decisions++
 					evalPruned += got.EvaluatedNodes

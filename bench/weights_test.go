@@ -37,22 +37,7 @@ import (
 func BenchmarkWeights(b *testing.B) {
 	c := newEdgeCluster(clusterOptions{nodes: 1000, landmarks: 64})
 	rng := rand.New(rand.NewPCG(5, 5))
-	var placed []*v1.Pod
-	load := map[string]int64{}
-	for _, n := range c.nodes {
-		milli := int64(rng.IntN(81)) * 32000 / 100
-		load[n.Name] = milli
-		if milli == 0 {
-			continue
-		}
-		p := &v1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "load-" + n.Name, Namespace: "default", UID: k8stypes.UID("load-" + n.Name)},
-			Spec: v1.PodSpec{NodeName: n.Name, Containers: []v1.Container{{Name: "c", Resources: v1.ResourceRequirements{
-				Requests: v1.ResourceList{v1.ResourceCPU: *resource.NewMilliQuantity(milli, resource.DecimalSI)},
-			}}}},
-		}
-		placed = append(placed, p)
-	}
+	placed, load := loadNodes(c, rng, 80)
 	view := c.netmap.Current().View(timeNow(), fiveMinutes)
 	for _, weight := range []int32{1, 2, 5, 10, 20} {
 		b.Run(fmt.Sprintf("networklatency-weight=%d", weight), func(b *testing.B) {
@@ -63,21 +48,9 @@ func BenchmarkWeights(b *testing.B) {
 			var regret, chosenLoad float64
 			i := 0
 			for b.Loop() {
-				a, z := rng.IntN(len(c.landmarks)), rng.IntN(len(c.landmarks))
-				pod := c.podVariant(fmt.Sprintf("w-%d", i), "", 0)
-				pod.Annotations = map[string]string{intent.DemandAnnotation: fmt.Sprintf("%s:60,%s:40", c.landmarks[a], c.landmarks[z])}
-				if a == z {
-					pod.Annotations[intent.DemandAnnotation] = c.landmarks[a]
-				}
+				pod := randomDemandPod(c, rng, fmt.Sprintf("w-%d", i))
 				i++
-				pi, err := framework.NewPodInfo(pod)
-				if err != nil {
-					b.Fatal(err)
-				}
-				res, err := sched.SchedulePod(ctx, prof, framework.NewCycleState(), &framework.QueuedPodInfo{PodInfo: pi})
-				if err != nil {
-					b.Fatal(err)
-				}
+				res := schedule(ctx, b, sched, prof, pod)
 				b.StopTimer()
 				best, got := bestAndChosen(view, c, pod, res.SuggestedHost)
 				decisions++
@@ -93,6 +66,52 @@ func BenchmarkWeights(b *testing.B) {
 			b.ReportMetric(chosenLoad/float64(decisions), "load-%")
 		})
 	}
+}
+
+// loadNodes places on every node a pod using 0 to maxPercent of its 32
+// CPUs, at random; it returns the pods and each node's load in millicores.
+func loadNodes(c *edgeCluster, rng *rand.Rand, maxPercent int) ([]*v1.Pod, map[string]int64) {
+	var placed []*v1.Pod
+	load := map[string]int64{}
+	for _, n := range c.nodes {
+		milli := int64(rng.IntN(maxPercent+1)) * 32000 / 100
+		load[n.Name] = milli
+		if milli == 0 {
+			continue
+		}
+		placed = append(placed, &v1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "load-" + n.Name, Namespace: "default", UID: k8stypes.UID("load-" + n.Name)},
+			Spec: v1.PodSpec{NodeName: n.Name, Containers: []v1.Container{{Name: "c", Resources: v1.ResourceRequirements{
+				Requests: v1.ResourceList{v1.ResourceCPU: *resource.NewMilliQuantity(milli, resource.DecimalSI)},
+			}}}},
+		})
+	}
+	return placed, load
+}
+
+// randomDemandPod is the benchmark pod serving two random landmarks (60/40),
+// or one when both draws agree.
+func randomDemandPod(c *edgeCluster, rng *rand.Rand, name string) *v1.Pod {
+	a, z := rng.IntN(len(c.landmarks)), rng.IntN(len(c.landmarks))
+	pod := c.podVariant(name, "", 0)
+	pod.Annotations = map[string]string{intent.DemandAnnotation: fmt.Sprintf("%s:60,%s:40", c.landmarks[a], c.landmarks[z])}
+	if a == z {
+		pod.Annotations[intent.DemandAnnotation] = c.landmarks[a]
+	}
+	return pod
+}
+
+// schedule runs one scheduling decision without binding.
+func schedule(ctx context.Context, b *testing.B, sched *scheduler.Scheduler, prof framework.Framework, pod *v1.Pod) scheduler.ScheduleResult {
+	pi, err := framework.NewPodInfo(pod)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := sched.SchedulePod(ctx, prof, framework.NewCycleState(), &framework.QueuedPodInfo{PodInfo: pi})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res
 }
 
 // bestAndChosen returns the lowest demand-weighted RTT among all nodes and
