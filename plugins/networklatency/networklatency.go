@@ -2,10 +2,11 @@
 // pod within its RTT SLO of the user populations (landmarks) it serves and
 // prefers the nodes with the lowest demand-weighted measured RTT.
 //
-// The hot path (Filter, Score, NormalizeScore) is in score.go; PreFilter,
-// which resolves the pod's intent once per cycle and narrows the candidates
-// through the network map's per-landmark index, is in prefilter.go; requeueing
-// is in enqueue.go.
+// The hot path (Filter, Score, NormalizeScore) is in score.go. PreFilter,
+// which resolves the pod's intent once per cycle, is in prefilter.go; the
+// rule for the nodes a pod is evaluated on (the nearest that can win) is
+// pkg/candidates, and what happens when they all turn it down is in
+// postfilter.go. Requeueing is in enqueue.go.
 package networklatency
 
 import (

@@ -111,6 +111,9 @@ func (s *cycleState) leftOut() string {
 	return " (" + strings.Join(out, ", ") + ")"
 }
 
+// rowRTT is a row and its weighted RTT.
+type rowRTT struct{ row, rtt int32 }
+
 // postFilterBatch is how many nodes, nearest first, PostFilter evaluates
 // in parallel at a time.
 const postFilterBatch = 64

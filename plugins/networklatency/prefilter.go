@@ -11,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/edgeplace/edgeplace/pkg/candidates"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/shortlist"
@@ -145,7 +146,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	return pl.narrow(ctx, cs, pod, s), nil
 }
 
-// narrow returns the nodes the pod is evaluated on (candidates.go), or nil
+// narrow returns the nodes the pod is evaluated on (pkg/candidates), or nil
 // for every node, and lists them in the cycle state for the Filters and
 // Scores of edgeplace's plugins.
 func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, s *cycleState) *fwk.PreFilterResult {
@@ -157,24 +158,24 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		}
 		return nil
 	}
-	if pl.args.MinCandidates == 0 || everyNode || lister == nil || pinnedByName(pod) || claimsVolumes(pod) {
+	if pl.args.MinCandidates == 0 || everyNode || lister == nil || candidates.PinnedByName(pod) || candidates.ClaimsVolumes(pod) {
 		return everyAdmitted()
 	}
 	logger := klog.FromContext(ctx)
-	fits := newAdmission(logger, pod, lister.NodeInfos(), s.intent, s.view).admits
-	p := picker{
-		rtt:      s.byRow,
-		rowNodes: s.view.RowNodes,
-		fits:     fits,
-		window:   pl.window,
-		floor:    int(pl.args.MinCandidates),
+	fits := candidates.NewAdmission(logger, pod, lister.NodeInfos(), s.intent, s.view).Admits
+	p := candidates.Picker{
+		RTT:      s.byRow,
+		RowNodes: s.view.RowNodes,
+		Fits:     fits,
+		Window:   pl.window,
+		Floor:    int(pl.args.MinCandidates),
 	}
 	if s.holdsRows() {
-		p.eligible = s.eligible
+		p.Eligible = s.eligible
 	}
 	buf := pl.buffers.Get().(*pickBuffers)
 	defer pl.buffers.Put(buf)
-	picked, complete := p.pick(buf.candidates[:0], &buf.rows)
+	picked, complete := p.Pick(buf.candidates[:0], &buf.rows)
 	defer func() { buf.candidates = picked[:0] }()
 	if !complete && s.holdsRows() {
 		// Rows that pass the SLOs with an unknown weighted RTT (to a
@@ -185,7 +186,7 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 			}
 			for _, n := range s.view.RowNodes(int32(row)) {
 				if fits(n) {
-					picked = append(picked, candidate{node: n, row: int32(row), rtt: -1})
+					picked = append(picked, candidates.Candidate{Node: n, Row: int32(row), RTT: -1})
 				}
 			}
 		}
@@ -206,16 +207,16 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 					row = -1
 				}
 				if fits(name) {
-					picked = append(picked, candidate{node: name, row: row, rtt: -1})
+					picked = append(picked, candidates.Candidate{Node: name, Row: row, RTT: -1})
 				}
 			}
 		}
 	}
 	for _, n := range extra {
 		if row, ok := s.view.Row(n); ok && (!s.holdsRows() || s.eligible(row)) {
-			picked = append(picked, candidate{node: n, row: row, rtt: s.byRow[row]})
+			picked = append(picked, candidates.Candidate{Node: n, Row: row, RTT: s.byRow[row]})
 		} else if !ok && !s.holdsRows() {
-			picked = append(picked, candidate{node: n, row: -1, rtt: -1})
+			picked = append(picked, candidates.Candidate{Node: n, Row: -1, RTT: -1})
 		}
 	}
 	if len(picked) == 0 {
@@ -226,15 +227,15 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	b := shortlist.NewBuilder(len(picked))
 	names := make(sets.Set[string], len(picked))
 	for _, c := range picked {
-		if names.Has(c.node) {
+		if names.Has(c.Node) {
 			continue
 		}
-		names.Insert(c.node)
+		names.Insert(c.Node)
 		loc := int32(-1)
-		if ref, ok := s.view.Node(c.node); ok {
+		if ref, ok := s.view.Node(c.Node); ok {
 			loc = ref.Location
 		}
-		b.Add(c.node, shortlist.Entry{Row: c.row, Location: loc, RTT: c.rtt})
+		b.Add(c.Node, shortlist.Entry{Row: c.Row, Location: loc, RTT: c.RTT})
 	}
 	s.short = b.Build(s.view.Snapshot)
 	s.shortLen = b.Len()
@@ -333,3 +334,9 @@ func fmtRTT(us int32) string {
 
 // PreFilterExtensions is nil: the plugin's state does not depend on other pods.
 func (pl *NetworkLatency) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
+
+// pickBuffers are a PreFilter's scratch slices, reused between cycles.
+type pickBuffers struct {
+	candidates []candidates.Candidate
+	rows       []uint64
+}

@@ -1,4 +1,8 @@
-package networklatency
+// Package candidates is the rule for the nodes a pod with a network intent
+// is evaluated on: the nearest that can win. NetworkLatency's PreFilter
+// applies it (plugins/networklatency) and hands the result to the
+// framework as a PreFilterResult.
+package candidates
 
 import (
 	"math"
@@ -41,49 +45,46 @@ import (
 // cordoning and Locality's carrier, province and node-type constraints,
 // the Filters that turn most nodes down. Whatever else turns the whole
 // list down (host ports, spreading, BandwidthCost's ceilings) is
-// PostFilter's job (postfilter.go).
+// NetworkLatency's PostFilter's job (plugins/networklatency/postfilter.go).
 
-// picker chooses a pod's candidates from every row's demand-weighted RTT.
-type picker struct {
-	rtt      []int32 // by row; -1: unknown
-	rowNodes func(row int32) []string
-	// eligible says whether a row's nodes can pass NetworkLatency's own
+// Picker chooses a pod's candidates from every row's demand-weighted RTT.
+type Picker struct {
+	RTT      []int32 // by row; -1: unknown
+	RowNodes func(row int32) []string
+	// Eligible says whether a row's nodes can pass NetworkLatency's own
 	// Filter (its SLOs); nil: every row.
-	eligible func(row int32) bool
-	fits     func(node string) bool
-	window   func(bestUS int64) int64
-	floor    int
+	Eligible func(row int32) bool
+	// Fits says whether a node can take the pod (Admission.Admits).
+	Fits func(node string) bool
+	// Window is how far behind the best RTT a node still scores (NormalizeScore).
+	Window func(bestUS int64) int64
+	// Floor is how many nodes that fit the candidates hold at least.
+	Floor int
 }
 
-// candidate is a node picked, with its row and RTT.
-type candidate struct {
-	node string
-	row  int32
-	rtt  int32
+// Candidate is a node picked, with its row and RTT (-1: unknown).
+type Candidate struct {
+	Node string
+	Row  int32
+	RTT  int32
 }
 
 type rowRTT struct{ row, rtt int32 }
 
-// pickBuffers are a PreFilter's scratch slices, reused between cycles.
-type pickBuffers struct {
-	candidates []candidate
-	rows       []uint64
-}
-
-// pick appends the candidates to out, nearest rows first. complete is false
+// Pick appends the candidates to out, nearest rows first. complete is false
 // when the rows with a known RTT ran out before floor nodes that fit: the
 // rest of the cluster (unmeasured nodes) may then be needed.
 //
 // Its cost is two passes over the RTTs (one counting rows into coarse RTT
 // buckets while it finds the best, one collecting the rows below the cut
 // the counts suggest) and a sort of the collected rows, not of the cluster.
-func (p picker) pick(out []candidate, scratch *[]uint64) (_ []candidate, complete bool) {
+func (p Picker) Pick(out []Candidate, scratch *[]uint64) (_ []Candidate, complete bool) {
 	ok := func(row int32) bool {
-		return len(p.rowNodes(row)) > 0 && (p.eligible == nil || p.eligible(row))
+		return len(p.RowNodes(row)) > 0 && (p.Eligible == nil || p.Eligible(row))
 	}
 	var hist [numCoarse]int32
 	best, worst := int32(-1), int32(-1)
-	for row, v := range p.rtt {
+	for row, v := range p.RTT {
 		if v < 0 {
 			continue
 		}
@@ -96,15 +97,15 @@ func (p picker) pick(out []candidate, scratch *[]uint64) (_ []candidate, complet
 	if best < 0 {
 		return out, false
 	}
-	limit := best + int32(p.window(int64(best)))
+	limit := best + int32(p.Window(int64(best)))
 	fitting, bestFit := 0, int32(-1)
 	enough := func(next int32) bool {
-		return fitting >= p.floor && bestFit >= 0 && next > bestFit+int32(p.window(int64(bestFit)))
+		return fitting >= p.Floor && bestFit >= 0 && next > bestFit+int32(p.Window(int64(bestFit)))
 	}
 	// Collect rows up to a cut that holds the window and, by the counts,
 	// twice the floor; walk them in RTT order; cut further if that was not
 	// enough.
-	want := int32(2 * p.floor)
+	want := int32(2 * p.Floor)
 	cut, k := int32(-1), 0
 	for {
 		var have int32
@@ -120,7 +121,7 @@ func (p picker) pick(out []candidate, scratch *[]uint64) (_ []candidate, complet
 		}
 		// Rows sort by RTT, then row, packed in one integer each.
 		rows := (*scratch)[:0]
-		for row, v := range p.rtt {
+		for row, v := range p.RTT {
 			if v > lo && v <= hi && ok(int32(row)) {
 				rows = append(rows, uint64(v)<<32|uint64(row))
 			}
@@ -132,17 +133,17 @@ func (p picker) pick(out []candidate, scratch *[]uint64) (_ []candidate, complet
 			if r.rtt > limit && enough(r.rtt) {
 				return out, true
 			}
-			for _, n := range p.rowNodes(r.row) {
-				if r.rtt <= limit && fitting >= p.floor {
+			for _, n := range p.RowNodes(r.row) {
+				if r.rtt <= limit && fitting >= p.Floor {
 					// The rest of the window stays whatever the test says,
 					// and the nearest that fit are known: skip it.
-					out = append(out, candidate{n, r.row, r.rtt})
+					out = append(out, Candidate{n, r.row, r.rtt})
 					continue
 				}
-				fits := p.fits(n)
+				fits := p.Fits(n)
 				if r.rtt <= limit || fits {
 					// The window's nodes stay whether they fit or not.
-					out = append(out, candidate{n, r.row, r.rtt})
+					out = append(out, Candidate{n, r.row, r.rtt})
 				}
 				if fits {
 					fitting++
@@ -188,10 +189,10 @@ func coarseLow(k int) int32 {
 	return int32((8 + j%8) << (b - 3))
 }
 
-// admission is a cheap test of whether a node can take a pod, from the
+// Admission is a cheap test of whether a node can take a pod, from the
 // scheduler snapshot's NodeInfo: the checks of NodeUnschedulable,
 // NodeResourcesFit, TaintToleration and NodeAffinity's required terms.
-type admission struct {
+type Admission struct {
 	nodes                 fwk.NodeInfoLister
 	cpu, memory, storage  int64
 	scalar                v1.ResourceList
@@ -209,9 +210,11 @@ type admission struct {
 
 var unschedulableTaint = v1.Taint{Key: v1.TaintNodeUnschedulable, Effect: v1.TaintEffectNoSchedule}
 
-func newAdmission(logger klog.Logger, pod *v1.Pod, nodes fwk.NodeInfoLister, in *intent.Intent, view netmap.View) *admission {
+// NewAdmission prepares the test for a pod, on the scheduler snapshot's
+// nodes; in and view, when in has location constraints, add Locality's.
+func NewAdmission(logger klog.Logger, pod *v1.Pod, nodes fwk.NodeInfoLister, in *intent.Intent, view netmap.View) *Admission {
 	req := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
-	a := &admission{
+	a := &Admission{
 		nodes:               nodes,
 		cpu:                 req.Cpu().MilliValue(),
 		memory:              req.Memory().Value(),
@@ -240,8 +243,8 @@ func newAdmission(logger klog.Logger, pod *v1.Pod, nodes fwk.NodeInfoLister, in 
 	return a
 }
 
-// admits says whether the node can take the pod, as far as this test tells.
-func (a *admission) admits(name string) bool {
+// Admits says whether the node can take the pod, as far as this test tells.
+func (a *Admission) Admits(name string) bool {
 	ni, err := a.nodes.Get(name)
 	if err != nil || ni.Node() == nil {
 		return false
@@ -274,7 +277,7 @@ func (a *admission) admits(name string) bool {
 
 // placeAllowed applies the pod's carrier, province and node-type
 // constraints (Locality's Filter) to the node's location.
-func (a *admission) placeAllowed(node *v1.Node) bool {
+func (a *Admission) placeAllowed(node *v1.Node) bool {
 	if a.in == nil {
 		return true
 	}
@@ -366,10 +369,10 @@ func (m nodeMatcher) matches(node *v1.Node) bool {
 	return false
 }
 
-// claimsVolumes says whether the pod mounts persistent volume claims:
+// ClaimsVolumes says whether the pod mounts persistent volume claims:
 // VolumeBinding may then fix its candidates to the nodes a volume is
 // pinned to, which narrowing could miss.
-func claimsVolumes(pod *v1.Pod) bool {
+func ClaimsVolumes(pod *v1.Pod) bool {
 	for _, v := range pod.Spec.Volumes {
 		if v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
 			return true
@@ -378,11 +381,11 @@ func claimsVolumes(pod *v1.Pod) bool {
 	return false
 }
 
-// pinnedByName says whether the pod's required node affinity names its
+// PinnedByName says whether the pod's required node affinity names its
 // nodes (matchFields metadata.name in every term), as DaemonSet pods' does:
 // NodeAffinity's PreFilter then fixes the candidates, and narrowing them
 // further could leave none.
-func pinnedByName(pod *v1.Pod) bool {
+func PinnedByName(pod *v1.Pod) bool {
 	a := pod.Spec.Affinity
 	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
 		return false

@@ -1,0 +1,183 @@
+package candidates
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+// rowsOf builds a picker over one node per row, named after its RTT.
+func rowsOf(rtts []int32, full ...int) Picker {
+	isFull := map[string]bool{}
+	for _, i := range full {
+		isFull[fmt.Sprintf("r%d", i)] = true
+	}
+	return Picker{
+		RTT:      rtts,
+		RowNodes: func(row int32) []string { return []string{fmt.Sprintf("r%d", row)} },
+		Fits:     func(n string) bool { return !isFull[n] },
+		Window:   func(int64) int64 { return 2_000 },
+		Floor:    2,
+	}
+}
+
+func names(cs []Candidate) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Node)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestPick(t *testing.T) {
+	for name, tc := range map[string]struct {
+		rtts     []int32
+		full     []int
+		floor    int
+		eligible func(int32) bool
+		want     []string
+		complete bool
+	}{
+		"the window holds enough": {
+			rtts: []int32{1_000, 2_500, 3_000, 9_000, 20_000}, floor: 2,
+			want: []string{"r0", "r1", "r2"}, complete: true,
+		},
+		"widened outward in RTT order until the floor": {
+			rtts: []int32{1_000, 30_000, 9_000, 5_000, 7_000}, floor: 3,
+			// r0 within the window; r3 (5ms) and r4 (7ms) make three; r2
+			// (9ms) is beyond 5ms + the window.
+			want: []string{"r0", "r3", "r4"}, complete: true,
+		},
+		"full nodes in the window stay, full ones beyond are skipped": {
+			rtts: []int32{1_000, 1_500, 6_000, 7_000, 8_000, 9_500}, full: []int{0, 1, 2}, floor: 2,
+			// r3 is the nearest that fits: everything that fits within its
+			// window (to 9ms) is kept.
+			want: []string{"r0", "r1", "r3", "r4"}, complete: true,
+		},
+		"every row within the window of the nearest that fits": {
+			rtts: []int32{1_000, 5_000, 5_500, 6_000, 6_900, 7_100}, full: []int{0}, floor: 1,
+			want: []string{"r0", "r1", "r2", "r3", "r4"}, complete: true,
+		},
+		"all unmeasured": {
+			rtts: []int32{-1, -1, -1}, floor: 2, complete: false,
+		},
+		"fewer nodes than the floor": {
+			rtts: []int32{1_000, -1, 50_000}, floor: 5,
+			want: []string{"r0", "r2"}, complete: false,
+		},
+		"a window holding the whole cluster": {
+			rtts: []int32{1_000, 1_100, 1_200, 2_900}, floor: 2,
+			want: []string{"r0", "r1", "r2", "r3"}, complete: true,
+		},
+		"rows that miss the SLO are never candidates": {
+			rtts: []int32{1_000, 1_200, 4_000, 6_000}, floor: 2,
+			eligible: func(row int32) bool { return row != 0 && row != 1 },
+			want:     []string{"r2", "r3"}, complete: true,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := rowsOf(tc.rtts, tc.full...)
+			p.Floor, p.Eligible = tc.floor, tc.eligible
+			got, complete := p.Pick(nil, new([]uint64))
+			assert.Equal(t, tc.want, names(got))
+			assert.Equal(t, tc.complete, complete)
+		})
+	}
+}
+
+func TestPickSkipsRowsWithoutNodes(t *testing.T) {
+	p := rowsOf([]int32{500, 4_000, 4_500})
+	p.RowNodes = func(row int32) []string {
+		if row == 0 {
+			return nil // a freed row
+		}
+		return []string{fmt.Sprintf("r%d", row)}
+	}
+	got, complete := p.Pick(nil, new([]uint64))
+	assert.True(t, complete)
+	assert.Equal(t, []string{"r1", "r2"}, names(got), "the window is anchored at the best row that has nodes")
+}
+
+func node(name string, cpu string, mutate ...func(*v1.Node)) *v1.Node {
+	n := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"type": "ens"}},
+		Status: v1.NodeStatus{Allocatable: v1.ResourceList{
+			v1.ResourceCPU: resource.MustParse(cpu), v1.ResourceMemory: resource.MustParse("8Gi"), v1.ResourcePods: resource.MustParse("10"),
+		}}}
+	for _, m := range mutate {
+		m(n)
+	}
+	return n
+}
+
+func podRequesting(name, cpu string) *v1.Pod {
+	p := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
+	p.Spec.Containers = []v1.Container{{Name: "c", Resources: v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu)}}}}
+	return p
+}
+
+func TestAdmission(t *testing.T) {
+	tainted := func(n *v1.Node) {
+		n.Spec.Taints = []v1.Taint{{Key: "edge", Effect: v1.TaintEffectNoSchedule}}
+	}
+	placed := podRequesting("placed", "3")
+	placed.Spec.NodeName = "busy"
+	snap := cache.NewSnapshot([]*v1.Pod{placed}, []*v1.Node{
+		node("free", "4"),
+		node("busy", "4"),
+		node("tainted", "4", tainted),
+		node("prefer-no", "4", func(n *v1.Node) {
+			n.Spec.Taints = []v1.Taint{{Key: "x", Effect: v1.TaintEffectPreferNoSchedule}}
+		}),
+		node("cordoned", "4", func(n *v1.Node) { n.Spec.Unschedulable = true }),
+		node("cdn", "4", func(n *v1.Node) { n.Labels["type"] = "cdn" }),
+	})
+	pod := podRequesting("p", "2")
+	pod.Spec.Affinity = &v1.Affinity{NodeAffinity: &v1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &v1.NodeSelector{
+		NodeSelectorTerms: []v1.NodeSelectorTerm{{MatchExpressions: []v1.NodeSelectorRequirement{{Key: "type", Operator: v1.NodeSelectorOpIn, Values: []string{"ens"}}}}},
+	}}}
+	a := NewAdmission(klog.Background(), pod, snap.NodeInfos(), nil, netmap.View{})
+	for n, want := range map[string]bool{
+		"free": true, "busy": false, "tainted": false, "prefer-no": true, "cordoned": false, "cdn": false, "missing": false,
+	} {
+		assert.Equal(t, want, a.Admits(n), n)
+	}
+	pod.Spec.Tolerations = []v1.Toleration{{Key: "edge", Operator: v1.TolerationOpExists}}
+	assert.True(t, NewAdmission(klog.Background(), pod, snap.NodeInfos(), nil, netmap.View{}).Admits("tainted"), "a tolerated taint")
+}
+
+func TestPinnedByName(t *testing.T) {
+	pinned := func(terms ...v1.NodeSelectorTerm) *v1.Pod {
+		p := &v1.Pod{}
+		p.Spec.Affinity = &v1.Affinity{NodeAffinity: &v1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &v1.NodeSelector{NodeSelectorTerms: terms}}}
+		return p
+	}
+	byName := v1.NodeSelectorTerm{MatchFields: []v1.NodeSelectorRequirement{{Key: "metadata.name", Operator: v1.NodeSelectorOpIn, Values: []string{"n1"}}}}
+	byLabel := v1.NodeSelectorTerm{MatchExpressions: []v1.NodeSelectorRequirement{{Key: "type", Operator: v1.NodeSelectorOpIn, Values: []string{"ens"}}}}
+	assert.True(t, PinnedByName(pinned(byName)))
+	assert.False(t, PinnedByName(pinned(byName, byLabel)), "a term without a name admits other nodes")
+	assert.False(t, PinnedByName(&v1.Pod{}))
+}
+
+func TestCoarseBuckets(t *testing.T) {
+	prev := 0
+	for v := int32(0); v < 70_000_000; v += 1 + v/1000 {
+		k := coarse(v)
+		require.GreaterOrEqual(t, k, prev, "buckets grow with the RTT (%dus)", v)
+		require.LessOrEqual(t, coarseLow(k), v, "bucket %d starts at or below %dus", k, v)
+		if k < numCoarse-1 {
+			require.Greater(t, coarseLow(k+1), v, "bucket %d ends above %dus", k, v)
+		}
+		prev = k
+	}
+}
