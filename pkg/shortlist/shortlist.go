@@ -72,16 +72,6 @@ func (b *Builder) Add(name string, e Entry) {
 	b.entries = append(b.entries, e)
 }
 
-// Len is how many nodes were added.
-func (b *Builder) Len() int { return len(b.names) }
-
-// Names calls f with every added name, in the order added.
-func (b *Builder) Names(f func(string)) {
-	for _, n := range b.names {
-		f(n)
-	}
-}
-
 // Build returns the list of the added nodes, made from snapshot.
 func (b *Builder) Build(snapshot any) *List {
 	size := 1 << bits.Len(uint(len(b.names)+len(b.names)/2)) // load factor at most 2/3

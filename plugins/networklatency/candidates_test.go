@@ -109,6 +109,12 @@ func TestPreFilterNarrows(t *testing.T) {
 	require.True(t, st.IsSuccess())
 	assert.Nil(t, res, "a pod pinned to a node by name keeps NodeAffinity's candidates")
 
+	claims := pod.DeepCopy()
+	claims.Spec.Volumes = []v1.Volume{{Name: "cache", VolumeSource: v1.VolumeSource{PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: "cache"}}}}
+	res, st = pl.PreFilter(context.Background(), framework.NewCycleState(), claims, nil)
+	require.True(t, st.IsSuccess())
+	assert.Nil(t, res, "a pod with a volume claim keeps VolumeBinding's say on its nodes: every node")
+
 	// No node is labelled with a carrier, so an allow-list of carriers
 	// admits none: only the window is left, where preemption would look.
 	telecom := podRequesting("telecom", "1", map[string]string{intent.DemandAnnotation: "hz", intent.CarriersAnnotation: "telecom"})

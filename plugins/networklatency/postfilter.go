@@ -56,14 +56,14 @@ func (pl *NetworkLatency) PostFilter(ctx context.Context, cs fwk.CycleState, pod
 		// a nomination an earlier attempt left on a near node.
 		return &fwk.PostFilterResult{NominatingInfo: &fwk.NominatingInfo{NominatingMode: fwk.ModeOverride}},
 			fwk.NewStatus(fwk.Success, fmt.Sprintf("none of the %d nearest nodes can take the pod; its next attempt adds %d further out that can, nearest %s",
-				s.shortLen, len(found), found[0]))
+				s.listed.Len(), len(found), found[0]))
 	}
 	// No node takes the pod as it is. DefaultPreemption, next, may free one
 	// among the candidates; if it cannot, the next attempt evaluates every
 	// node, so that preemption sees what full evaluation would have seen.
 	pl.spill.put(pod.UID, nil, true)
 	why := "no node outside the nearest candidates can take the pod either" + s.leftOut()
-	for _, name := range s.shortNames {
+	for name := range s.listed {
 		if statuses.Get(name).Code() == fwk.Unschedulable {
 			return nil, fwk.NewStatus(fwk.Unschedulable, why)
 		}
@@ -134,36 +134,16 @@ func (pl *NetworkLatency) nearestOutside(ctx context.Context, cs fwk.CycleState,
 	var rtts []int32
 	for _, o := range order {
 		for _, n := range s.view.RowNodes(o.row) {
-			if _, listed := s.short.Get(n); !listed {
+			if !s.listed.Has(n) {
 				names, rtts = append(names, n), append(rtts, o.rtt)
 			}
 		}
 	}
-	// Nodes without a known weighted RTT pass NetworkLatency's Filter too
-	// when their rows meet its SLOs, or when the pod has none; they come
-	// last.
-	if s.holdsRows() {
-		for row, v := range s.byRow {
-			if v >= 0 || !s.eligible(int32(row)) {
-				continue
-			}
-			for _, n := range s.view.RowNodes(int32(row)) {
-				if _, listed := s.short.Get(n); !listed {
-					names, rtts = append(names, n), append(rtts, -1)
-				}
-			}
+	s.eachUnranked(nodes, func(node string, _ int32) {
+		if !s.listed.Has(node) {
+			names, rtts = append(names, node), append(rtts, -1)
 		}
-	} else if all, err := nodes.List(); err == nil {
-		for _, ni := range all {
-			name := ni.Node().Name
-			if row, ok := s.view.Row(name); ok && s.byRow[row] >= 0 {
-				continue
-			}
-			if _, listed := s.short.Get(name); !listed {
-				names, rtts = append(names, name), append(rtts, -1)
-			}
-		}
-	}
+	})
 	// A copy, so that this search's rejections are not counted as the
 	// cycle's (pkg/verdicts).
 	state := cs.Clone()

@@ -44,10 +44,10 @@ type cycleState struct {
 	// the same intent).
 	byRow []int32
 	// short is the nodes PreFilter handed the framework (nil: every node),
-	// with their rows and RTTs; shortNames and shortLen say which.
-	short      *shortlist.List
-	shortNames []string
-	shortLen   int
+	// with their rows and RTTs; listed is the same nodes' names, as the
+	// PreFilterResult holds them (the framework copies it, never writes it).
+	short  *shortlist.List
+	listed sets.Set[string]
 }
 
 func (s *cycleState) Clone() fwk.StateData { return s }
@@ -177,40 +177,16 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	defer pl.buffers.Put(buf)
 	picked, complete := p.Pick(buf.candidates[:0], &buf.rows)
 	defer func() { buf.candidates = picked[:0] }()
-	if !complete && s.holdsRows() {
-		// Rows that pass the SLOs with an unknown weighted RTT (to a
-		// dependency without a bound) come last.
-		for row, v := range s.byRow {
-			if v >= 0 || !s.eligible(int32(row)) {
-				continue
-			}
-			for _, n := range s.view.RowNodes(int32(row)) {
-				if fits(n) {
-					picked = append(picked, candidates.Candidate{Node: n, Row: int32(row), RTT: -1})
-				}
-			}
-		}
-	}
-	if !complete && !s.holdsRows() {
-		// The nodes with a known RTT ran out: those without one pass
-		// Filter and score last, so the ones that can take the pod come
-		// next. When none can, anywhere, the candidates are the window
+	if !complete {
+		// The nodes with a known RTT ran out: the ones without one that
+		// pass Filter and can take the pod come next, as Score ranks them
+		// last. When none can, anywhere, the candidates are the window
 		// alone: preemption, if it can help, then frees a node there.
-		if all, err := lister.NodeInfos().List(); err == nil {
-			for _, ni := range all {
-				name := ni.Node().Name
-				row, ok := s.view.Row(name)
-				if ok && s.byRow[row] >= 0 {
-					continue
-				}
-				if !ok {
-					row = -1
-				}
-				if fits(name) {
-					picked = append(picked, candidates.Candidate{Node: name, Row: row, RTT: -1})
-				}
+		s.eachUnranked(lister.NodeInfos(), func(node string, row int32) {
+			if fits(node) {
+				picked = append(picked, candidates.Candidate{Node: node, Row: row, RTT: -1})
 			}
-		}
+		})
 	}
 	for _, n := range extra {
 		if row, ok := s.view.Row(n); ok && (!s.holdsRows() || s.eligible(row)) {
@@ -237,18 +213,46 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		}
 		b.Add(c.Node, shortlist.Entry{Row: c.Row, Location: loc, RTT: c.RTT})
 	}
-	s.short = b.Build(s.view.Snapshot)
-	s.shortLen = b.Len()
-	s.shortNames = make([]string, 0, b.Len())
-	b.Names(func(n string) { s.shortNames = append(s.shortNames, n) })
+	s.short, s.listed = b.Build(s.view.Snapshot), names
 	shortlist.Write(cs, s.short)
-	logger.V(5).Info("nearest candidates", "pod", klog.KObj(pod), "nodes", s.shortLen, "added", len(extra))
+	logger.V(5).Info("nearest candidates", "pod", klog.KObj(pod), "nodes", names.Len(), "added", len(extra))
 	return &fwk.PreFilterResult{NodeNames: names}
 }
 
 // holdsRows says whether NetworkLatency's Filter turns some rows down: the
 // pod has an SLO or a bound on its dependency's RTT.
 func (s *cycleState) holdsRows() bool { return s.bound > 0 || s.depBound > 0 }
+
+// eachUnranked calls visit with every node, and its row (-1: none), that
+// passes NetworkLatency's Filter without a known weighted RTT: with an SLO,
+// the nodes of rows within it whose RTT to an unbounded dependency is
+// unknown; without one, every node the table has no RTT for.
+func (s *cycleState) eachUnranked(nodes fwk.NodeInfoLister, visit func(node string, row int32)) {
+	if s.holdsRows() {
+		for row, v := range s.byRow {
+			if v < 0 && s.eligible(int32(row)) {
+				for _, n := range s.view.RowNodes(int32(row)) {
+					visit(n, int32(row))
+				}
+			}
+		}
+		return
+	}
+	all, err := nodes.List()
+	if err != nil {
+		return
+	}
+	for _, ni := range all {
+		name := ni.Node().Name
+		row, ok := s.view.Row(name)
+		switch {
+		case !ok:
+			visit(name, -1)
+		case s.byRow[row] < 0:
+			visit(name, row)
+		}
+	}
+}
 
 // eligible says whether a row's nodes pass NetworkLatency's Filter.
 func (s *cycleState) eligible(row int32) bool {
