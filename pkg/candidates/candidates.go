@@ -51,6 +51,9 @@ import (
 type Picker struct {
 	RTT      []int32 // by row; -1: unknown
 	RowNodes func(row int32) []string
+	// RowLocations, if set, gives the location IDs of a row's nodes, in
+	// RowNodes' order, for the candidates to carry.
+	RowLocations func(row int32) []int32
 	// Eligible says whether a row's nodes can pass NetworkLatency's own
 	// Filter (its SLOs); nil: every row.
 	Eligible func(row int32) bool
@@ -62,11 +65,12 @@ type Picker struct {
 	Floor int
 }
 
-// Candidate is a node picked, with its row and RTT (-1: unknown).
+// Candidate is a node picked, with its row, RTT and location (-1: unknown).
 type Candidate struct {
-	Node string
-	Row  int32
-	RTT  int32
+	Node     string
+	Row      int32
+	RTT      int32
+	Location int32
 }
 
 type rowRTT struct{ row, rtt int32 }
@@ -75,89 +79,172 @@ type rowRTT struct{ row, rtt int32 }
 // when the rows with a known RTT ran out before floor nodes that fit: the
 // rest of the cluster (unmeasured nodes) may then be needed.
 //
-// Its cost is two passes over the RTTs (one counting rows into coarse RTT
-// buckets while it finds the best, one collecting the rows below the cut
-// the counts suggest) and a sort of the collected rows, not of the cluster.
-func (p Picker) Pick(out []Candidate, scratch *[]uint64) (_ []Candidate, complete bool) {
+// Its cost is one pass over the RTTs, collecting the rows below a cut that
+// a sample of them suggests, and a sort of the collected rows, not of the
+// cluster. A cut that proves too short costs another pass, further out.
+func (p Picker) Pick(out []Candidate, scratch *Scratch) (_ []Candidate, complete bool) {
 	ok := func(row int32) bool {
 		return len(p.RowNodes(row)) > 0 && (p.Eligible == nil || p.Eligible(row))
 	}
-	var hist [numCoarse]int32
-	best, worst := int32(-1), int32(-1)
-	for row, v := range p.RTT {
-		if v < 0 {
-			continue
-		}
-		hist[coarse(v)]++
-		worst = max(worst, v)
-		if (best < 0 || v < best) && ok(int32(row)) {
-			best = v
-		}
-	}
-	if best < 0 {
+	guess := p.sample()
+	if guess.rows == 0 {
 		return out, false
 	}
-	limit := best + int32(p.Window(int64(best)))
+	best, limit := int32(-1), int32(-1)
 	fitting, bestFit := 0, int32(-1)
 	enough := func(next int32) bool {
 		return fitting >= p.Floor && bestFit >= 0 && next > bestFit+int32(p.Window(int64(bestFit)))
 	}
-	// Collect rows up to a cut that holds the window and, by the counts,
-	// twice the floor; walk them in RTT order; cut further if that was not
-	// enough.
-	want := int32(2 * p.Floor)
-	cut, k := int32(-1), 0
+	// The first cut holds, by the sample, the window of the sampled best
+	// (no nearer than the true best) and twice the floor.
+	want := 2 * p.Floor
+	lo, hi := int32(-1), guess.cut(guess.best+int32(p.Window(int64(guess.best))), want)
 	for {
-		var have int32
-		for ; k < numCoarse; k++ {
-			have += hist[k]
-			if coarseLow(k+1) > limit && have >= want {
-				break
-			}
-		}
-		lo, hi := cut, coarseLow(k+1)-1
-		if k >= numCoarse-1 {
-			hi = worst
-		}
-		// Rows sort by RTT, then row, packed in one integer each.
-		rows := (*scratch)[:0]
+		// Each row is packed with its RTT above it in one integer, so that
+		// rows sort by RTT, then row.
+		rows, worst := scratch.rows[:0], int32(-1)
+		span := uint32(hi) - uint32(lo)
 		for row, v := range p.RTT {
-			if v > lo && v <= hi && ok(int32(row)) {
+			worst = max(worst, v)
+			if uint32(v)-uint32(lo)-1 < span && ok(int32(row)) { // lo < v <= hi
 				rows = append(rows, uint64(v)<<32|uint64(row))
 			}
 		}
-		*scratch = rows
-		slices.Sort(rows)
-		for _, packed := range rows {
-			r := rowRTT{row: int32(packed), rtt: int32(packed >> 32)}
-			if r.rtt > limit && enough(r.rtt) {
-				return out, true
+		scratch.rows = rows
+		// The rows are grouped by coarse bucket, nearest first, and a bucket
+		// is sorted only where order matters: not in the rest of the window
+		// once the nearest nodes that fit are known.
+		groups := scratch.group(rows)
+		for k := range numCoarse {
+			seg := scratch.grouped[groups[k]:groups[k+1]]
+			if len(seg) == 0 {
+				continue
 			}
-			for _, n := range p.RowNodes(r.row) {
-				if r.rtt <= limit && fitting >= p.Floor {
-					// The rest of the window stays whatever the test says,
-					// and the nearest that fit are known: skip it.
-					out = append(out, Candidate{n, r.row, r.rtt})
-					continue
+			if best < 0 || fitting < p.Floor || coarseLow(k+1)-1 > limit {
+				slices.Sort(seg)
+			}
+			for _, packed := range seg {
+				r := rowRTT{row: int32(packed), rtt: int32(packed >> 32)}
+				if best < 0 {
+					best, limit = r.rtt, r.rtt+int32(p.Window(int64(r.rtt)))
 				}
-				fits := p.Fits(n)
-				if r.rtt <= limit || fits {
-					// The window's nodes stay whether they fit or not.
-					out = append(out, Candidate{n, r.row, r.rtt})
+				if r.rtt > limit && enough(r.rtt) {
+					return out, true
 				}
-				if fits {
-					fitting++
-					if bestFit < 0 || r.rtt < bestFit {
-						bestFit = r.rtt
+				nodes := p.RowNodes(r.row)
+				var locs []int32
+				if p.RowLocations != nil {
+					locs = p.RowLocations(r.row)
+				}
+				for i, n := range nodes {
+					c := Candidate{n, r.row, r.rtt, -1}
+					if len(locs) == len(nodes) {
+						c.Location = locs[i]
+					}
+					if r.rtt <= limit && fitting >= p.Floor {
+						// The rest of the window stays whatever the test says,
+						// and the nearest that fit are known: skip it.
+						out = append(out, c)
+						continue
+					}
+					fits := p.Fits(n)
+					if r.rtt <= limit || fits {
+						// The window's nodes stay whether they fit or not.
+						out = append(out, c)
+					}
+					if fits {
+						fitting++
+						if bestFit < 0 || r.rtt < bestFit {
+							bestFit = r.rtt
+						}
 					}
 				}
 			}
 		}
 		if hi >= worst {
-			return out, enough(math.MaxInt32)
+			return out, best >= 0 && enough(math.MaxInt32)
 		}
-		cut, want, k = hi, 2*want, k+1
+		if best >= 0 && hi >= limit && enough(hi+1) {
+			return out, true // every row left is further out than hi
+		}
+		// Further out: past the window if it is not yet held, and twice as
+		// many rows as the last cut was meant to hold.
+		want *= 2
+		lo, hi = hi, max(guess.cut(limit, want), hi+1)
 	}
+}
+
+// Scratch is a Pick's working memory, reusable from one Pick to the next.
+type Scratch struct {
+	rows, grouped []uint64
+}
+
+// group copies packed rows into grouped, ordered by coarse bucket (a
+// counting sort), and returns where each bucket starts.
+func (s *Scratch) group(rows []uint64) *[numCoarse + 1]int32 {
+	var starts [numCoarse + 1]int32
+	for _, packed := range rows {
+		starts[coarse(int32(packed>>32))+1]++
+	}
+	for k := 1; k <= numCoarse; k++ {
+		starts[k] += starts[k-1]
+	}
+	s.grouped = slices.Grow(s.grouped[:0], len(rows))[:len(rows)]
+	next := starts
+	for _, packed := range rows {
+		k := coarse(int32(packed >> 32))
+		s.grouped[next[k]] = packed
+		next[k]++
+	}
+	return &starts
+}
+
+// rowSample is a strided sample of the rows' RTTs, counted into coarse
+// buckets: enough to guess where to cut, for a fraction of a pass.
+type rowSample struct {
+	hist   [numCoarse]int32
+	stride int
+	rows   int   // sampled rows with a known RTT
+	best   int32 // the smallest sampled RTT
+}
+
+// sampleRows is how many rows the sample reads at most.
+const sampleRows = 2048
+
+func (p Picker) sample() *rowSample {
+	s := p.sampleEvery(max(1, len(p.RTT)/sampleRows))
+	if s.rows == 0 && s.stride > 1 {
+		// A sparse table whose sampled rows are all unknown: look at every row.
+		s = p.sampleEvery(1)
+	}
+	return s
+}
+
+func (p Picker) sampleEvery(stride int) *rowSample {
+	s := &rowSample{stride: stride, best: -1}
+	for i := 0; i < len(p.RTT); i += stride {
+		if v := p.RTT[i]; v >= 0 {
+			s.hist[coarse(v)]++
+			s.rows++
+			if s.best < 0 || v < s.best {
+				s.best = v
+			}
+		}
+	}
+	return s
+}
+
+// cut returns the RTT up to which, by the sample, the rows hold past limit
+// and number at least want; MaxInt32 if the sample has too few.
+func (s *rowSample) cut(limit int32, want int) int32 {
+	have := 0
+	for k := range numCoarse - 1 {
+		have += int(s.hist[k]) * s.stride
+		if coarseLow(k+1) > limit && have >= want {
+			return coarseLow(k+1) - 1
+		}
+	}
+	return math.MaxInt32
 }
 
 // Coarse RTT buckets, for counting: 250us wide up to 16.4ms, then eight to

@@ -2,6 +2,7 @@ package candidates
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -89,10 +90,95 @@ func TestPick(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := rowsOf(tc.rtts, tc.full...)
 			p.Floor, p.Eligible = tc.floor, tc.eligible
-			got, complete := p.Pick(nil, new([]uint64))
+			got, complete := p.Pick(nil, new(Scratch))
 			assert.Equal(t, tc.want, names(got))
 			assert.Equal(t, tc.complete, complete)
 		})
+	}
+}
+
+// pickByRule is the candidate rule applied literally: every row sorted,
+// every node tested.
+func pickByRule(p Picker) (_ []string, complete bool) {
+	var rows []int32
+	for row, v := range p.RTT {
+		if v >= 0 && len(p.RowNodes(int32(row))) > 0 && (p.Eligible == nil || p.Eligible(int32(row))) {
+			rows = append(rows, int32(row))
+		}
+	}
+	slices.SortFunc(rows, func(a, b int32) int {
+		if p.RTT[a] != p.RTT[b] {
+			return int(p.RTT[a] - p.RTT[b])
+		}
+		return int(a - b)
+	})
+	var out []string
+	if len(rows) == 0 {
+		return out, false
+	}
+	limit := p.RTT[rows[0]] + int32(p.Window(int64(p.RTT[rows[0]])))
+	fitting, bestFit := 0, int32(-1)
+	enough := func(next int32) bool {
+		return fitting >= p.Floor && bestFit >= 0 && next > bestFit+int32(p.Window(int64(bestFit)))
+	}
+	for _, row := range rows {
+		v := p.RTT[row]
+		if v > limit && enough(v) {
+			slices.Sort(out)
+			return out, true
+		}
+		for _, n := range p.RowNodes(row) {
+			fits := p.Fits(n)
+			if v <= limit || fits {
+				out = append(out, n)
+			}
+			if fits {
+				fitting++
+				if bestFit < 0 {
+					bestFit = v
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, enough(1 << 30)
+}
+
+func TestPickFollowsTheRuleOnLargeTables(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := range 40 {
+		rows := 1_000 + rng.IntN(30_000)
+		rtts := make([]int32, rows)
+		for r := range rtts {
+			rtts[r] = 2_000 + rng.Int32N(80_000)
+			if rng.IntN(25) == 0 {
+				rtts[r] = -1
+			}
+		}
+		// A few near rows, placed where a strided sample misses them.
+		stride := max(1, rows/sampleRows)
+		for range rng.IntN(300) {
+			r := rng.IntN(rows/stride)*stride + stride/2
+			if r < rows {
+				rtts[r] = rng.Int32N(3_000)
+			}
+		}
+		var full []int
+		for r := range rows {
+			if rng.IntN(4) == 0 {
+				full = append(full, r)
+			}
+		}
+		p := rowsOf(rtts, full...)
+		p.Floor = []int{1, 100, 1_000, 50_000}[trial%4]
+		p.Window = func(best int64) int64 { return max(1_500, best/8) }
+		if trial%3 == 0 {
+			p.Eligible = func(row int32) bool { return row%7 != 0 }
+		}
+		want, wantComplete := pickByRule(p)
+		got, complete := p.Pick(nil, new(Scratch))
+		require.Equal(t, want, names(got), "trial %d: %d rows, floor %d", trial, rows, p.Floor)
+		require.Equal(t, wantComplete, complete, "trial %d", trial)
 	}
 }
 
@@ -104,7 +190,7 @@ func TestPickSkipsRowsWithoutNodes(t *testing.T) {
 		}
 		return []string{fmt.Sprintf("r%d", row)}
 	}
-	got, complete := p.Pick(nil, new([]uint64))
+	got, complete := p.Pick(nil, new(Scratch))
 	assert.True(t, complete)
 	assert.Equal(t, []string{"r1", "r2"}, names(got), "the window is anchored at the best row that has nodes")
 }

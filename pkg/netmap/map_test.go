@@ -346,6 +346,16 @@ func TestAgainstModel(t *testing.T) {
 			slices.Sort(wantWithin)
 			require.Equal(t, wantWithin, sortedNodes(v.NodesWithin([]int32{id}, P90, bound, 0).Names()), "step %d landmark %s bound %d", step, lm, bound)
 		}
+		// Each row's node locations follow its nodes through every change.
+		for row := range int32(v.NumRows()) {
+			nodes, locs := v.RowNodes(row), v.RowLocations(row)
+			require.Len(t, locs, len(nodes), "step %d row %d", step, row)
+			for i, n := range nodes {
+				ref, ok := v.Node(n)
+				require.True(t, ok, "step %d node %s", step, n)
+				require.Equal(t, ref.Location, locs[i], "step %d row %d node %s", step, row, n)
+			}
+		}
 	}
 }
 
@@ -417,4 +427,62 @@ func TestLandmarkLocations(t *testing.T) {
 	next := m.Flush()
 	assert.Equal(t, "unicom", next.LandmarkLocation(sh).Carrier, "a location change needs no rebuild but shows")
 	assert.Empty(t, s.LandmarkLocation(sh).Carrier, "the older snapshot is unchanged")
+}
+
+func TestWeightedMeanRoundsDownLikeIntegerDivision(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, k := range []int{1, 2, 3, 5} {
+		// Up to the annotation's largest weight; five of those total more
+		// than the float path takes.
+		for _, maxWeight := range []int64{1, 100, 1_000_000} {
+			const rows = 700
+			cols := make([][]int32, k)
+			weights := make([]int64, k)
+			for i := range cols {
+				weights[i] = maxWeight - rng.Int64N(maxWeight/10+1)
+				cols[i] = make([]int32, rows)
+				for r := range cols[i] {
+					switch rng.IntN(20) {
+					case 0:
+						cols[i][r] = -1
+					case 1:
+						cols[i][r] = maxRTT
+					default:
+						cols[i][r] = rng.Int32N(200_000)
+					}
+				}
+			}
+			out := make([]int32, rows)
+			WeightedMean(cols, weights, out)
+			var total int64
+			for _, w := range weights {
+				total += w
+			}
+			for r := range rows {
+				var sum int64
+				want := int32(0)
+				for i := range cols {
+					if cols[i][r] < 0 {
+						want = -1
+						break
+					}
+					sum += int64(cols[i][r]) * weights[i]
+				}
+				if want == 0 {
+					want = int32(sum / total)
+				}
+				require.Equal(t, want, out[r], "%d columns, weights %v, row %d", k, weights, r)
+			}
+		}
+	}
+	// Whole quotients are the cases a float reciprocal gets wrong by one.
+	for total := int64(1); total < 5000; total++ {
+		d := newDivider(total)
+		for _, q := range []int64{0, 1, 999, 59_999_999} {
+			require.Equal(t, q, d.div(q*total), "total %d quotient %d", total, q)
+			if q > 0 {
+				require.Equal(t, q-1, d.div(q*total-1), "total %d just below quotient %d", total, q)
+			}
+		}
+	}
 }

@@ -45,6 +45,10 @@ type Snapshot struct {
 	siteLM     map[string]int32    // site -> its site landmark
 	rowOf      map[string]int32    // node name -> row (its own object's, else its site's)
 	nodes      *nodeIndex          // every node's row and location, for the hot path
+	// rowLocations[rowLocationsAt[r]:rowLocationsAt[r+1]] are the
+	// locations of row r's nodes, in RowNodes' order.
+	rowLocations   []int32
+	rowLocationsAt []int32
 	locations  []topology.Location
 	rows       []rowInfo
 	// egress is each row's bandwidth facts, apart from rows so that the
@@ -109,6 +113,18 @@ func (s *Snapshot) indexNodes(seed maphash.Seed, nodes map[string]topology.Locat
 		refs[name] = NodeRef{Row: row, Location: id}
 	}
 	s.nodes = newNodeIndex(seed, refs)
+	s.rowLocationsAt = make([]int32, len(s.rows)+1)
+	s.rowLocations = make([]int32, 0, len(refs))
+	for r, info := range s.rows {
+		for _, n := range info.nodes {
+			loc := int32(-1)
+			if ref, ok := refs[n]; ok {
+				loc = ref.Location
+			}
+			s.rowLocations = append(s.rowLocations, loc)
+		}
+		s.rowLocationsAt[r+1] = int32(len(s.rowLocations))
+	}
 }
 
 // Generation increases with every published snapshot.
@@ -223,56 +239,130 @@ func (v View) Observed(row, landmark int32) time.Time {
 // NumRows is the number of rows; row IDs are below it.
 func (v View) NumRows() int { return len(v.rows) }
 
-// WeightedRTT writes to out[row] the weighted mean of each row's fresh RTT to
-// the given landmarks, or -1 where any of them is missing or stale; out must
-// hold NumRows values. It reads the table one landmark column at a time, in
-// memory order, which costs about as much per row as one random lookup.
-//
-// Entries without a fresh measurement use an estimate from an accepted source.
-func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, accept Source, out []int32) {
-	var total int64
-	for _, w := range weights {
-		total += w
-	}
+// Column writes to out[row] each row's RTT to one landmark: the fresh
+// measurement, else an estimate from an accepted source, else -1. out must
+// hold NumRows values. It reads the table in memory order; a column is a
+// pure function of the view, so a reader that needs it for many pods
+// computes it once per view.
+func (v View) Column(lm int32, p Percentile, accept Source, out []int32) {
 	rows := len(v.rows)
 	fresh := v.freshSince
-	var sum [chunkRows]int64
 	for c := range v.table.chunks {
 		base := c * chunkRows
 		n := min(chunkRows, rows-base)
 		if n <= 0 {
 			break
 		}
-		clear(sum[:])
-		var missing uint64
-		for i, lm := range lms {
-			col, w := v.table.column(c, lm)[:n], weights[i]
-			var stale uint64
-			for r := range col {
-				if e := &col[r]; e.observed >= fresh {
-					sum[r] += int64(e.rtt[p]) * w
-				} else {
-					stale |= 1 << r
-				}
-			}
-			// Estimates, off the loop above: most entries are fresh.
-			for ; stale != 0; stale &= stale - 1 {
-				r := bits.TrailingZeros64(stale)
-				if est, _, ok := v.estimated(int32(base+r), lm, p, accept); ok {
-					sum[r] += int64(est) * w
-				} else {
-					missing |= 1 << r
-				}
+		col, dst := v.table.column(c, lm)[:n], out[base:base+n]
+		var stale uint64
+		for r := range col {
+			dst[r] = col[r].rtt[p]
+			if col[r].observed < fresh {
+				stale |= 1 << r
 			}
 		}
-		for r := range n {
-			if missing&(1<<r) != 0 || total == 0 {
-				out[base+r] = -1
+		// Estimates, off the loop above: most entries are fresh.
+		for ; stale != 0; stale &= stale - 1 {
+			r := bits.TrailingZeros64(stale)
+			if est, _, ok := v.estimated(int32(base+r), lm, p, accept); ok {
+				dst[r] = est
 			} else {
-				out[base+r] = int32(sum[r] / total)
+				dst[r] = -1
 			}
 		}
 	}
+}
+
+// WeightedRTT writes to out[row] the weighted mean of each row's RTT to the
+// given landmarks (Column's), or -1 where any of them is unknown; out must
+// hold NumRows values.
+func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, accept Source, out []int32) {
+	cols := make([][]int32, len(lms))
+	for i, lm := range lms {
+		cols[i] = make([]int32, len(v.rows))
+		v.Column(lm, p, accept, cols[i])
+	}
+	WeightedMean(cols, weights, out)
+}
+
+// WeightedMean writes to out[row] the weighted mean of the columns' values
+// at row, rounded down, or -1 where any value is negative (unknown).
+func WeightedMean(cols [][]int32, weights []int64, out []int32) {
+	var total int64
+	for _, w := range weights {
+		total += w
+	}
+	if len(cols) == 0 || total <= 0 {
+		for r := range out {
+			out[r] = -1
+		}
+		return
+	}
+	div := newDivider(total)
+	switch len(cols) {
+	case 1:
+		copy(out, cols[0]) // Column's values are -1 or at least 0
+		return
+	case 2:
+		// Most pods name one or two landmarks: one fused pass.
+		a, b, wa, wb := cols[0][:len(out)], cols[1][:len(out)], weights[0], weights[1]
+		for r := range out {
+			x, y := a[r], b[r]
+			unknown := (x | y) >> 31
+			out[r] = int32(div.div(max(int64(x)*wa+int64(y)*wb, 0)))&^unknown | unknown
+		}
+		return
+	}
+	const block = 256
+	var sum [block]int64
+	var sign [block]int32
+	for base := 0; base < len(out); base += block {
+		dst := out[base:min(base+block, len(out))]
+		acc, neg := sum[:len(dst)], sign[:len(dst)]
+		clear(acc)
+		clear(neg)
+		for i, col := range cols {
+			src, w := col[base:base+len(dst)], weights[i]
+			for r, x := range src {
+				acc[r] += int64(x) * w
+				neg[r] |= x
+			}
+		}
+		for r := range dst {
+			// -1 where any value was negative, without a branch.
+			unknown := neg[r] >> 31
+			dst[r] = int32(div.div(max(acc[r], 0)))&^unknown | unknown
+		}
+	}
+}
+
+// divider divides non-negative sums of weighted RTTs by a fixed total,
+// rounding down as integer division does, without its cost per row: by a
+// float reciprocal where that is exact, else by dividing.
+type divider struct {
+	total, fastBelow int64
+	inv              float64
+}
+
+func newDivider(total int64) divider {
+	// For a quotient below 2^26 (every RTT the schema admits) and a sum
+	// below 2^53 (held exactly by a float64), the product with the
+	// reciprocal is within 2^-26 of the true quotient. A nudge of 2^-25
+	// then rounds whole quotients to themselves and lifts no other past
+	// the next integer, since totals below 2^22 keep every fractional part
+	// at least 2^-22 away from it.
+	d := divider{total: total, inv: 1 / float64(total)}
+	if total < 1<<22 {
+		d.fastBelow = total << 26
+	}
+	return d
+}
+
+func (d divider) div(sum int64) int64 {
+	if sum < 0 || sum >= d.fastBelow {
+		return sum / d.total
+	}
+	return int64(float64(sum)*d.inv + 1.0/(1<<25))
 }
 
 // Nearest returns up to n rows, nearest first as far as the index tells (by
@@ -332,6 +422,15 @@ func (v View) BillingAt(ref NodeRef) Egress {
 // RowNodes returns the nodes whose measurements a row holds; the caller must
 // not modify the slice.
 func (v View) RowNodes(row int32) []string { return v.rows[row].nodes }
+
+// RowLocations returns the location IDs of a row's nodes, in RowNodes'
+// order (-1: unknown).
+func (v View) RowLocations(row int32) []int32 {
+	if int(row)+1 >= len(v.rowLocationsAt) {
+		return nil
+	}
+	return v.rowLocations[v.rowLocationsAt[row]:v.rowLocationsAt[row+1]]
+}
 
 // Describe names a row for people: "node edge-hz-3" or "site cn-hangzhou-telecom".
 func (v View) Describe(row int32) string {

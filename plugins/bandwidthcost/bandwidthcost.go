@@ -265,7 +265,7 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 	node := nodeInfo.Node()
 	billing, slot := s.billing(node)
 	if !s.in.EgressRequested {
-		if capacity := capacityOf(node, billing); capacity >= 0 {
+		if capacity := capacityOf(nodeInfo, billing); capacity >= 0 {
 			var used int64
 			for _, pi := range nodeInfo.GetPods() {
 				used += pl.egressOf(pi.GetPod())
@@ -301,10 +301,12 @@ func (s *cycleState) billing(node *v1.Node) (netmap.Egress, int) {
 }
 
 // capacityOf is the node's egress capacity in Mbps: its allocatable
-// extended resource, else its NodeNetwork's; -1 when neither says.
-func capacityOf(node *v1.Node, billing netmap.Egress) int64 {
-	if q, ok := node.Status.Allocatable[intent.EgressResource]; ok {
-		return q.Value()
+// extended resource, else its NodeNetwork's; -1 when neither says. The
+// NodeInfo's copy of the allocatable scalar resources is read rather than
+// the Node's: it is usually empty, and already in cache.
+func capacityOf(nodeInfo fwk.NodeInfo, billing netmap.Egress) int64 {
+	if v, ok := nodeInfo.GetAllocatable().GetScalarResources()[intent.EgressResource]; ok {
+		return v
 	}
 	return billing.CapacityMbps
 }

@@ -1,6 +1,7 @@
 package networklatency
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 
@@ -10,10 +11,12 @@ import (
 // memo remembers the last few results of a pure function of (snapshot,
 // freshness cut-off, intent): a burst of pods with the same intent,
 // scheduled within the same second against the same network map, share one
-// computation. Results are never modified after they are stored.
+// computation. Results are never modified after they are stored. It holds
+// size results (4 if unset).
 type memo[V any] struct {
 	mu      sync.Mutex
-	entries [4]memoEntry[V]
+	size    int
+	entries []memoEntry[V]
 	next    int
 }
 
@@ -47,6 +50,9 @@ func (m *memo[V]) get(key memoKey, compute func() V) V {
 	m.mu.Unlock()
 	value := compute()
 	m.mu.Lock()
+	if m.entries == nil {
+		m.entries = make([]memoEntry[V], cmp.Or(m.size, 4))
+	}
 	m.entries[m.next] = memoEntry[V]{key: key, value: value}
 	m.next = (m.next + 1) % len(m.entries)
 	m.mu.Unlock()

@@ -53,9 +53,12 @@ type NetworkLatency struct {
 	// latency.
 	pods corelisters.PodLister
 	// admitted and byRow memoise PreFilter's rows within the SLO and
-	// per-row RTTs for bursts of pods with the same intent.
+	// per-row RTTs for bursts of pods with the same intent; columns, each
+	// landmark's RTT by row, which pods that weigh landmarks differently
+	// share.
 	admitted memo[netmap.Candidates]
 	byRow    memo[[]int32]
+	columns  memo[[]int32]
 	// spill carries PostFilter's findings to the pod's next attempt.
 	spill *spillover
 	// buffers holds *pickBuffers.
@@ -113,6 +116,7 @@ func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Hand
 		},
 		waiting: newWaitingPods(),
 		spill:   newSpillover(),
+		columns: memo[[]int32]{size: 16},
 		buffers: sync.Pool{New: func() any { return &pickBuffers{} }},
 		now:     time.Now,
 	}

@@ -126,7 +126,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	verdicts.Ensure(cs)
 	if s.bound > 0 && s.depFrom > 0 {
 		demand := s.landmarks[:s.depFrom]
-		s.admitted = pl.admitted.get(memoKey{view: s.view, landmarks: demand, weights: s.weights[:s.depFrom], pct: s.pct, bound: s.bound, accept: s.accept}, func() netmap.Candidates {
+		s.admitted = pl.admitted.get(memoKey{view: s.view, landmarks: demand, pct: s.pct, bound: s.bound, accept: s.accept}, func() netmap.Candidates {
 			return s.view.NodesWithin(demand, s.pct, s.bound, s.accept)
 		})
 		if s.admitted.Len() == 0 {
@@ -139,11 +139,29 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", s.admitted.Len())
 	}
 	s.byRow = pl.byRow.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct, accept: s.accept}, func() []int32 {
-		out := make([]int32, s.view.NumRows())
-		s.view.WeightedRTT(s.landmarks, s.weights, s.pct, s.accept, out)
-		return out
+		return pl.weightedRTT(s)
 	})
 	return pl.narrow(ctx, cs, pod, s), nil
+}
+
+// weightedRTT is every row's demand-weighted RTT, as View.WeightedRTT has
+// it, from each landmark's column; columns are memoised apart, so that pods
+// that weigh the same landmarks differently pay only for the mean.
+func (pl *NetworkLatency) weightedRTT(s *cycleState) []int32 {
+	cols := make([][]int32, len(s.landmarks))
+	for i, lm := range s.landmarks {
+		cols[i] = pl.columns.get(memoKey{view: s.view, landmarks: s.landmarks[i : i+1], pct: s.pct, accept: s.accept}, func() []int32 {
+			out := make([]int32, s.view.NumRows())
+			s.view.Column(lm, s.pct, s.accept, out)
+			return out
+		})
+	}
+	if len(cols) == 1 {
+		return cols[0] // never written: readers share it
+	}
+	out := make([]int32, s.view.NumRows())
+	netmap.WeightedMean(cols, s.weights, out)
+	return out
 }
 
 // narrow returns the nodes the pod is evaluated on (pkg/candidates), or nil
@@ -164,18 +182,19 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	logger := klog.FromContext(ctx)
 	fits := candidates.NewAdmission(logger, pod, lister.NodeInfos(), s.intent, s.view).Admits
 	p := candidates.Picker{
-		RTT:      s.byRow,
-		RowNodes: s.view.RowNodes,
-		Fits:     fits,
-		Window:   pl.window,
-		Floor:    int(pl.args.MinCandidates),
+		RTT:          s.byRow,
+		RowNodes:     s.view.RowNodes,
+		RowLocations: s.view.RowLocations,
+		Fits:         fits,
+		Window:       pl.window,
+		Floor:        int(pl.args.MinCandidates),
 	}
 	if s.holdsRows() {
 		p.Eligible = s.eligible
 	}
 	buf := pl.buffers.Get().(*pickBuffers)
 	defer pl.buffers.Put(buf)
-	picked, complete := p.Pick(buf.candidates[:0], &buf.rows)
+	picked, complete := p.Pick(buf.candidates[:0], &buf.scratch)
 	defer func() { buf.candidates = picked[:0] }()
 	if !complete {
 		// The nodes with a known RTT ran out: the ones without one that
@@ -184,15 +203,15 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		// alone: preemption, if it can help, then frees a node there.
 		s.eachUnranked(lister.NodeInfos(), func(node string, row int32) {
 			if fits(node) {
-				picked = append(picked, candidates.Candidate{Node: node, Row: row, RTT: -1})
+				picked = append(picked, candidates.Candidate{Node: node, Row: row, RTT: -1, Location: -1})
 			}
 		})
 	}
 	for _, n := range extra {
 		if row, ok := s.view.Row(n); ok && (!s.holdsRows() || s.eligible(row)) {
-			picked = append(picked, candidates.Candidate{Node: n, Row: row, RTT: s.byRow[row]})
+			picked = append(picked, candidates.Candidate{Node: n, Row: row, RTT: s.byRow[row], Location: -1})
 		} else if !ok && !s.holdsRows() {
-			picked = append(picked, candidates.Candidate{Node: n, Row: -1, RTT: -1})
+			picked = append(picked, candidates.Candidate{Node: n, Row: -1, RTT: -1, Location: -1})
 		}
 	}
 	if len(picked) == 0 {
@@ -203,15 +222,15 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	b := shortlist.NewBuilder(len(picked))
 	names := make(sets.Set[string], len(picked))
 	for _, c := range picked {
-		if names.Has(c.Node) {
-			continue
+		if n := len(names); len(names.Insert(c.Node)) == n {
+			continue // listed already
 		}
-		names.Insert(c.Node)
-		loc := int32(-1)
-		if ref, ok := s.view.Node(c.Node); ok {
-			loc = ref.Location
+		if c.Location < 0 {
+			if ref, ok := s.view.Node(c.Node); ok {
+				c.Location = ref.Location
+			}
 		}
-		b.Add(c.Node, shortlist.Entry{Row: c.Row, Location: loc, RTT: c.RTT})
+		b.Add(c.Node, shortlist.Entry{Row: c.Row, Location: c.Location, RTT: c.RTT})
 	}
 	s.short, s.listed = b.Build(s.view.Snapshot), names
 	shortlist.Write(cs, s.short)
@@ -342,5 +361,5 @@ func (pl *NetworkLatency) PreFilterExtensions() fwk.PreFilterExtensions { return
 // pickBuffers are a PreFilter's scratch slices, reused between cycles.
 type pickBuffers struct {
 	candidates []candidates.Candidate
-	rows       []uint64
+	scratch    candidates.Scratch
 }
