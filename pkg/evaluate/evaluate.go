@@ -13,7 +13,9 @@
 package evaluate
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -127,7 +129,21 @@ type Estimation struct {
 	Masked         int     `json:"masked"`
 	Estimated      int     `json:"estimated"`
 	MedianRelError float64 `json:"medianRelError"`
+	// NearRelError is the median relative error over the masked pairs
+	// among each population's 5 truly nearest sites (NearMasked of them):
+	// the pairs that decide placement, where medianRelError is mostly
+	// long-haul pairs.
+	NearRelError float64 `json:"nearRelError"`
+	NearMasked   int     `json:"nearMasked"`
+	// NearestHit is the share of populations whose nearest site by the
+	// scheduler's view (measured or estimated) is within 1 ms of their
+	// truly nearest.
+	NearestHit float64 `json:"nearestHit"`
 }
+
+// nearSites is how many of a population's nearest sites nearRelError
+// looks at.
+const nearSites = 5
 
 // cluster is the scenario laid out: places, sites, nodes and the map.
 type cluster struct {
@@ -195,7 +211,7 @@ func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
 func layout(ctx context.Context, m *Matrix, sc Scenario, rng *rand.Rand) (*cluster, error) {
 	places := completeCore(m)
 	if len(places) < 2 {
-		return nil, fmt.Errorf("the matrix has fewer than 2 places whose RTT to each other is all known")
+		return nil, incompleteError(m)
 	}
 	c := &cluster{m: m, places: places, siteOf: map[string]int{}, netmap: netmap.New()}
 	c.landmark = func(p int) string { return "users-" + dnsName(m.Places[p]) }
@@ -259,6 +275,46 @@ func layout(ctx context.Context, m *Matrix, sc Scenario, rng *rand.Rand) (*clust
 		c.netmap.Flush()
 	}
 	return c, nil
+}
+
+// incompleteError says why no two places of m have every pair known: how
+// many pairs are unknown, where most of them are, and what would help.
+func incompleteError(m *Matrix) error {
+	if len(m.Places) < 2 {
+		return fmt.Errorf("the table has %d place (%s): evaluate needs at least 2", len(m.Places), strings.Join(m.Places, ""))
+	}
+	type gap struct {
+		place   string
+		missing int
+	}
+	var gaps []gap
+	unknown, noSelf := 0, 0
+	for i, p := range m.Places {
+		n := 0
+		for j := range m.Places {
+			if _, ok := m.RTT(i, j); !ok {
+				n++
+				if i == j {
+					noSelf++
+				}
+			}
+		}
+		unknown += n
+		if n > 0 {
+			gaps = append(gaps, gap{p, n})
+		}
+	}
+	slices.SortFunc(gaps, func(a, b gap) int { return cmp.Or(b.missing-a.missing, strings.Compare(a.place, b.place)) })
+	var worst []string
+	for _, g := range gaps[:min(3, len(gaps))] {
+		worst = append(worst, fmt.Sprintf("%s (%d)", g.place, g.missing))
+	}
+	msg := fmt.Sprintf("of %d places, no 2 have every pair between them known: %d of %d ordered pairs are unknown, most of them at %s",
+		len(m.Places), unknown, len(m.Places)*len(m.Places), strings.Join(worst, ", "))
+	if noSelf > 0 {
+		msg += fmt.Sprintf("; %d places have no RTT to themselves and nothing measured from them to fill it with (--self-rtt sets one)", noSelf)
+	}
+	return errors.New(msg + "; pairs known in one direction are used both ways, so a place needs a value to or from every other")
 }
 
 // completeCore drops, one at a time, the place with the most unknown pairs
@@ -358,27 +414,74 @@ func priceQuantity(v float64) resource.Quantity {
 func (c *cluster) estimationError() *Estimation {
 	e := &Estimation{Masked: len(c.hidden)}
 	view := c.netmap.Current().View(time.Now(), time.Hour)
-	var errs []float64
-	for _, h := range c.hidden {
-		row, ok := view.Row(c.nodes[slices.IndexFunc(c.nodes, func(n *v1.Node) bool { return c.siteOf[n.Name] == h[0] })].Name)
-		if !ok {
-			continue
+	rowOf := map[int]int32{} // site -> its row
+	for _, n := range c.nodes {
+		if row, ok := view.Row(n.Name); ok {
+			rowOf[c.siteOf[n.Name]] = row
 		}
-		lm, ok := view.Landmark(c.landmark(h[1]))
+	}
+	// seen is the scheduler's RTT of a pair, measured or estimated.
+	seen := func(site, place int) (float64, bool) {
+		row, ok := rowOf[site]
 		if !ok {
-			continue
+			return 0, false
+		}
+		lm, ok := view.Landmark(c.landmark(place))
+		if !ok {
+			return 0, false
 		}
 		us, _, ok := view.Value(row, lm, netmap.P50, netmap.AnyEstimate)
-		if !ok {
-			continue
+		return float64(us) / 1000, ok
+	}
+	relError := func(site, place int) (float64, bool) {
+		est, ok := seen(site, place)
+		truth := c.rtt(site, place)
+		if !ok || truth <= 0 {
+			return 0, false
 		}
-		e.Estimated++
-		truth := c.rtt(h[0], h[1])
-		if truth > 0 {
-			errs = append(errs, math.Abs(float64(us)/1000-truth)/truth)
+		return math.Abs(est-truth) / truth, true
+	}
+	hidden := map[[2]int]bool{}
+	var errs []float64
+	for _, h := range c.hidden {
+		hidden[h] = true
+		if _, ok := seen(h[0], h[1]); ok {
+			e.Estimated++
+		}
+		if x, ok := relError(h[0], h[1]); ok {
+			errs = append(errs, x)
 		}
 	}
 	e.MedianRelError = median(errs)
+
+	var near []float64
+	hits := 0
+	for _, p := range c.places {
+		bySite := slices.Clone(c.sites)
+		slices.SortFunc(bySite, func(a, b int) int { return cmp.Compare(c.rtt(a, p), c.rtt(b, p)) })
+		for _, s := range bySite[:min(nearSites, len(bySite))] {
+			if !hidden[[2]int{s, p}] {
+				continue
+			}
+			e.NearMasked++
+			if x, ok := relError(s, p); ok {
+				near = append(near, x)
+			}
+		}
+		chosen, chosenRTT := -1, math.Inf(1)
+		for _, s := range c.sites {
+			if v, ok := seen(s, p); ok && v < chosenRTT {
+				chosen, chosenRTT = s, v
+			}
+		}
+		if chosen >= 0 && c.rtt(chosen, p) <= c.rtt(bySite[0], p)+1 {
+			hits++
+		}
+	}
+	e.NearRelError = median(near)
+	if len(c.places) > 0 {
+		e.NearestHit = float64(hits) / float64(len(c.places))
+	}
 	return e
 }
 

@@ -12,16 +12,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The two measured matrices the quality targets are held to.
-// RIPE Atlas's "None" is the bucket of probes without a country, not a
-// place.
+// The measured matrices the quality targets are held to. tuned says
+// whether the estimator's constants were chosen on the matrix: figures on
+// the others are the ones that say how edgeplace does on a network it has
+// never seen. RIPE Atlas's "None" is the bucket of probes without a
+// country, not a place.
 var matrices = []struct {
 	name, path string
-	columns    Columns
+	format     Format
 	exclude    []string
+	tuned      bool
 }{
-	{"ripe-atlas", "../estimate/testdata/ripe-atlas-country-rtt.csv.gz", Columns{From: "cty1", To: "cty2", RTT: "rtt_avg"}, []string{"None"}},
-	{"aws", "testdata/aws-inter-region-p50-ms.json", Columns{}, nil},
+	{"ripe-atlas", "../estimate/testdata/ripe-atlas-country-rtt.csv.gz", Format{Columns: Columns{From: "cty1", To: "cty2", RTT: "rtt_avg"}}, []string{"None"}, true},
+	{"aws", "testdata/aws-inter-region-p50-ms.json", Format{}, nil, true},
+	{"seattle", "testdata/seattle-median-rtt-ms.txt", Format{}, nil, false},
 }
 
 // Which pairs --mask hides decides much of a run's outcome: on the AWS
@@ -33,12 +37,12 @@ const (
 	maskPods  = 50
 )
 
-func load(t *testing.T, path string, cols Columns, exclude ...string) *Matrix {
+func load(t *testing.T, path string, format Format, exclude ...string) *Matrix {
 	t.Helper()
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
-	m, _, err := Load(f, cols)
+	m, _, err := Load(f, format)
 	require.NoError(t, err)
 	if len(exclude) > 0 {
 		m, err = m.Without(exclude...)
@@ -53,7 +57,8 @@ func TestQualityTargets(t *testing.T) {
 	for _, mx := range matrices {
 		t.Run(mx.name, func(t *testing.T) {
 			t.Parallel()
-			m := load(t, mx.path, mx.columns, mx.exclude...)
+			m := load(t, mx.path, mx.format, mx.exclude...)
+			t.Logf("%s: estimator constants chosen on it: %v", mx.name, mx.tuned)
 			base := Scenario{NodesPerSite: 2, SiteFraction: 0.5, Pods: 200, Seed: 1}
 
 			res, err := Run(context.Background(), m, base)
@@ -68,18 +73,36 @@ func TestQualityTargets(t *testing.T) {
 			t.Logf("edgeplace closes %.1f%% of the gap between stock and the optimum", 100*closed)
 			assert.GreaterOrEqual(t, closed, 0.90)
 
-			var ratios []float64
+			var ratios, near, hits []float64
 			for seed := uint64(1); seed <= maskSeeds; seed++ {
 				masked := base
 				masked.Mask, masked.Seed, masked.Pods = 0.3, seed, maskPods
 				res, err = Run(context.Background(), m, masked)
 				require.NoError(t, err)
 				ratios = append(ratios, res.Edgeplace.MeanRTTms/res.Optimal.MeanRTTms)
+				near, hits = append(near, res.Estimation.NearRelError), append(hits, res.Estimation.NearestHit)
 			}
 			mean, stderr := meanAndStdErr(ratios)
 			t.Logf("mask 0.3, %d draws of %d pods: edgeplace's mean RTT is %.3fx the optimum on average (standard error %.3f; draws from %.3fx to %.3fx)",
 				maskSeeds, maskPods, mean, stderr, slices.Min(ratios), slices.Max(ratios))
-			assert.LessOrEqual(t, mean, 1.10)
+			nearMean, _ := meanAndStdErr(near)
+			hitMean, _ := meanAndStdErr(hits)
+			t.Logf("mask 0.3: nearRelError %.1f%%, nearestHit %.1f%% (means over the draws)", 100*nearMean, 100*hitMean)
+			// Estimates are held to the target on the matrices their
+			// constants were chosen on. On the others the target is not
+			// met yet (bench/README, "Placement quality"): the test
+			// reports how far off they are, and fails if they get worse.
+			masked := func(got, target, today float64, what string) {
+				if mx.tuned {
+					assert.LessOrEqual(t, got, target, what)
+					return
+				}
+				if got > target {
+					t.Logf("%s: %.3f, target %.3f: missed on a matrix the estimator was not tuned on", what, got, target)
+				}
+				assert.LessOrEqual(t, got, today, "%s: worse than when it was last measured", what)
+			}
+			masked(mean, 1.10, 1.25, "mask 0.3, mean RTT over the optimum")
 
 			for _, mask := range []float64{0, 0.3} {
 				reps := base
@@ -89,7 +112,11 @@ func TestQualityTargets(t *testing.T) {
 				r := res.Replicas
 				t.Logf("3 replicas x %d workloads, mask %g: edgeplace %.1fms, stock %.1fms, optimum %.1fms (exact %v)",
 					r.Workloads, mask, r.Edgeplace, r.Stock, r.Optimal, r.Exact)
-				assert.LessOrEqual(t, r.Edgeplace, 1.10*r.Optimal)
+				if mask == 0 {
+					assert.LessOrEqual(t, r.Edgeplace, 1.10*r.Optimal)
+				} else {
+					masked(r.Edgeplace/r.Optimal, 1.10, 1.40, "3 replicas, mask 0.3, mean RTT over the optimum")
+				}
 				assert.Less(t, r.Edgeplace, r.Stock)
 			}
 		})
@@ -99,7 +126,7 @@ func TestQualityTargets(t *testing.T) {
 // TestSLO: with an SLO, edgeplace never places a pod beyond it where a node
 // meets it; stock does not know about SLOs.
 func TestSLO(t *testing.T) {
-	m := load(t, matrices[1].path, matrices[1].columns, matrices[1].exclude...)
+	m := load(t, matrices[1].path, matrices[1].format, matrices[1].exclude...)
 	res, err := Run(context.Background(), m, Scenario{NodesPerSite: 1, SiteFraction: 0.5, Pods: 60, SLO: 40e6, Seed: 3})
 	require.NoError(t, err)
 	assert.Zero(t, res.Edgeplace.SLOViolations)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 )
 
 type evaluateOptions struct {
-	rtt      string
-	columns  evaluate.Columns
+	rtt      []string
+	format   evaluate.Format
 	scenario evaluate.Scenario
 	output   string
 	exclude  []string
@@ -31,33 +32,48 @@ type evaluateOptions struct {
 
 func newEvaluateCommand() *cobra.Command {
 	o := evaluateOptions{
-		columns:  evaluate.Columns{From: "from", To: "to", RTT: "rtt_ms"},
+		format:   evaluate.Format{Columns: evaluate.Columns{From: "from", To: "to", RTT: "rtt_ms"}, Unit: "ms", Missing: "0", SelfRTT: "min"},
 		scenario: evaluate.Scenario{NodesPerSite: 2, SiteFraction: 0.5, Pods: 200, LandmarksPerWorkload: 12, Workloads: 10, Seed: 1},
 		output:   "text",
 		siteCols: evaluate.SiteColumns{ID: "id", Lat: "lat", Lon: "lon"},
 	}
 	cmd := &cobra.Command{
-		Use:   "evaluate --rtt FILE",
+		Use:   "evaluate --rtt FILE [--rtt FILE...]",
 		Short: "Compare edgeplace's placements with the stock scheduler's and the optimum on a measured RTT matrix, no cluster needed",
 		Long: `evaluate turns an RTT matrix into edge sites and user populations: every place
 is a population, a share of them (--site-fraction) also hosts an edge site of
 --nodes-per-site nodes. Places whose RTT to some other place is unknown are
-dropped until every pair left is known. The real kube-scheduler then places
+dropped until every pair left is known; a pair known one way is used both
+ways, and a place without an RTT to itself (the diagonal most published
+matrices leave out) gets --self-rtt's. The real kube-scheduler then places
 pods with the shipped edgeplace profile and, on the same nodes, with the
 stock default profile; the optimum is exact for single pods and for replicas
-where the site subsets can be enumerated, otherwise a Lagrangian lower bound.`,
+where the site subsets can be enumerated, otherwise a Lagrangian lower bound.
+
+--rtt reads CSV with a header (--from-col, --to-col, --rtt-col, and
+--slice-col for time slices), a JSON object of objects, or a square matrix:
+N lines of N numbers, line i measured from place i to each place j (places
+are named by their index). Pairs are kept one way each: line i, value j is
+what a node at i sees of users at j. Several --rtt files are time slices of
+the same places: each pair's median over them is used, or --slice's.`,
 		Example: `  kubectl edgeplace evaluate --rtt pings.csv.gz --from-col src --to-col dst --rtt-col rtt_ms
   kubectl edgeplace evaluate --rtt matrix.json --mask 0.3 --replicas 3 --output json
+  kubectl edgeplace evaluate --rtt slice1.txt --rtt slice2.txt --unit s --missing -1
   kubectl edgeplace evaluate --rtt matrix.json --sites sites.csv --price-col usd_per_mbps --egress 200M --plot placements.png`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.rtt, "rtt", "", "RTT table: CSV with a header (gzip accepted) or a JSON object of objects, in ms")
-	f.StringVar(&o.columns.From, "from-col", o.columns.From, "CSV column naming one end")
-	f.StringVar(&o.columns.To, "to-col", o.columns.To, "CSV column naming the other end")
-	f.StringVar(&o.columns.RTT, "rtt-col", o.columns.RTT, "CSV column with the RTT in ms")
+	f.StringArrayVar(&o.rtt, "rtt", nil, "RTT table: CSV with a header, a JSON object of objects or a square matrix (gzip accepted); repeat for time slices")
+	f.StringVar(&o.format.From, "from-col", o.format.From, "CSV column naming the place measured from (where the node is)")
+	f.StringVar(&o.format.To, "to-col", o.format.To, "CSV column naming the place measured to (where the users are)")
+	f.StringVar(&o.format.RTT, "rtt-col", o.format.RTT, "CSV column with the RTT")
+	f.StringVar(&o.format.SliceColumn, "slice-col", "", "CSV column numbering time slices (each pair's median over them is used)")
+	f.StringVar(&o.format.Slice, "slice", "", "use this one time slice (a --slice-col value, or a file's position from 1) instead of the median")
+	f.StringVar(&o.format.Unit, "unit", o.format.Unit, "unit of the RTTs: ms or s")
+	f.StringVar(&o.format.Missing, "missing", o.format.Missing, "how a square matrix marks an unknown entry: 0, -1 or NaN (NaN always is)")
+	f.StringVar(&o.format.SelfRTT, "self-rtt", o.format.SelfRTT, "RTT a place without its own pair gets to its own users: min (the smallest measured from it) or milliseconds")
 	f.IntVar(&o.scenario.NodesPerSite, "nodes-per-site", o.scenario.NodesPerSite, "nodes at each edge site")
 	f.Float64Var(&o.scenario.SiteFraction, "site-fraction", o.scenario.SiteFraction, "share of the places that host an edge site")
 	f.IntVar(&o.scenario.Pods, "pods", o.scenario.Pods, "single pods, each serving one random population")
@@ -81,20 +97,24 @@ where the site subsets can be enumerated, otherwise a Lagrangian lower bound.`,
 }
 
 func (o *evaluateOptions) run(cmd *cobra.Command, out io.Writer) error {
-	if o.rtt == "" {
+	if len(o.rtt) == 0 {
 		return fmt.Errorf("--rtt: required")
 	}
 	if o.output != "text" && o.output != "json" {
 		return fmt.Errorf("--output: invalid value %q: want text or json", o.output)
 	}
-	file, err := os.Open(o.rtt)
-	if err != nil {
-		return fmt.Errorf("--rtt: %w", err)
+	var tables []io.Reader
+	for _, path := range o.rtt {
+		file, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("--rtt: %w", err)
+		}
+		defer file.Close()
+		tables = append(tables, file)
 	}
-	defer file.Close()
-	m, stats, err := evaluate.Load(file, o.columns)
+	m, stats, err := evaluate.LoadSlices(tables, o.format)
 	if err != nil {
-		return fmt.Errorf("--rtt %s: %w", o.rtt, err)
+		return fmt.Errorf("--rtt %s: %w", strings.Join(o.rtt, ", "), err)
 	}
 	if len(o.exclude) > 0 {
 		if m, err = m.Without(o.exclude...); err != nil {
@@ -140,8 +160,18 @@ func (o *evaluateOptions) run(cmd *cobra.Command, out io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	fmt.Fprintf(out, "%s: %d rows (%d duplicates averaged, %d pairs mirrored, %d unknown); %d places with every pair known, %d edge sites, %d nodes\n",
-		o.rtt, stats.Rows, stats.Duplicates, stats.Mirrored, stats.Missing, res.Places, res.Sites, res.Nodes)
+	fmt.Fprintf(out, "%s (%s): %d values", strings.Join(o.rtt, ", "), stats.Format, stats.Rows)
+	if stats.Slices > 1 {
+		fmt.Fprintf(out, " in %d time slices", stats.Slices)
+	}
+	fmt.Fprintf(out, " (%d duplicates averaged, %d pairs mirrored, %d unknown); %d places with every pair known, %d edge sites, %d nodes\n",
+		stats.Duplicates, stats.Mirrored, stats.Missing, res.Places, res.Sites, res.Nodes)
+	if stats.SelfFilled > 0 {
+		fmt.Fprintf(out, "%d places had no RTT to their own users; each got %s\n", stats.SelfFilled, stats.SelfRule)
+	}
+	for _, w := range stats.Warnings {
+		fmt.Fprintf(out, "warning: %s\n", w)
+	}
 	if res.Pods > 0 {
 		fmt.Fprintf(out, "\n%d single pods", res.Pods)
 		if o.scenario.SLO > 0 {
@@ -183,6 +213,8 @@ func (o *evaluateOptions) run(cmd *cobra.Command, out io.Writer) error {
 	if e := res.Estimation; e != nil {
 		fmt.Fprintf(out, "\nmasked %d pairs; the scheduler estimated %d of them, median relative error %.1f%%\n",
 			e.Masked, e.Estimated, 100*e.MedianRelError)
+		fmt.Fprintf(out, "among each population's 5 nearest sites, median relative error %.1f%% (%d masked pairs); nearest site right to within 1 ms for %.1f%% of populations\n",
+			100*e.NearRelError, e.NearMasked, 100*e.NearestHit)
 	}
 	return nil
 }

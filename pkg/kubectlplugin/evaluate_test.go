@@ -1,6 +1,7 @@
 package kubectlplugin
 
 import (
+	"fmt"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -56,7 +57,7 @@ func TestEvaluateCSVColumnsAndErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(csv, []byte("src,dst,ms\na,a,1\na,b,20\nb,b,2\nb,a,21\nc,c,1\nc,a,40\nc,b,30\n"), 0o644))
 	out, err := runEvaluate(t, "--rtt", csv, "--from-col", "src", "--to-col", "dst", "--rtt-col", "ms", "--pods", "10", "--site-fraction", "1")
 	require.NoError(t, err)
-	assert.Contains(t, out, "7 rows (0 duplicates averaged, 2 pairs mirrored, 0 unknown); 3 places with every pair known, 3 edge sites, 6 nodes")
+	assert.Contains(t, out, "(CSV): 7 values (0 duplicates averaged, 2 pairs mirrored, 0 unknown); 3 places with every pair known, 3 edge sites, 6 nodes")
 	assert.Contains(t, out, "edgeplace")
 
 	_, err = runEvaluate(t, "--rtt", csv)
@@ -67,6 +68,42 @@ func TestEvaluateCSVColumnsAndErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "mask: invalid value 1.5")
 	_, err = runEvaluate(t)
 	assert.ErrorContains(t, err, "--rtt: required")
+}
+
+// TestEvaluateSquareMatrixSlices: time slices of a square matrix without
+// its diagonal, in seconds with -1 for unknown, load through the command's
+// flags; the report says what the places got for their own users.
+func TestEvaluateSquareMatrixSlices(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for i, m := range []string{
+		"0 0.010 0.030\n0.011 0 -1\n0.031 0.020 0\n",
+		"0 0.012 0.034\n0.011 0 0.021\n0.030 0.021 0\n",
+		"0 0.500 0.032\n0.013 0 0.019\n0.029 0.022 0\n", // one slice's spike: the median ignores it
+	} {
+		files = append(files, filepath.Join(dir, fmt.Sprintf("slice%d.txt", i+1)))
+		require.NoError(t, os.WriteFile(files[i], []byte(m), 0o644))
+	}
+	args := []string{"--unit", "s", "--missing", "-1", "--pods", "10", "--site-fraction", "1"}
+	for _, f := range files {
+		args = append(args, "--rtt", f)
+	}
+	out, err := runEvaluate(t, args...)
+	require.NoError(t, err)
+	assert.Contains(t, out, "(square matrix): 17 values in 3 time slices")
+	assert.Contains(t, out, "3 places had no RTT to their own users; each got the smallest RTT measured from the place (--self-rtt min)")
+	assert.Contains(t, out, "3 places with every pair known, 3 edge sites, 6 nodes")
+
+	out, err = runEvaluate(t, append(args, "--slice", "3", "--self-rtt", "0.2", "--output", "json")...)
+	require.NoError(t, err)
+	assert.Contains(t, out, `"places": 3`)
+
+	_, err = runEvaluate(t, "--rtt", files[0])
+	assert.ErrorContains(t, err, `line 2, value 3: invalid value "-1": want a number of 0 or more; if -1 marks a missing entry, pass --missing=-1`)
+	_, err = runEvaluate(t, "--rtt", files[0], "--missing", "-1")
+	require.NoError(t, err, "sub-millisecond values load, with a warning")
+	_, err = runEvaluate(t, "--rtt", files[0], "--unit", "us")
+	assert.ErrorContains(t, err, `--unit: invalid value "us"`)
 }
 
 // TestEvaluateSitesCostAndPlot: with site metadata, prices and egress,
