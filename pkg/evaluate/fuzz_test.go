@@ -15,8 +15,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"x": {"y": 5, "x": 1}}`))
 	f.Add([]byte(`{"x": {"y": -1}}`))
 	f.Add([]byte{0x1f, 0x8b, 0, 0})
-	f.Add([]byte("src,dst,ms\na,b,10\nb,c,5\n"))      // no diagonal
-	f.Add([]byte("0 10 0\n12 0 7\n31 8 0\n"))          // a square matrix
+	f.Add([]byte("src,dst,ms\na,b,10\nb,c,5\n"))        // no diagonal
+	f.Add([]byte("0 10 0\n12 0 7\n31 8 0\n"))           // a square matrix
 	f.Add([]byte("0, 10, NaN\n10, 0, -1\nnan, 7, 0\n")) // NaN, commas, a negative
 	f.Add([]byte("0 1 2\n1 0\n"))                       // a ragged row
 	f.Add([]byte("0 0.01\n0.01 0\n"))                   // seconds

@@ -49,8 +49,8 @@ type Snapshot struct {
 	// locations of row r's nodes, in RowNodes' order.
 	rowLocations   []int32
 	rowLocationsAt []int32
-	locations  []topology.Location
-	rows       []rowInfo
+	locations      []topology.Location
+	rows           []rowInfo
 	// egress is each row's bandwidth facts, apart from rows so that the
 	// hot path reads a compact array.
 	egress   []Egress
