@@ -486,7 +486,7 @@ func (b *builder) readSquare(r io.Reader, f Format, file string) error {
 		return errors.New("no data rows")
 	}
 	if len(rows[0]) != n {
-		return fmt.Errorf("%d rows of %d values: a square matrix has as many rows as values per row", n, len(rows[0]))
+		return fmt.Errorf("%d rows of %d values: a square matrix has as many rows as values per row (a CSV table needs a header naming its columns)", n, len(rows[0]))
 	}
 	if len(b.names) > 0 && len(b.names) != n {
 		return fmt.Errorf("%d places, but the first file has %d: the slices of a matrix must have the same places", n, len(b.names))

@@ -92,6 +92,7 @@ func TestLoadErrors(t *testing.T) {
 		{"0 1 2\n1 0 2\n", "2 rows of 3 values: a square matrix has as many rows as values per row"},
 		{"0 -1\n-1 0\n", `line 1, value 2: invalid value "-1": want a number of 0 or more; if -1 marks a missing entry, pass --missing=-1`},
 		{"0 70000\n70000 0\n", "70000 ms is beyond a minute: is --unit right?"},
+		{"1,2,10\n2,1,11\n2,3,5\n1,3,7\n", "4 rows of 3 values: a square matrix has as many rows as values per row (a CSV table needs a header naming its columns)"},
 		{"", "no data"},
 	}
 	for _, tc := range tests {
