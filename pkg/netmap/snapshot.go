@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"time"
+	"unique"
 
 	"k8s.io/apimachinery/pkg/util/sets"
 
@@ -80,8 +81,11 @@ type Egress struct {
 	BillingZone  string
 }
 
+// egressOf interns the zone's name: a cluster has few zones and many
+// nodes, and a plugin that looks each candidate's zone up by name then
+// reads one shared copy that stays in cache, not one string per node.
 func egressOf(nn *v1alpha1.NodeNetwork) Egress {
-	e := Egress{CapacityMbps: -1, BillingZone: nn.Status.BillingZone}
+	e := Egress{CapacityMbps: -1, BillingZone: unique.Make(nn.Status.BillingZone).Value()}
 	if c := nn.Status.EgressCapacityMbps; c != nil {
 		e.CapacityMbps = *c
 	}

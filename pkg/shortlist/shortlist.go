@@ -37,6 +37,7 @@ type List struct {
 	// them.
 	Snapshot any
 	slots    []slot
+	order    []int32 // slots in the order their nodes were added
 	mask     uint64
 	n        int
 }
@@ -75,7 +76,7 @@ func (b *Builder) Add(name string, e Entry) {
 // Build returns the list of the added nodes, made from snapshot.
 func (b *Builder) Build(snapshot any) *List {
 	size := 1 << bits.Len(uint(len(b.names)+len(b.names)/2)) // load factor at most 2/3
-	l := &List{Snapshot: snapshot, slots: make([]slot, size), mask: uint64(size - 1)}
+	l := &List{Snapshot: snapshot, slots: make([]slot, size), order: make([]int32, 0, len(b.names)), mask: uint64(size - 1)}
 	owner := make([]int32, size) // which added name holds each slot
 	for i, name := range b.names {
 		h := maphash.String(seed, name)
@@ -84,6 +85,7 @@ func (b *Builder) Build(snapshot any) *List {
 			if s.state == slotEmpty {
 				*s = slot{hash: h, entry: b.entries[i], state: slotUnique}
 				owner[j] = int32(i)
+				l.order = append(l.order, int32(j))
 				l.n++
 				break
 			}
@@ -126,6 +128,21 @@ func (l *List) Find(name string) (Entry, int, bool) {
 			return s.entry, int(i), true
 		default:
 			return Entry{}, 0, false
+		}
+	}
+}
+
+// Each calls f with every node's slot and entry that Find would return,
+// in the order the nodes were added: a plugin can work out its per-node
+// facts for the cycle in one pass, in the order the list's maker walked
+// the map, rather than node by node in the framework's order.
+func (l *List) Each(f func(slot int, e Entry)) {
+	if l == nil {
+		return
+	}
+	for _, i := range l.order {
+		if l.slots[i].state == slotUnique {
+			f(int(i), l.slots[i].entry)
 		}
 	}
 }

@@ -33,11 +33,18 @@ func TestList(t *testing.T) {
 			_, ok := l.Get("node-absent")
 			assert.False(t, ok)
 			assert.Equal(t, n, l.Len())
+			visited := map[int]Entry{}
+			l.Each(func(slot int, e Entry) { visited[slot] = e })
+			assert.Len(t, visited, n, "Each visits every listed node once")
+			for slot := range slots {
+				assert.Equal(t, int32(1000)*visited[slot].Row, visited[slot].RTT, "slot %d holds its own entry", slot)
+			}
 		})
 	}
 	var none *List
 	_, ok := none.Get("node-0")
 	assert.False(t, ok, "a cycle without a list finds nothing")
+	none.Each(func(int, Entry) { t.Error("a nil list has no entries") })
 }
 
 func TestCycleState(t *testing.T) {

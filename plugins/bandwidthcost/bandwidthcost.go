@@ -207,10 +207,17 @@ type cycleState struct {
 	// made one from the same snapshot: their rows and locations without a
 	// lookup in the cluster-wide index.
 	short *shortlist.List
-	// costs holds, by shortlist slot, the marginal cost (plus 1) Filter
-	// worked out for Score to reuse; written once per node, by the one
-	// Filter call on it.
-	costs []float64
+	// listed holds, by shortlist slot, each candidate's egress facts,
+	// worked out in PreFilter in one pass over the list: Filter and Score
+	// then cost one lookup in the list per node.
+	listed []listedNode
+}
+
+// listedNode is what Filter and Score need of a shortlisted node.
+type listedNode struct {
+	capacity int64   // from its NodeNetwork, Mbps; -1 unknown
+	cost     float64 // the pod's marginal cost in its zone
+	known    bool    // false: the list has no location for it
 }
 
 func (s *cycleState) Clone() fwk.StateData { return s }
@@ -236,11 +243,17 @@ func (pl *BandwidthCost) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1
 	snap := pl.netmap.Current()
 	s := &cycleState{in: in, view: snap.View(timeZero, 0),
 		marginal: make(map[string]float64, len(pl.zones)), unlisted: pl.other.Marginal(0, in.EgressMbps)}
-	if sl := shortlist.Read(cs); sl != nil && sl.Snapshot == any(snap) {
-		s.short, s.costs = sl, make([]float64, sl.Slots())
-	}
 	for name, zone := range pl.zones {
 		s.marginal[name] = zone.Marginal(pl.ledger.Used(name), in.EgressMbps)
+	}
+	if sl := shortlist.Read(cs); sl != nil && sl.Snapshot == any(snap) {
+		s.short, s.listed = sl, make([]listedNode, sl.Slots())
+		sl.Each(func(slot int, e shortlist.Entry) {
+			if e.Location >= 0 {
+				b := s.view.BillingAt(netmap.NodeRef{Row: e.Row, Location: e.Location})
+				s.listed[slot] = listedNode{capacity: b.CapacityMbps, cost: s.marginalIn(b.BillingZone), known: true}
+			}
+		})
 	}
 	cs.Write(stateKey, s)
 	verdicts.Ensure(cs)
@@ -263,9 +276,9 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 		return nil // capacity is NodeResourcesFit's, and there is no ceiling
 	}
 	node := nodeInfo.Node()
-	billing, slot := s.billing(node)
+	facts := s.facts(node)
 	if !s.in.EgressRequested {
-		if capacity := capacityOf(nodeInfo, billing); capacity >= 0 {
+		if capacity := capacityOf(nodeInfo, facts.capacity); capacity >= 0 {
 			var used int64
 			for _, pi := range nodeInfo.GetPods() {
 				used += pl.egressOf(pi.GetPod())
@@ -280,35 +293,33 @@ func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.
 			}
 		}
 	}
-	cost := s.marginalIn(billing.BillingZone)
-	if s.in.MaxCost >= 0 && cost > s.in.MaxCost {
+	if s.in.MaxCost >= 0 && facts.cost > s.in.MaxCost {
 		verdicts.Reject(cs, Name, ReasonCost)
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonCost)
-	}
-	if slot >= 0 {
-		s.costs[slot] = cost + 1 // Score reads it back; 0 means "not worked out"
 	}
 	return nil
 }
 
-// billing returns a node's egress facts and its slot in the cycle's
-// shortlist (-1 when it has none).
-func (s *cycleState) billing(node *v1.Node) (netmap.Egress, int) {
-	if e, slot, ok := s.short.Find(node.Name); ok && e.Location >= 0 {
-		return s.view.BillingAt(netmap.NodeRef{Row: e.Row, Location: e.Location}), slot
+// facts returns a node's egress capacity (from its NodeNetwork) and the
+// pod's marginal cost there: from the cycle's shortlist when it holds the
+// node, else from the map's cluster-wide index.
+func (s *cycleState) facts(node *v1.Node) listedNode {
+	if _, slot, ok := s.short.Find(node.Name); ok && s.listed[slot].known {
+		return s.listed[slot]
 	}
-	return billingOf(s.view, node.Name, node), -1
+	b := billingOf(s.view, node.Name, node)
+	return listedNode{capacity: b.CapacityMbps, cost: s.marginalIn(b.BillingZone), known: true}
 }
 
 // capacityOf is the node's egress capacity in Mbps: its allocatable
-// extended resource, else its NodeNetwork's; -1 when neither says. The
-// NodeInfo's copy of the allocatable scalar resources is read rather than
-// the Node's: it is usually empty, and already in cache.
-func capacityOf(nodeInfo fwk.NodeInfo, billing netmap.Egress) int64 {
+// extended resource, else what its NodeNetwork says (fallback); -1 when
+// neither says. The NodeInfo's copy of the allocatable scalar resources is
+// read rather than the Node's: it is usually empty, and already in cache.
+func capacityOf(nodeInfo fwk.NodeInfo, fallback int64) int64 {
 	if v, ok := nodeInfo.GetAllocatable().GetScalarResources()[intent.EgressResource]; ok {
 		return v
 	}
-	return billing.CapacityMbps
+	return fallback
 }
 
 func (s *cycleState) marginalIn(zone string) float64 {
@@ -333,13 +344,7 @@ func (pl *BandwidthCost) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, 
 	if s == nil {
 		return 0, nil
 	}
-	var cost float64
-	if _, slot, ok := s.short.Find(nodeInfo.Node().Name); ok && s.costs[slot] > 0 {
-		cost = s.costs[slot] - 1 // Filter worked it out
-	} else {
-		billing, _ := s.billing(nodeInfo.Node())
-		cost = s.marginalIn(billing.BillingZone)
-	}
+	cost := s.facts(nodeInfo.Node()).cost
 	return int64(math.Min(cost*1000, math.MaxInt64/2)), nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/shortlist"
 )
 
 type handle struct{ fwk.Handle }
@@ -140,4 +141,38 @@ func TestSign(t *testing.T) {
 	assert.Equal(t, fwk.Unschedulable, st.Code())
 	_, st = pl.SignPod(context.Background(), pod("q", nil, 0))
 	assert.True(t, st.IsSuccess())
+}
+
+// A node on NetworkLatency's shortlist gets the answers it gets without
+// one: PreFilter's per-slot facts are the map's.
+func TestShortlistedNodesGetTheSameAnswers(t *testing.T) {
+	pl := plugin(t)
+	ctx := context.Background()
+	snap := pl.netmap.Current()
+	ref, ok := snap.View(timeZero, 0).Node("from-map")
+	require.True(t, ok)
+	b := shortlist.NewBuilder(1)
+	b.Add("from-map", shortlist.Entry{Row: ref.Row, Location: ref.Location, RTT: 1000})
+	list := b.Build(snap)
+
+	placed := pod("a", map[string]string{intent.EgressAnnotation: "450M"}, 0)
+	for _, mbps := range []string{"40M", "60M"} {
+		p := pod("p", map[string]string{intent.EgressAnnotation: mbps}, 0)
+		var answers [2]string
+		var scores [2]int64
+		for i, listed := range []bool{false, true} {
+			cs := framework.NewCycleState()
+			if listed {
+				shortlist.Write(cs, list)
+			}
+			_, st := pl.PreFilter(ctx, cs, p, nil)
+			require.True(t, st.IsSuccess())
+			ni := nodeInfo("from-map", "", 0, placed)
+			answers[i] = pl.Filter(ctx, cs, p, ni).Message()
+			scores[i], _ = pl.Score(ctx, cs, p, ni)
+		}
+		assert.Equal(t, answers[0], answers[1], "egress %s", mbps)
+		assert.Equal(t, scores[0], scores[1], "egress %s", mbps)
+		assert.NotZero(t, scores[0], "the map's zone (dear) prices it")
+	}
 }
