@@ -167,9 +167,9 @@ func TestScoring(t *testing.T) {
 			want:   map[string]int64{"a": 100, "b": 50, "c": 25, "d": 0},
 		},
 		{
-			name: "window widens to 20% of the best",
+			name: "window widens to 15% of the best",
 			rtt: map[string]map[string]int64{
-				"a": {"hz": 50_000}, "b": {"hz": 55_000}, "c": {"hz": 60_000},
+				"a": {"hz": 40_000}, "b": {"hz": 43_000}, "c": {"hz": 46_000},
 			},
 			demand: "hz",
 			want:   map[string]int64{"a": 100, "b": 50, "c": 0},

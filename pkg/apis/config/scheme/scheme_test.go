@@ -24,7 +24,7 @@ func TestNetworkLatencyArgsDefaults(t *testing.T) {
 		DefaultDemandWeight: 1,
 		MaxDemandLandmarks:  64,
 		ScoreWindowMin:      metav1Duration(2 * time.Millisecond),
-		ScoreWindowPercent:  20,
+		ScoreWindowPercent:  15,
 		RecordDecisions:     true,
 		MinCandidates:       100,
 	}

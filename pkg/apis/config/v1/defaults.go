@@ -16,7 +16,7 @@ const (
 	DefaultDemandWeight       = int32(1)
 	DefaultMaxDemandLandmarks = int32(64)
 	DefaultScoreWindowMin     = 2 * time.Millisecond
-	DefaultScoreWindowPercent = int32(20)
+	DefaultScoreWindowPercent = int32(15)
 	DefaultMinCandidates      = int32(100)
 )
 
