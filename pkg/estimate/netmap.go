@@ -37,7 +37,8 @@ const (
 // direction (what nodes in the landmark's city measured to users in the
 // node's city), then, for a node in the landmark's own city, the typical RTT
 // between co-located nodes and landmarks, then network coordinates fitted
-// on every fresh measurement.
+// on every fresh measurement, capped by the shortest measured path through
+// a third place (triangle.go).
 // Coordinates cannot represent "same place": a triangle-inequality fit puts
 // a node and the users next door tens of milliseconds apart. It keeps the coordinate space between
 // runs, so it belongs to one map and one goroutine.
@@ -76,6 +77,7 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 	ratio := p90Ratio(view)
 	near := colocation(view)
 	n50, n90, hasNearby := fromPeers(near.measured(view))
+	tri := newTriangle(view, near)
 	bySite, byCity := newPeerGroups(siteOf), newPeerGroups(cityOf)
 	for lm := range width {
 		bySite.reset()
@@ -96,7 +98,8 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 			} else if hasNearby && near.together(r, lm) {
 				out.Set(r, lm, n50, n90, netmap.PeerEstimate)
 			} else if ms, ok := e.predict(view.RowObject(r), view.LandmarkName(lm)); ok {
-				out.Set(r, lm, clampMicros(ms), clampMicros(ms*ratio), netmap.CoordinateEstimate)
+				p50 := tri.bound(view, r, lm, clampMicros(ms))
+				out.Set(r, lm, p50, clampMicros(float64(p50)/1000*ratio), netmap.CoordinateEstimate)
 			}
 		}
 	}

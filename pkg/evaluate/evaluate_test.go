@@ -1,41 +1,77 @@
 package evaluate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/edgeplace/edgeplace/pkg/synthetic"
 )
 
-// The measured matrices the quality targets are held to. tuned says
-// whether the estimator's constants were chosen on the matrix: figures on
-// the others are the ones that say how edgeplace does on a network it has
-// never seen. RIPE Atlas's "None" is the bucket of probes without a
-// country, not a place.
+// The matrices the quality targets are held to. tuned says whether the
+// estimator's constants were chosen on the matrix: figures on the others
+// are the ones that say how edgeplace does on a network it has never seen.
+// RIPE Atlas's "None" is the bucket of probes without a country, not a
+// place.
 var matrices = []struct {
-	name, path string
-	format     Format
-	exclude    []string
-	tuned      bool
+	name  string
+	open  func(t *testing.T) *Matrix
+	tuned bool
+	known misses
 }{
-	{"ripe-atlas", "../estimate/testdata/ripe-atlas-country-rtt.csv.gz", Format{Columns: Columns{From: "cty1", To: "cty2", RTT: "rtt_avg"}}, []string{"None"}, true},
-	{"aws", "testdata/aws-inter-region-p50-ms.json", Format{}, nil, true},
-	{"seattle", "testdata/seattle-median-rtt-ms.txt", Format{}, nil, false},
+	{"ripe-atlas", file("../estimate/testdata/ripe-atlas-country-rtt.csv.gz", Format{Columns: Columns{From: "cty1", To: "cty2", RTT: "rtt_avg"}}, "None"), true,
+		misses{within: 0.83, hit: 0.83}},
+	{"aws", file("testdata/aws-inter-region-p50-ms.json", Format{}), true, misses{}},
+	{"seattle", file("testdata/seattle-median-rtt-ms.txt", Format{}), false,
+		misses{ratio: 1.18, within: 0.88, hit: 0.88, replicas: 1.25}},
+	{"synthetic", syntheticMatrix, false, misses{}},
 }
 
-// Which pairs --mask hides decides much of a run's outcome: on the AWS
-// matrix one draw's ratio to the optimum ranges from 1.0 to 1.6 (standard
-// deviation about 0.1), so the masked target is held to the mean over many
-// draws. Fewer pods per draw buy more draws for the same time.
+// misses are the targets a matrix misses today, each with the figure the
+// test still holds it to: a little under what was measured (the
+// scheduler breaks ties between equally scored nodes at random, so a
+// matrix with many ties moves between runs), so that a change that makes
+// it worse fails. Zero: the target holds.
+type misses struct {
+	ratio    float64 // mean RTT over (1.10x the optimum + 0.5 ms), at most
+	within   float64 // pods within 1 ms of the optimum, at least
+	hit      float64 // nearestHit, at least
+	replicas float64 // 3 replicas masked over the exact optimum, at most
+}
+
+// The protocol (bench/README, "Placement quality"): every seed from 1 to
+// 20, none chosen, 200 single pods each, 2 nodes per site, 30% of the
+// site-to-population pairs hidden.
 const (
-	maskSeeds = 200
-	maskPods  = 50
+	maskSeeds = 20
+	maskPods  = 200
+	maskShare = 0.3
 )
+
+// The targets, on the mean over the draws.
+const (
+	targetRatio    = 1.10 // edgeplace's mean RTT <= targetRatio x the optimum's + targetSlack
+	targetSlackMs  = 0.5
+	targetWithin   = 0.90 // pods within 1 ms of the optimum
+	targetHit      = 0.90 // nearestHit
+	targetReplicas = 1.05 // 3 replicas, masked, over the exact optimum
+)
+
+func file(path string, format Format, exclude ...string) func(t *testing.T) *Matrix {
+	return func(t *testing.T) *Matrix { return load(t, path, format, exclude...) }
+}
 
 func load(t *testing.T, path string, format Format, exclude ...string) *Matrix {
 	t.Helper()
@@ -51,60 +87,113 @@ func load(t *testing.T, path string, format Format, exclude ...string) *Matrix {
 	return m
 }
 
+// syntheticMatrix is pkg/synthetic's RTT model of the 93 operator edge
+// sites (31 provinces x 3 carriers), the one the benchmarks' clusters are
+// made of: distance plus a cross-carrier penalty, where the nearest site
+// to a population is usually its own city's, on its own carrier.
+func syntheticMatrix(t *testing.T) *Matrix {
+	t.Helper()
+	table := map[string]map[string]float64{}
+	for _, a := range synthetic.Sites() {
+		row := map[string]float64{}
+		for _, b := range synthetic.Sites() {
+			row[b.ID()] = float64(synthetic.RTT(a, b)) / float64(time.Millisecond)
+		}
+		table[a.ID()] = row
+	}
+	data, err := json.Marshal(table)
+	require.NoError(t, err)
+	m, _, err := Load(bytes.NewReader(data), Format{})
+	require.NoError(t, err)
+	return m
+}
+
+// qualityRow is one matrix's line of the report.
+type qualityRow struct {
+	name                      string
+	tuned                     bool
+	places, sites             int
+	edgeMs, optMs             float64 // masked: means over the draws
+	within, hit, near         float64
+	replicas                  float64 // 3 replicas, masked, over the optimum
+	replicasExact             bool
+	unmaskedWithin, unmasked3 float64
+}
+
 // TestQualityTargets holds the real scheduler with the shipped profile to
-// the placement targets on both matrices.
+// the placement targets on every matrix, and prints one table of them.
 func TestQualityTargets(t *testing.T) {
+	var mu sync.Mutex
+	var rows []qualityRow
+	t.Cleanup(func() {
+		slices.SortFunc(rows, func(a, b qualityRow) int { return strings.Compare(a.name, b.name) })
+		var out strings.Builder
+		fmt.Fprintf(&out, "\n| matrix | constants chosen on it | places, sites | mask %.1f: mean RTT, edgeplace / optimum | / (%.2fx optimum + %.1f ms) | within 1 ms | nearestHit | nearRelError | 3 replicas masked / optimum | unmasked: within 1 ms, 3 replicas |\n",
+			maskShare, targetRatio, targetSlackMs)
+		out.WriteString("|---|---|---|---|---:|---:|---:|---:|---:|---|\n")
+		for _, r := range rows {
+			bound := "exact"
+			if !r.replicasExact {
+				bound = "bound"
+			}
+			fmt.Fprintf(&out, "| %s | %v | %d, %d | %.2f / %.2f ms = %.3fx | %.3f | %.1f%% | %.1f%% | %.1f%% | %.3fx (%s) | %.1f%%, %.3fx |\n",
+				r.name, r.tuned, r.places, r.sites, r.edgeMs, r.optMs, r.edgeMs/r.optMs, r.edgeMs/(targetRatio*r.optMs+targetSlackMs),
+				100*r.within, 100*r.hit, 100*r.near, r.replicas, bound, 100*r.unmaskedWithin, r.unmasked3)
+		}
+		t.Log(out.String())
+	})
 	for _, mx := range matrices {
 		t.Run(mx.name, func(t *testing.T) {
 			t.Parallel()
-			m := load(t, mx.path, mx.format, mx.exclude...)
-			t.Logf("%s: estimator constants chosen on it: %v", mx.name, mx.tuned)
-			base := Scenario{NodesPerSite: 2, SiteFraction: 0.5, Pods: 200, Seed: 1}
+			m := mx.open(t)
+			row := qualityRow{name: mx.name, tuned: mx.tuned}
+			base := Scenario{NodesPerSite: 2, SiteFraction: 0.5, Pods: maskPods, Seed: 1}
 
 			res, err := Run(context.Background(), m, base)
 			require.NoError(t, err)
-			t.Logf("%d places, %d sites: edgeplace mean %.1fms (%.0f%% within 1ms), stock %.1fms, optimum %.1fms",
-				res.Places, res.Sites, res.Edgeplace.MeanRTTms, 100*res.Edgeplace.Within1msOfOptimal, res.Stock.MeanRTTms, res.Optimal.MeanRTTms)
-			assert.GreaterOrEqual(t, res.Edgeplace.Within1msOfOptimal, 0.95)
-			assert.LessOrEqual(t, res.Edgeplace.MeanRTTms, 1.02*res.Optimal.MeanRTTms+0.5)
+			row.places, row.sites, row.unmaskedWithin = res.Places, res.Sites, res.Edgeplace.Within1msOfOptimal
+			assert.Equal(t, 1.0, res.Edgeplace.Within1msOfOptimal, "unmasked: every pod within 1 ms of the optimum")
 			gap := res.Stock.MeanRTTms - res.Optimal.MeanRTTms
 			require.Positive(t, gap, "stock is not already optimal")
-			closed := (res.Stock.MeanRTTms - res.Edgeplace.MeanRTTms) / gap
-			t.Logf("edgeplace closes %.1f%% of the gap between stock and the optimum", 100*closed)
-			assert.GreaterOrEqual(t, closed, 0.90)
 
-			var ratios, near, hits []float64
+			// held checks a target: it must be met, or be a known miss
+			// that is no worse than its guard (zero: not a known miss).
+			held := func(ok bool, guard float64, noWorse func(float64) bool, format string, args ...any) {
+				switch {
+				case ok:
+				case guard == 0:
+					t.Errorf(format, args...)
+				case !noWorse(guard):
+					t.Errorf("worse than when last measured ("+fmt.Sprint(guard)+"): "+format, args...)
+				default:
+					t.Logf("missed (known; constants chosen on this matrix: %v): "+format, append([]any{mx.tuned}, args...)...)
+				}
+			}
+			atMost := func(got float64) func(float64) bool { return func(g float64) bool { return got <= g } }
+			atLeast := func(got float64) func(float64) bool { return func(g float64) bool { return got >= g } }
+			var edge, opt, within, hit, near []float64
 			for seed := uint64(1); seed <= maskSeeds; seed++ {
 				masked := base
-				masked.Mask, masked.Seed, masked.Pods = 0.3, seed, maskPods
+				masked.Mask, masked.Seed = maskShare, seed
 				res, err = Run(context.Background(), m, masked)
 				require.NoError(t, err)
-				ratios = append(ratios, res.Edgeplace.MeanRTTms/res.Optimal.MeanRTTms)
-				near, hits = append(near, res.Estimation.NearRelError), append(hits, res.Estimation.NearestHit)
+				edge, opt = append(edge, res.Edgeplace.MeanRTTms), append(opt, res.Optimal.MeanRTTms)
+				within = append(within, res.Edgeplace.Within1msOfOptimal)
+				hit, near = append(hit, res.Estimation.NearestHit), append(near, res.Estimation.NearRelError)
 			}
-			mean, stderr := meanAndStdErr(ratios)
-			t.Logf("mask 0.3, %d draws of %d pods: edgeplace's mean RTT is %.3fx the optimum on average (standard error %.3f; draws from %.3fx to %.3fx)",
-				maskSeeds, maskPods, mean, stderr, slices.Min(ratios), slices.Max(ratios))
-			nearMean, _ := meanAndStdErr(near)
-			hitMean, _ := meanAndStdErr(hits)
-			t.Logf("mask 0.3: nearRelError %.1f%%, nearestHit %.1f%% (means over the draws)", 100*nearMean, 100*hitMean)
-			// Estimates are held to the target on the matrices their
-			// constants were chosen on. On the others the target is not
-			// met yet (bench/README, "Placement quality"): the test
-			// reports how far off they are, and fails if they get worse.
-			masked := func(got, target, today float64, what string) {
-				if mx.tuned {
-					assert.LessOrEqual(t, got, target, what)
-					return
-				}
-				if got > target {
-					t.Logf("%s: %.3f, target %.3f: missed on a matrix the estimator was not tuned on", what, got, target)
-				}
-				assert.LessOrEqual(t, got, today, "%s: worse than when it was last measured", what)
-			}
-			masked(mean, 1.10, 1.25, "mask 0.3, mean RTT over the optimum")
+			row.edgeMs, row.optMs = mean(edge), mean(opt)
+			row.within, row.hit, row.near = mean(within), mean(hit), mean(near)
+			ratio := row.edgeMs / (targetRatio*row.optMs + targetSlackMs)
+			perDraw := ratios(edge, opt)
+			_, stderr := meanAndStdErr(perDraw)
+			t.Logf("mask %.1f, seeds 1-%d, %d pods each: edgeplace %.2f ms, optimum %.2f ms (%.3fx; draws %.3fx-%.3fx, standard error %.3f); %.1f%% within 1 ms; nearestHit %.1f%%; nearRelError %.1f%%",
+				maskShare, maskSeeds, maskPods, row.edgeMs, row.optMs, row.edgeMs/row.optMs,
+				slices.Min(perDraw), slices.Max(perDraw), stderr, 100*row.within, 100*row.hit, 100*row.near)
+			held(ratio <= 1, mx.known.ratio, atMost(ratio), "mean RTT %.2f ms over %.2fx the optimum's %.2f ms + %.1f ms (%.3f)", row.edgeMs, targetRatio, row.optMs, targetSlackMs, ratio)
+			held(row.within >= targetWithin, mx.known.within, atLeast(row.within), "%.1f%% of pods within 1 ms of the optimum, target %.0f%%", 100*row.within, 100*targetWithin)
+			held(row.hit >= targetHit, mx.known.hit, atLeast(row.hit), "nearestHit %.1f%%, target %.0f%%", 100*row.hit, 100*targetHit)
 
-			for _, mask := range []float64{0, 0.3} {
+			for _, mask := range []float64{0, maskShare} {
 				reps := base
 				reps.Pods, reps.Replicas, reps.Workloads, reps.LandmarksPerWorkload, reps.Mask = 0, 3, 10, 12, mask
 				res, err = Run(context.Background(), m, reps)
@@ -112,21 +201,38 @@ func TestQualityTargets(t *testing.T) {
 				r := res.Replicas
 				t.Logf("3 replicas x %d workloads, mask %g: edgeplace %.1fms, stock %.1fms, optimum %.1fms (exact %v)",
 					r.Workloads, mask, r.Edgeplace, r.Stock, r.Optimal, r.Exact)
-				if mask == 0 {
-					assert.LessOrEqual(t, r.Edgeplace, 1.10*r.Optimal)
-				} else {
-					masked(r.Edgeplace/r.Optimal, 1.10, 1.40, "3 replicas, mask 0.3, mean RTT over the optimum")
-				}
 				assert.Less(t, r.Edgeplace, r.Stock)
+				if mask == 0 {
+					row.unmasked3 = r.Edgeplace / r.Optimal
+					assert.LessOrEqual(t, r.Edgeplace, 1.10*r.Optimal)
+					continue
+				}
+				row.replicas, row.replicasExact = r.Edgeplace/r.Optimal, r.Exact
+				if r.Exact {
+					held(row.replicas <= targetReplicas, mx.known.replicas, atMost(row.replicas), "3 replicas masked: %.3fx the exact optimum, target %.2fx", row.replicas, targetReplicas)
+				} else {
+					t.Logf("3 replicas masked: %.3fx the Lagrangian bound (no exact optimum to hold the target to)", row.replicas)
+				}
 			}
+			mu.Lock()
+			rows = append(rows, row)
+			mu.Unlock()
 		})
 	}
+}
+
+func ratios(a, b []float64) []float64 {
+	out := make([]float64, len(a))
+	for i := range a {
+		out[i] = a[i] / b[i]
+	}
+	return out
 }
 
 // TestSLO: with an SLO, edgeplace never places a pod beyond it where a node
 // meets it; stock does not know about SLOs.
 func TestSLO(t *testing.T) {
-	m := load(t, matrices[1].path, matrices[1].format, matrices[1].exclude...)
+	m := matrices[1].open(t)
 	res, err := Run(context.Background(), m, Scenario{NodesPerSite: 1, SiteFraction: 0.5, Pods: 60, SLO: 40e6, Seed: 3})
 	require.NoError(t, err)
 	assert.Zero(t, res.Edgeplace.SLOViolations)
