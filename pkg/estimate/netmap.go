@@ -18,7 +18,8 @@ const (
 	// passes leave hosts with few measurements short of where they belong:
 	// on the AWS matrix with 30% of the pairs hidden, placements averaged
 	// 1.098x the optimum with 30 passes and 1.078x with 100 (pkg/evaluate,
-	// 200 draws); on RIPE Atlas, 1.086x and 1.087x.
+	// 200 draws of 50 pods, before TestQualityTargets' fixed protocol); on
+	// RIPE Atlas, 1.086x and 1.087x.
 	firstFitPasses = 100
 	// firstFitBudget bounds the observations of a large map's first fit
 	// (about 4 s on one core), down to minFirstFitPasses; a node there has

@@ -141,9 +141,9 @@ type Estimation struct {
 	NearestHit float64 `json:"nearestHit"`
 }
 
-// nearSites is how many of a population's nearest sites nearRelError
+// NearSites is how many of a population's nearest sites nearRelError
 // looks at.
-const nearSites = 5
+const NearSites = 5
 
 // cluster is the scenario laid out: places, sites, nodes and the map.
 type cluster struct {
@@ -375,9 +375,15 @@ func (c *cluster) rtt(site, place int) float64 {
 
 // bestSite is the site with the lowest RTT to a population, and that RTT.
 func (c *cluster) bestSite(place int) (float64, int) {
+	return c.nearestSite(place, func(s, p int) (float64, bool) { return c.rtt(s, p), true })
+}
+
+// nearestSite is the site with the lowest known RTT to a population by
+// rtt, and that RTT; -1 when rtt knows none.
+func (c *cluster) nearestSite(place int, rtt func(site, place int) (float64, bool)) (float64, int) {
 	best, site := math.Inf(1), -1
 	for _, s := range c.sites {
-		if r := c.rtt(s, place); r < best {
+		if r, ok := rtt(s, place); ok && r < best {
 			best, site = r, s
 		}
 	}
@@ -459,7 +465,7 @@ func (c *cluster) estimationError() *Estimation {
 	for _, p := range c.places {
 		bySite := slices.Clone(c.sites)
 		slices.SortFunc(bySite, func(a, b int) int { return cmp.Compare(c.rtt(a, p), c.rtt(b, p)) })
-		for _, s := range bySite[:min(nearSites, len(bySite))] {
+		for _, s := range bySite[:min(NearSites, len(bySite))] {
 			if !hidden[[2]int{s, p}] {
 				continue
 			}
@@ -468,13 +474,7 @@ func (c *cluster) estimationError() *Estimation {
 				near = append(near, x)
 			}
 		}
-		chosen, chosenRTT := -1, math.Inf(1)
-		for _, s := range c.sites {
-			if v, ok := seen(s, p); ok && v < chosenRTT {
-				chosen, chosenRTT = s, v
-			}
-		}
-		if chosen >= 0 && c.rtt(chosen, p) <= c.rtt(bySite[0], p)+1 {
+		if _, chosen := c.nearestSite(p, seen); chosen >= 0 && c.rtt(chosen, p) <= c.rtt(bySite[0], p)+1 {
 			hits++
 		}
 	}

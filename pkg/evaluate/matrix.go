@@ -28,7 +28,7 @@ type Matrix struct {
 // LoadStats says what a loader did with its input.
 type LoadStats struct {
 	Format     string // "CSV", "JSON" or "square matrix"
-	Rows       int    // values read
+	Values     int    // values read
 	Slices     int    // time slices read (files, or values of the slice column)
 	Duplicates int    // values for a pair already seen in the same slice; pairs keep the mean
 	Mirrored   int    // pairs known in one direction only, used both ways
@@ -132,18 +132,18 @@ func (f Format) selfRule() (float64, error) {
 	return v, nil
 }
 
-// missing says whether a square matrix's entry marks an unknown value.
-func (f Format) missing(token string) bool {
-	if strings.EqualFold(token, "nan") {
-		return true
-	}
+// missingTest returns whether a square matrix's entry marks an unknown
+// value: NaN, or the --missing marker (as written, or as a number).
+func (f Format) missingTest() func(token string) bool {
 	marker := cmp.Or(f.Missing, "0")
-	if token == marker {
-		return true
+	markerValue, markerErr := strconv.ParseFloat(marker, 64)
+	return func(token string) bool {
+		if token == marker || strings.EqualFold(token, "nan") {
+			return true
+		}
+		v, err := strconv.ParseFloat(token, 64)
+		return err == nil && markerErr == nil && v == markerValue
 	}
-	a, errA := strconv.ParseFloat(token, 64)
-	b, errB := strconv.ParseFloat(marker, 64)
-	return errA == nil && errB == nil && a == b
 }
 
 // read adds one table to the builder, in whichever format it is.
@@ -185,22 +185,13 @@ func gunzipped(r io.Reader) (*bufio.Reader, error) {
 // (#), without consuming it (up to the reader's buffer: a longer line
 // comes back cut).
 func peekLine(br *bufio.Reader) string {
-	for n := 64; ; n *= 2 {
-		n = min(n, br.Size())
-		buf, err := br.Peek(n)
-		for line := range strings.Lines(string(buf)) {
-			if text := strings.TrimSpace(line); text == "" || (strings.HasPrefix(text, "#") && strings.HasSuffix(line, "\n")) {
-				continue
-			}
-			if strings.HasSuffix(line, "\n") || err != nil || n == br.Size() {
-				return line
-			}
-			break // cut short: peek further
-		}
-		if err != nil || n == br.Size() {
-			return ""
+	buf, _ := br.Peek(br.Size()) // the whole input is read anyway
+	for line := range strings.Lines(string(buf)) {
+		if text := strings.TrimSpace(line); text != "" && !strings.HasPrefix(text, "#") {
+			return line
 		}
 	}
+	return ""
 }
 
 // isNumberLine says whether a line is only numbers (a square matrix's row).
@@ -266,7 +257,7 @@ func (b *builder) add(from, to string, slice int32, ms float64) {
 		b.stats.Duplicates++
 	}
 	b.values[key] = append(vals, sample{slice, float32(ms)})
-	b.stats.Rows++
+	b.stats.Values++
 	b.stats.maxMs = max(b.stats.maxMs, ms)
 }
 
@@ -493,12 +484,16 @@ func (b *builder) readSquare(r io.Reader, f Format, file string) error {
 	}
 	width := len(strconv.Itoa(n - 1))
 	name := func(i int) string { return fmt.Sprintf("%0*d", width, i) }
+	missing := f.missingTest()
 	for i, fields := range rows {
 		for j, tok := range fields {
-			if f.missing(tok) || (i == j && isZero(tok)) {
+			if missing(tok) {
 				continue
 			}
 			ms, err := parseRTT(tok, b.scale)
+			if i == j && err == nil && ms == 0 {
+				continue // a zero diagonal is a place's own, unmeasured
+			}
 			if err != nil {
 				hint := ""
 				if strings.HasPrefix(tok, "-") {
@@ -510,11 +505,6 @@ func (b *builder) readSquare(r io.Reader, f Format, file string) error {
 		}
 	}
 	return nil
-}
-
-func isZero(tok string) bool {
-	v, err := strconv.ParseFloat(tok, 64)
-	return err == nil && v == 0
 }
 
 // RTT returns the RTT between places i and j in ms.

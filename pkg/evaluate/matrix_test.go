@@ -47,7 +47,7 @@ func TestLoadCSV(t *testing.T) {
 	v, _ = at("c", "c")
 	assert.Equal(t, 1.0, v, "a measured self pair is kept")
 	assert.Equal(t, "CSV", stats.Format)
-	assert.Equal(t, []int{5, 1, 1, 1, 2, 2}, []int{stats.Rows, stats.Slices, stats.Duplicates, stats.Mirrored, stats.Missing, stats.SelfFilled})
+	assert.Equal(t, []int{5, 1, 1, 1, 2, 2}, []int{stats.Values, stats.Slices, stats.Duplicates, stats.Mirrored, stats.Missing, stats.SelfFilled})
 
 	w, err := m.Without("b")
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func TestLoadGzipAndJSON(t *testing.T) {
 	m, stats, err := Load(strings.NewReader(` {"x": {"y": 5, "x": 1}, "y": {"x": 7}}`), Format{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"x", "y"}, m.Places)
-	assert.Equal(t, 3, stats.Rows)
+	assert.Equal(t, 3, stats.Values)
 	assert.Equal(t, 0, stats.Missing)
 	assert.Equal(t, 1, stats.SelfFilled, "y to y")
 }

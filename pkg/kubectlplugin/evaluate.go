@@ -160,7 +160,7 @@ func (o *evaluateOptions) run(cmd *cobra.Command, out io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	fmt.Fprintf(out, "%s (%s): %d values", strings.Join(o.rtt, ", "), stats.Format, stats.Rows)
+	fmt.Fprintf(out, "%s (%s): %d values", strings.Join(o.rtt, ", "), stats.Format, stats.Values)
 	if stats.Slices > 1 {
 		fmt.Fprintf(out, " in %d time slices", stats.Slices)
 	}
@@ -213,8 +213,8 @@ func (o *evaluateOptions) run(cmd *cobra.Command, out io.Writer) error {
 	if e := res.Estimation; e != nil {
 		fmt.Fprintf(out, "\nmasked %d pairs; the scheduler estimated %d of them, median relative error %.1f%%\n",
 			e.Masked, e.Estimated, 100*e.MedianRelError)
-		fmt.Fprintf(out, "among each population's 5 nearest sites, median relative error %.1f%% (%d masked pairs); nearest site right to within 1 ms for %.1f%% of populations\n",
-			100*e.NearRelError, e.NearMasked, 100*e.NearestHit)
+		fmt.Fprintf(out, "among each population's %d nearest sites, median relative error %.1f%% (%d masked pairs); nearest site right to within 1 ms for %.1f%% of populations\n",
+			evaluate.NearSites, 100*e.NearRelError, e.NearMasked, 100*e.NearestHit)
 	}
 	return nil
 }

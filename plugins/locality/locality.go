@@ -103,7 +103,7 @@ func (s *cycleState) judge(node *v1.Node) (string, int64) {
 		return s.reasons[ref.Location], s.scores[ref.Location]
 	}
 	loc := topology.FromLabels(node.Labels)
-	return violation(s.in, loc), s.score(loc)
+	return s.in.LocationViolation(loc), s.score(loc)
 }
 
 // score is the share of the pod's demand whose users are on the location's
@@ -160,7 +160,7 @@ func (pl *Locality) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod,
 	s.scores = make([]int64, s.view.NumLocations())
 	for id := range s.reasons {
 		loc := s.view.Location(int32(id))
-		s.reasons[id], s.scores[id] = violation(in, loc), s.score(loc)
+		s.reasons[id], s.scores[id] = in.LocationViolation(loc), s.score(loc)
 	}
 	if sl := shortlist.Read(cs); sl != nil && sl.Snapshot == any(snap) {
 		s.short = sl
@@ -197,9 +197,6 @@ func (pl *Locality) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, 
 	verdicts.Reject(cs, Name, reason)
 	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reason)
 }
-
-// violation returns the reason a location breaks the pod's constraints, or "".
-func violation(in *intent.Intent, loc topology.Location) string { return in.LocationViolation(loc) }
 
 // PreScore skips pods whose users' carriers are unknown.
 func (pl *Locality) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
@@ -259,7 +256,7 @@ func (pl *Locality) hintNode(_ klog.Logger, pod *v1.Pod, _, newObj any) (fwk.Que
 	if err != nil || in == nil || !in.HasLocation() {
 		return fwk.QueueSkip, nil
 	}
-	if violation(in, topology.FromLabels(node.Labels)) == "" {
+	if in.LocationViolation(topology.FromLabels(node.Labels)) == "" {
 		return fwk.Queue, nil
 	}
 	return fwk.QueueSkip, nil
