@@ -2,6 +2,7 @@ package estimate
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/edgeplace/edgeplace/pkg/netmap"
@@ -13,14 +14,6 @@ const (
 	// minObservations is how many fresh measurements a host needs in a run
 	// for its coordinate to predict: fewer leave a 4-D point undetermined.
 	minObservations = 3
-	// firstFitPasses is how hard a new coordinate space is fitted; later
-	// runs add one pass of the current measurements (incremental). Fewer
-	// passes leave hosts with few measurements short of where they belong:
-	// on the AWS matrix with 30% of the pairs hidden, placements averaged
-	// 1.098x the optimum with 30 passes and 1.078x with 100 (pkg/evaluate,
-	// 200 draws of 50 pods, before TestQualityTargets' fixed protocol); on
-	// RIPE Atlas, 1.086x and 1.087x.
-	firstFitPasses = 100
 	// firstFitBudget bounds the observations of a large map's first fit
 	// (about 4 s on one core), down to minFirstFitPasses; a node there has
 	// tens of landmarks, so each pass moves it many times.
@@ -44,13 +37,19 @@ const (
 // a node and the users next door tens of milliseconds apart. It keeps the coordinate space between
 // runs, so it belongs to one map and one goroutine.
 type MapEstimator struct {
+	params   Params
 	space    *Space
 	hosts    map[string]int // row key or "\x01" + landmark -> host
 	observed []int          // per host: fresh measurements in the last run
 }
 
-// NewMapEstimator returns an estimator with no coordinates yet.
-func NewMapEstimator() *MapEstimator { return &MapEstimator{} }
+// NewMapEstimator returns an estimator with no coordinates yet, with the
+// default parameters.
+func NewMapEstimator() *MapEstimator { return &MapEstimator{params: DefaultParams()} }
+
+// NewMapEstimatorWith returns an estimator with the given parameters, which
+// must be valid (Params.Validate).
+func NewMapEstimatorWith(p Params) *MapEstimator { return &MapEstimator{params: p} }
 
 // Estimate makes estimates for every entry of s that is missing or stale at
 // now, for Map.PublishEstimates. It gives up, returning nil, when ctx ends.
@@ -80,6 +79,14 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 	n50, n90, hasNearby := fromPeers(near.measured(view))
 	tri := newTriangle(view, near)
 	bySite, byCity := newPeerGroups(siteOf), newPeerGroups(cityOf)
+	doubt := 1 + e.params.Margin
+	inflate := func(us int32) int32 { return int32(min(math.Round(float64(us)*doubt), maxRTT)) }
+	set := func(r, lm, p50, p90 int32, src netmap.Source) {
+		if doubt != 1 {
+			p50, p90 = inflate(p50), inflate(p90)
+		}
+		out.Set(r, lm, p50, p90, src)
+	}
 	for lm := range width {
 		bySite.reset()
 		byCity.reset()
@@ -91,16 +98,16 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 				continue
 			}
 			if p50, p90, ok := bySite.median(view, r, lm); ok {
-				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
+				set(r, lm, p50, p90, netmap.PeerEstimate)
 			} else if p50, p90, ok := byCity.median(view, r, lm); ok {
-				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
-			} else if p50, p90, ok := fromPeers(near.reverse(view, r, lm)); ok {
-				out.Set(r, lm, p50, p90, netmap.PeerEstimate)
+				set(r, lm, p50, p90, netmap.PeerEstimate)
+			} else if p50, p90, ok := e.reverse(view, near, r, lm); ok {
+				set(r, lm, p50, p90, netmap.PeerEstimate)
 			} else if hasNearby && near.together(r, lm) {
-				out.Set(r, lm, n50, n90, netmap.PeerEstimate)
+				set(r, lm, n50, n90, netmap.PeerEstimate)
 			} else if ms, ok := e.predict(view.RowObject(r), view.LandmarkName(lm)); ok {
 				p50 := tri.bound(view, r, lm, clampMicros(ms))
-				out.Set(r, lm, p50, clampMicros(float64(p50)/1000*ratio), netmap.CoordinateEstimate)
+				set(r, lm, p50, clampMicros(float64(p50)/1000*ratio), netmap.CoordinateEstimate)
 			}
 		}
 	}
@@ -260,6 +267,15 @@ func (p places) measured(view netmap.View) [2][]float64 {
 	return out
 }
 
+// reverse is the median of what the other direction measured, when the
+// parameters allow it (Params.Reverse).
+func (e *MapEstimator) reverse(view netmap.View, near places, r, lm int32) (p50, p90 int32, ok bool) {
+	if !e.params.Reverse {
+		return 0, 0, false
+	}
+	return fromPeers(near.reverse(view, r, lm))
+}
+
 // predict returns the coordinate estimate, in milliseconds, between a row
 // and a landmark that were both observed enough in the last fit.
 func (e *MapEstimator) predict(rowKey, landmark string) (float64, bool) {
@@ -277,7 +293,7 @@ func (e *MapEstimator) predict(rowKey, landmark string) (float64, bool) {
 func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
 	first := e.space == nil
 	if first {
-		e.space, e.hosts = NewSpace(0, 1), map[string]int{}
+		e.space, e.hosts = newSpace(0, 1, e.params), map[string]int{}
 	}
 	host := func(key string) int {
 		if h, ok := e.hosts[key]; ok {
@@ -315,9 +331,9 @@ func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
 	}
 	passes := 1
 	if first {
-		passes = firstFitPasses
+		passes = e.params.Passes
 		if len(samples)*passes > firstFitBudget {
-			passes = max(minFirstFitPasses, firstFitBudget/len(samples))
+			passes = min(passes, max(minFirstFitPasses, firstFitBudget/len(samples)))
 		}
 	}
 	for range passes {

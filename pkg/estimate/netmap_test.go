@@ -175,3 +175,61 @@ func TestPlaceEstimates(t *testing.T) {
 	assert.Equal(t, netmap.PeerEstimate, src)
 	assert.EqualValues(t, 3000, got, "the median co-located RTT (2, 3 and 4ms)")
 }
+
+// TestParams: the reverse fallback can be switched off, and a margin
+// inflates every estimate and no measurement.
+func TestParams(t *testing.T) {
+	build := func() *netmap.Map {
+		m := netmap.New()
+		m.EnableEstimation(ttl)
+		for _, c := range []string{"hangzhou", "wuhan"} {
+			m.SetLandmarkAt("users-"+c, v1alpha1.Location{City: c, Carrier: "telecom"})
+			m.SetNode("node-"+c, map[string]string{topology.SiteLabel: c, topology.CityLabel: c, topology.CarrierLabel: "telecom"})
+		}
+		m.SetNode("node-wuhan-2", map[string]string{topology.SiteLabel: "wuhan", topology.CityLabel: "wuhan", topology.CarrierLabel: "telecom"})
+		m.SetNodeNetwork(measured("node-hangzhou", now, map[string]int64{"users-hangzhou": 2000, "users-wuhan": 20000}))
+		m.SetNodeNetwork(measured("node-wuhan", now, map[string]int64{"users-wuhan": 3000}))
+		return m
+	}
+	with := func(p Params) netmap.View {
+		require.NoError(t, p.Validate())
+		m := build()
+		m.Flush()
+		m.PublishEstimates(NewMapEstimatorWith(p).Estimate(context.Background(), m.Current(), now, ttl))
+		return m.Flush().View(now, ttl)
+	}
+
+	v := with(DefaultParams())
+	got, _, _ := valueOf(t, v, "node-wuhan", "users-hangzhou", netmap.PeerEstimate)
+	assert.EqualValues(t, 20000, got, "the reverse direction")
+
+	noReverse := DefaultParams()
+	noReverse.Reverse = false
+	_, src, ok := valueOf(t, with(noReverse), "node-wuhan", "users-hangzhou", netmap.AnyEstimate)
+	assert.False(t, ok && src == netmap.PeerEstimate, "without the reverse fallback, no peer estimate stands in")
+
+	margin := DefaultParams()
+	margin.Margin = 0.05
+	v = with(margin)
+	got, _, _ = valueOf(t, v, "node-wuhan", "users-hangzhou", netmap.PeerEstimate)
+	assert.EqualValues(t, 21000, got, "the reverse direction, 5% up")
+	got, _, _ = valueOf(t, v, "node-wuhan-2", "users-wuhan", netmap.PeerEstimate)
+	assert.EqualValues(t, 3150, got, "its site peer's 3ms, 5% up")
+	got, src, _ = valueOf(t, v, "node-wuhan", "users-wuhan", netmap.PeerEstimate)
+	assert.Equal(t, netmap.Measured, src)
+	assert.EqualValues(t, 3000, got, "a measurement is not inflated")
+
+	for _, tc := range []struct {
+		set  func(p *Params)
+		want string
+	}{
+		{func(p *Params) { p.Passes = 0 }, "estimator passes: invalid value 0"},
+		{func(p *Params) { p.Adapt = 0 }, "estimator adapt: invalid value 0"},
+		{func(p *Params) { p.Adapt = 1.5 }, "estimator adapt: invalid value 1.5"},
+		{func(p *Params) { p.Margin = -0.1 }, "estimator margin: invalid value -0.1"},
+	} {
+		p := DefaultParams()
+		tc.set(&p)
+		assert.ErrorContains(t, p.Validate(), tc.want)
+	}
+}

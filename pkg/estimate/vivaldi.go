@@ -13,9 +13,6 @@ const (
 	// dims is the Euclidean part of a coordinate; the height models the
 	// access link every path from a host pays.
 	dims = 4
-	// ce and cc weigh how fast local error and coordinates adapt.
-	ce = 0.25
-	cc = 0.25
 	// minHeight keeps heights positive, as access links are.
 	minHeight = 0.1
 )
@@ -33,21 +30,32 @@ type Coord struct {
 type Space struct {
 	coords []Coord
 	rng    *rand.Rand
+	// adapt is Vivaldi's cc and ce: how fast coordinates and local error
+	// follow a sample (Params.Adapt).
+	adapt float64
+	// height is where a new host's height starts; 0: hosts have none.
+	height float64
 }
 
-// NewSpace returns a space for n hosts, all at the origin with error 1.
+// NewSpace returns a space for n hosts, all at the origin with error 1,
+// fitted with the default parameters.
 func NewSpace(n int, seed uint64) *Space {
-	s := &Space{coords: make([]Coord, n), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-	for i := range s.coords {
-		s.coords[i] = Coord{Height: minHeight, Error: 1}
+	return newSpace(n, seed, DefaultParams())
+}
+
+func newSpace(n int, seed uint64, p Params) *Space {
+	s := &Space{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), adapt: p.Adapt}
+	if p.Heights {
+		s.height = minHeight
 	}
+	s.Grow(n)
 	return s
 }
 
 // Grow adds hosts up to n.
 func (s *Space) Grow(n int) {
 	for len(s.coords) < n {
-		s.coords = append(s.coords, Coord{Height: minHeight, Error: 1})
+		s.coords = append(s.coords, Coord{Height: s.height, Error: 1})
 	}
 }
 
@@ -83,8 +91,8 @@ func (s *Space) update(i, j int, rtt float64) {
 	predicted := dist + a.Height + b.Height
 	w := a.Error / (a.Error + b.Error)
 	sampleErr := math.Abs(predicted-rtt) / rtt
-	a.Error = min(1, sampleErr*ce*w+a.Error*(1-ce*w))
-	delta := cc * w
+	a.Error = min(1, sampleErr*s.adapt*w+a.Error*(1-s.adapt*w))
+	delta := s.adapt * w
 	force := delta * (rtt - predicted) // > 0: too close, move apart
 	// The unit vector of [x_a - x_b, h_a + h_b], whose norm is the predicted
 	// RTT; hosts at the same point move apart in a random direction.
@@ -109,7 +117,9 @@ func (s *Space) update(i, j int, rtt float64) {
 	for k := range dims {
 		a.X[k] += force * dir[k] * dist / predicted
 	}
-	a.Height = max(minHeight, a.Height+force*(a.Height+b.Height)/predicted)
+	if s.height > 0 {
+		a.Height = max(minHeight, a.Height+force*(a.Height+b.Height)/predicted)
+	}
 }
 
 // Fit runs passes over the samples in random order, from the current

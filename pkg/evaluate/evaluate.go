@@ -57,6 +57,9 @@ type Scenario struct {
 	// scheduler.
 	Mask float64
 	Seed uint64
+	// Estimator, if set, replaces the estimator's default parameters for
+	// the hidden pairs.
+	Estimator *estimate.Params
 	// EgressMbps, when positive, gives each single pod that sustained
 	// egress: the edgeplace profile then weighs bandwidth cost too, and
 	// every profile's placements are costed.
@@ -170,6 +173,11 @@ func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
 	if sc.Mask < 0 || sc.Mask >= 1 {
 		return nil, fmt.Errorf("mask: invalid value %g: must be in [0, 1)", sc.Mask)
 	}
+	if sc.Estimator != nil {
+		if err := sc.Estimator.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	rng := rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15))
 	c, err := layout(ctx, m, sc, rng)
 	if err != nil {
@@ -267,7 +275,11 @@ func layout(ctx context.Context, m *Matrix, sc Scenario, rng *rand.Rand) (*clust
 	if sc.Mask > 0 {
 		const ttl = time.Hour
 		c.netmap.EnableEstimation(ttl)
-		est := estimate.NewMapEstimator().Estimate(ctx, snap, now, ttl)
+		estimator := estimate.NewMapEstimator()
+		if sc.Estimator != nil {
+			estimator = estimate.NewMapEstimatorWith(*sc.Estimator)
+		}
+		est := estimator.Estimate(ctx, snap, now, ttl)
 		if est == nil {
 			return nil, ctx.Err()
 		}

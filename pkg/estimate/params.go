@@ -1,0 +1,55 @@
+package estimate
+
+import "fmt"
+
+// Params are the map estimator's choices: how hard and how fast the
+// coordinates are fitted, whether they carry heights, which fallbacks
+// stand in for a missing pair, and how much an estimate is doubted. None
+// is tuned on the matrix it is reported on: pkg/evaluate's
+// TestQualityTargets chooses them leave-one-matrix-out (bench/README,
+// "Placement quality"), and DefaultParams is the choice made on every
+// matrix there.
+type Params struct {
+	// Passes is how many passes over the measurements fit a new coordinate
+	// space; later runs add one pass (an incremental update). A large map's
+	// first fit is held to firstFitBudget observations, down to
+	// minFirstFitPasses.
+	Passes int
+	// Adapt is Vivaldi's cc and ce: the share of a sample's error by which a
+	// host's coordinate and its confidence move, scaled by how unsure the
+	// host is against its peer.
+	Adapt float64
+	// Heights gives each coordinate a height, the access link every path
+	// from the host pays; without, coordinates are points.
+	Heights bool
+	// Reverse lets the other direction stand in for a missing pair (what
+	// nodes in the landmark's city measured to landmarks in the row's
+	// city), after site and city peers and before coordinates.
+	Reverse bool
+	// Margin inflates every estimate by this share of it, so that a
+	// measured RTT wins against an estimate of about the same figure, and
+	// an estimate must beat an SLO by that much.
+	Margin float64
+}
+
+// DefaultParams are the estimator's shipped choices.
+func DefaultParams() Params {
+	return Params{Passes: 100, Adapt: 0.25, Heights: true, Reverse: true, Margin: 0}
+}
+
+// Validate names the first field out of range.
+func (p Params) Validate() error {
+	switch {
+	case p.Passes < 1:
+		return fmt.Errorf("estimator passes: invalid value %d: must be at least 1", p.Passes)
+	case !(p.Adapt > 0 && p.Adapt <= 1):
+		return fmt.Errorf("estimator adapt: invalid value %g: must be in (0, 1]", p.Adapt)
+	case !(p.Margin >= 0 && p.Margin <= 1):
+		return fmt.Errorf("estimator margin: invalid value %g: must be in [0, 1]", p.Margin)
+	}
+	return nil
+}
+
+func (p Params) String() string {
+	return fmt.Sprintf("passes %d, adapt %g, heights %v, reverse %v, margin %g", p.Passes, p.Adapt, p.Heights, p.Reverse, p.Margin)
+}
