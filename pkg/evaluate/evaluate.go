@@ -188,16 +188,19 @@ func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
 		res.Estimation = c.estimationError()
 	}
 
+	// The schedulers' goroutines (cache, metrics, events) end with ctx.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	edge, err := newPlacer(ctx, c.nodes, c.netmap, c.billing(sc))
 	if err != nil {
 		return nil, fmt.Errorf("the edgeplace profile: %w", err)
 	}
+	defer edge.close()
 	stock, err := newPlacer(ctx, c.nodes, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("the stock profile: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer stock.close()
 	edge.factory.Start(ctx.Done())
 	stock.factory.Start(ctx.Done())
 

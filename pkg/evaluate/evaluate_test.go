@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -281,4 +282,27 @@ func meanAndStdErr(xs []float64) (mean, stderr float64) {
 		ss += (x - mean) * (x - mean)
 	}
 	return mean, math.Sqrt(ss / float64(len(xs)-1) / float64(len(xs)))
+}
+
+// TestRunLeavesNothingRunning: a run stops its schedulers' goroutines, so
+// that a test or a tool making hundreds of runs does not pile them up.
+func TestRunLeavesNothingRunning(t *testing.T) {
+	m := matrices[1].open(t)
+	for seed := range uint64(3) {
+		_, err := Run(context.Background(), m, Scenario{NodesPerSite: 1, SiteFraction: 0.5, Pods: 20, Mask: 0.3, Seed: seed})
+		require.NoError(t, err)
+	}
+	// What a scheduler starts and keeps until its context ends, or its
+	// event broadcaster is shut down.
+	marks := []string{"scheduler/backend/cache.(*cacheImpl).run", "metrics.(*MetricAsyncRecorder).run", "(*eventBroadcasterImpl).StartEventWatcher"}
+	left := func() int {
+		buf := make([]byte, 1<<22)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		n := 0
+		for _, mark := range marks {
+			n += strings.Count(stacks, mark)
+		}
+		return n
+	}
+	assert.Eventually(t, func() bool { return left() == 0 }, 10*time.Second, 10*time.Millisecond, "schedulers' goroutines still running: %d", left())
 }

@@ -42,7 +42,12 @@ type placer struct {
 	snapshot *internalcache.Snapshot
 	name     string // the profile's schedulerName
 	logger   klog.Logger
+	events   events.EventBroadcaster
 }
+
+// close stops the event broadcaster's goroutines; the rest of the
+// scheduler's end with the context it was made with.
+func (p *placer) close() { p.events.Shutdown() }
 
 // newPlacer builds the scheduler. With m set it runs the shipped edgeplace
 // profile (manifests/scheduler/config.yaml) with the plugins reading m and,
@@ -74,13 +79,14 @@ func newPlacer(ctx context.Context, nodes []*v1.Node, m *netmap.Map, billing *co
 	}
 	snapshot := internalcache.NewEmptySnapshot()
 	opts = append(opts, scheduler.WithNodeInfoSnapshot(snapshot))
-	sched, err := scheduler.New(ctx, client, factory, nil,
-		profile.NewRecorderFactory(events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})),
-		opts...)
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+	sched, err := scheduler.New(ctx, client, factory, nil, profile.NewRecorderFactory(broadcaster), opts...)
 	if err != nil {
+		broadcaster.Shutdown()
 		return nil, err
 	}
-	p := &placer{client: client, factory: factory, sched: sched, prof: sched.Profiles[name], snapshot: snapshot, name: name, logger: klog.FromContext(ctx)}
+	p := &placer{client: client, factory: factory, sched: sched, prof: sched.Profiles[name], snapshot: snapshot, name: name,
+		logger: klog.FromContext(ctx), events: broadcaster}
 	for _, n := range nodes {
 		sched.Cache.AddNode(p.logger, n)
 	}
