@@ -38,7 +38,7 @@ const (
 // runs, so it belongs to one map and one goroutine.
 type MapEstimator struct {
 	params   Params
-	space    *Space
+	spaces   []*Space // Params.Fits of them, fitted apart
 	hosts    map[string]int // row key or "\x01" + landmark -> host
 	observed []int          // per host: fresh measurements in the last run
 }
@@ -284,16 +284,26 @@ func (e *MapEstimator) predict(rowKey, landmark string) (float64, bool) {
 	if !okA || !okB || e.observed[a] < minObservations || e.observed[b] < minObservations {
 		return 0, false
 	}
-	return e.space.Predict(a, b), true
+	if len(e.spaces) == 1 {
+		return e.spaces[0].Predict(a, b), true
+	}
+	var predictions [8]float64 // Params.Validate bounds Fits
+	for i, sp := range e.spaces {
+		predictions[i] = sp.Predict(a, b)
+	}
+	return Median(predictions[:len(e.spaces)])
 }
 
 // fit feeds every fresh p50 measurement to the coordinate space: many
 // passes the first time, one pass (an incremental update) afterwards. False
 // when ctx ended first.
 func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
-	first := e.space == nil
+	first := e.spaces == nil
 	if first {
-		e.space, e.hosts = newSpace(0, 1, e.params), map[string]int{}
+		e.hosts = map[string]int{}
+		for seed := range uint64(max(1, e.params.Fits)) {
+			e.spaces = append(e.spaces, newSpace(0, seed+1, e.params))
+		}
 	}
 	host := func(key string) int {
 		if h, ok := e.hosts[key]; ok {
@@ -302,7 +312,9 @@ func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
 		h := len(e.observed)
 		e.hosts[key] = h
 		e.observed = append(e.observed, 0)
-		e.space.Grow(h + 1)
+		for _, sp := range e.spaces {
+			sp.Grow(h + 1)
+		}
 		return h
 	}
 	clear(e.observed)
@@ -336,11 +348,23 @@ func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
 			passes = min(passes, max(minFirstFitPasses, firstFitBudget/len(samples)))
 		}
 	}
-	for range passes {
-		if ctx.Err() != nil {
-			return false
+	if first && e.params.ShortFirst && len(samples) > 0 {
+		rtts := make([]float64, len(samples))
+		for i, m := range samples {
+			rtts[i] = m.RTT
 		}
-		e.space.Fit(samples, 1)
+		short, _ := Median(rtts)
+		for _, sp := range e.spaces {
+			sp.short = short
+		}
+	}
+	for _, sp := range e.spaces {
+		for range passes {
+			if ctx.Err() != nil {
+				return false
+			}
+			sp.Fit(samples, 1)
+		}
 	}
 	return true
 }

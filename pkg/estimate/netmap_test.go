@@ -227,6 +227,7 @@ func TestParams(t *testing.T) {
 		{func(p *Params) { p.Adapt = 0 }, "estimator adapt: invalid value 0"},
 		{func(p *Params) { p.Adapt = 1.5 }, "estimator adapt: invalid value 1.5"},
 		{func(p *Params) { p.Margin = -0.1 }, "estimator margin: invalid value -0.1"},
+		{func(p *Params) { p.Fits = 9 }, "estimator fits: invalid value 9"},
 	} {
 		p := DefaultParams()
 		tc.set(&p)

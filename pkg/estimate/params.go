@@ -22,6 +22,14 @@ type Params struct {
 	// Heights gives each coordinate a height, the access link every path
 	// from the host pays; without, coordinates are points.
 	Heights bool
+	// ShortFirst weighs the fit towards short RTTs, the ones placement
+	// hinges on: a sample longer than the fit's median RTT moves
+	// coordinates by the median over its RTT of what it would otherwise.
+	ShortFirst bool
+	// Fits is how many coordinate spaces are fitted apart, from different
+	// random starts; an estimate is the median of their predictions. At
+	// most 8.
+	Fits int
 	// Reverse lets the other direction stand in for a missing pair (what
 	// nodes in the landmark's city measured to landmarks in the row's
 	// city), after site and city peers and before coordinates.
@@ -34,7 +42,7 @@ type Params struct {
 
 // DefaultParams are the estimator's shipped choices.
 func DefaultParams() Params {
-	return Params{Passes: 100, Adapt: 0.25, Heights: true, Reverse: true, Margin: 0}
+	return Params{Passes: 100, Adapt: 0.25, Heights: true, Fits: 1, Reverse: true, Margin: 0}
 }
 
 // Validate names the first field out of range.
@@ -44,6 +52,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("estimator passes: invalid value %d: must be at least 1", p.Passes)
 	case !(p.Adapt > 0 && p.Adapt <= 1):
 		return fmt.Errorf("estimator adapt: invalid value %g: must be in (0, 1]", p.Adapt)
+	case p.Fits < 1 || p.Fits > 8:
+		return fmt.Errorf("estimator fits: invalid value %d: must be in 1..8", p.Fits)
 	case !(p.Margin >= 0 && p.Margin <= 1):
 		return fmt.Errorf("estimator margin: invalid value %g: must be in [0, 1]", p.Margin)
 	}
@@ -51,5 +61,6 @@ func (p Params) Validate() error {
 }
 
 func (p Params) String() string {
-	return fmt.Sprintf("passes %d, adapt %g, heights %v, reverse %v, margin %g", p.Passes, p.Adapt, p.Heights, p.Reverse, p.Margin)
+	return fmt.Sprintf("passes %d, adapt %g, heights %v, short first %v, fits %d, reverse %v, margin %g",
+		p.Passes, p.Adapt, p.Heights, p.ShortFirst, p.Fits, p.Reverse, p.Margin)
 }

@@ -35,6 +35,9 @@ type Space struct {
 	adapt float64
 	// height is where a new host's height starts; 0: hosts have none.
 	height float64
+	// short, when set, is the RTT (ms) above which a sample moves
+	// coordinates less, in proportion (Params.ShortFirst).
+	short float64
 }
 
 // NewSpace returns a space for n hosts, all at the origin with error 1,
@@ -93,6 +96,9 @@ func (s *Space) update(i, j int, rtt float64) {
 	sampleErr := math.Abs(predicted-rtt) / rtt
 	a.Error = min(1, sampleErr*s.adapt*w+a.Error*(1-s.adapt*w))
 	delta := s.adapt * w
+	if s.short > 0 && rtt > s.short {
+		delta *= s.short / rtt
+	}
 	force := delta * (rtt - predicted) // > 0: too close, move apart
 	// The unit vector of [x_a - x_b, h_a + h_b], whose norm is the predicted
 	// RTT; hosts at the same point move apart in a random direction.

@@ -43,6 +43,8 @@ func paramGrid() []estimate.Params {
 		vary(func(p *estimate.Params) { p.Adapt = adapt })
 	}
 	vary(func(p *estimate.Params) { p.Heights = !p.Heights })
+	vary(func(p *estimate.Params) { p.ShortFirst = !p.ShortFirst })
+	vary(func(p *estimate.Params) { p.Fits = 3 })
 	vary(func(p *estimate.Params) { p.Reverse = !p.Reverse })
 	for _, margin := range []float64{0.02, 0.05} {
 		vary(func(p *estimate.Params) { p.Margin = margin })
