@@ -38,7 +38,7 @@ const (
 // runs, so it belongs to one map and one goroutine.
 type MapEstimator struct {
 	params   Params
-	spaces   []*Space // Params.Fits of them, fitted apart
+	spaces   []*Space       // Params.Fits of them, fitted apart
 	hosts    map[string]int // row key or "\x01" + landmark -> host
 	observed []int          // per host: fresh measurements in the last run
 }
