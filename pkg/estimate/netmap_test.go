@@ -26,10 +26,13 @@ var (
 const ttl = 5 * time.Minute
 
 // estimated publishes the map estimator's result for m's current snapshot
-// and returns the view that follows.
+// and returns the view that follows. The estimator has no margin, so that
+// the figures are the fallbacks' own (TestParams checks the margin).
 func estimated(m *netmap.Map) netmap.View {
+	exact := DefaultParams()
+	exact.Margin = 0
 	m.Flush()
-	m.PublishEstimates(NewMapEstimator().Estimate(context.Background(), m.Current(), now, ttl))
+	m.PublishEstimates(NewMapEstimatorWith(exact).Estimate(context.Background(), m.Current(), now, ttl))
 	return m.Flush().View(now, ttl)
 }
 
@@ -199,18 +202,19 @@ func TestParams(t *testing.T) {
 		return m.Flush().View(now, ttl)
 	}
 
-	v := with(DefaultParams())
+	exact := DefaultParams()
+	exact.Margin = 0
+	v := with(exact)
 	got, _, _ := valueOf(t, v, "node-wuhan", "users-hangzhou", netmap.PeerEstimate)
 	assert.EqualValues(t, 20000, got, "the reverse direction")
 
-	noReverse := DefaultParams()
+	noReverse := exact
 	noReverse.Reverse = false
 	_, src, ok := valueOf(t, with(noReverse), "node-wuhan", "users-hangzhou", netmap.AnyEstimate)
 	assert.False(t, ok && src == netmap.PeerEstimate, "without the reverse fallback, no peer estimate stands in")
 
-	margin := DefaultParams()
-	margin.Margin = 0.05
-	v = with(margin)
+	v = with(DefaultParams())
+	require.Equal(t, 0.05, DefaultParams().Margin)
 	got, _, _ = valueOf(t, v, "node-wuhan", "users-hangzhou", netmap.PeerEstimate)
 	assert.EqualValues(t, 21000, got, "the reverse direction, 5% up")
 	got, _, _ = valueOf(t, v, "node-wuhan-2", "users-wuhan", netmap.PeerEstimate)

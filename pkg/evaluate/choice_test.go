@@ -3,7 +3,9 @@ package evaluate
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,29 +26,33 @@ const (
 )
 
 // paramGrid is the default parameters, first so that ties go to them, and
-// each of them moved alone to each other level tried: passes and adapt to
-// both sides. Two full factorials (32 entries each, passes and adapt at
-// two levels each) found no interaction worth the time; they are in
-// bench/results/estimator-grid.txt.
+// each of them moved alone to each other level tried: passes, adapt and
+// the margin to both sides. Two full factorials (32 entries each, passes
+// and adapt at two levels each) found no interaction worth the time; they
+// are in bench/results/estimator-grid.txt.
 func paramGrid() []estimate.Params {
 	d := estimate.DefaultParams()
 	grid := []estimate.Params{d}
 	vary := func(set func(p *estimate.Params)) {
 		p := d
 		set(&p)
-		grid = append(grid, p)
+		if p != d {
+			grid = append(grid, p)
+		}
 	}
-	for _, passes := range []int{30, 300} {
+	for _, passes := range []int{10, 30, 100, 300} {
 		vary(func(p *estimate.Params) { p.Passes = passes })
 	}
-	for _, adapt := range []float64{0.1, 0.5} {
+	for _, adapt := range []float64{0.1, 0.25, 0.5} {
 		vary(func(p *estimate.Params) { p.Adapt = adapt })
 	}
 	vary(func(p *estimate.Params) { p.Heights = !p.Heights })
 	vary(func(p *estimate.Params) { p.ShortFirst = !p.ShortFirst })
-	vary(func(p *estimate.Params) { p.Fits = 3 })
+	for _, fits := range []int{1, 3} {
+		vary(func(p *estimate.Params) { p.Fits = fits })
+	}
 	vary(func(p *estimate.Params) { p.Reverse = !p.Reverse })
-	for _, margin := range []float64{0.02, 0.05} {
+	for _, margin := range []float64{0, 0.02, 0.05, 0.1} {
 		vary(func(p *estimate.Params) { p.Margin = margin })
 	}
 	return grid
@@ -60,7 +66,8 @@ type score struct{ mean, stderr float64 }
 // choiceScores holds, per matrix, each grid entry's score.
 type choiceScores map[string][]score
 
-// pick chooses a grid entry on every matrix but held (none: every matrix).
+// pick chooses a grid entry on every matrix but the held ones (none:
+// every matrix).
 // An entry is judged by its worst matrix: a choice must not buy a gain on
 // one network with a loss on another (judged by the mean over matrices,
 // the Seattle fold chose coordinates without heights for RIPE Atlas's
@@ -68,7 +75,7 @@ type choiceScores map[string][]score
 // first, the default foremost, within one standard error of the best: the
 // scheduler breaks ties between equal nodes at random, and differences
 // below that moved the choice from one run to the next.
-func (s choiceScores) pick(held string) int {
+func (s choiceScores) pick(held ...string) int {
 	best := -1
 	var bestScore score
 	for i := range s.entries() {
@@ -84,12 +91,12 @@ func (s choiceScores) pick(held string) int {
 	return best
 }
 
-// worst is a grid entry's score on its worst matrix but held.
-func (s choiceScores) worst(i int, held string) (score, bool) {
+// worst is a grid entry's score on its worst matrix but the held ones.
+func (s choiceScores) worst(i int, held []string) (score, bool) {
 	var worst score
 	ok := false
 	for name, scores := range s {
-		if name != held && (!ok || scores[i].mean > worst.mean) {
+		if !slices.Contains(held, name) && (!ok || scores[i].mean > worst.mean) {
 			worst, ok = scores[i], true
 		}
 	}
@@ -110,12 +117,20 @@ var (
 )
 
 // chosenParams scores the grid on every matrix once per test binary and
-// returns the parameters chosen without the held matrix.
-func chosenParams(t *testing.T, held string) estimate.Params {
+// returns the parameters chosen without the network's matrices (none:
+// with every matrix). Matrices of one network are held out together: the
+// Seattle slice would otherwise vouch for a choice on the Seattle median.
+func chosenParams(t *testing.T, network string) estimate.Params {
 	t.Helper()
 	choiceOnce.Do(func() { choice, choiceErr = scoreGrid(t) })
 	require.NoError(t, choiceErr)
-	return paramGrid()[choice.pick(held)]
+	var held []string
+	for _, mx := range matrices {
+		if mx.network == network {
+			held = append(held, mx.name)
+		}
+	}
+	return paramGrid()[choice.pick(held...)]
 }
 
 // scoreGrid runs the choice draws for every matrix and grid entry, one
@@ -144,7 +159,7 @@ func scoreGrid(t *testing.T) (choiceScores, error) {
 				var draws []float64
 				for seed := uint64(chooseFirstSeed); seed < chooseFirstSeed+chooseSeeds; seed++ {
 					res, err := Run(context.Background(), loaded[j.matrix], Scenario{
-						NodesPerSite: 2, SiteFraction: 0.5, Pods: maskPods, Mask: maskShare, Seed: seed, Estimator: &p})
+						NodesPerSite: 2, SiteFraction: 0.5, Pods: maskPods, Mask: maskShare, Seed: seed, Estimator: &p, Repeatable: true})
 					if err != nil {
 						mu.Lock()
 						firstErr = fmt.Errorf("%s, %v, seed %d: %w", matrices[j.matrix].name, p, seed, err)
@@ -178,7 +193,7 @@ func scoreGrid(t *testing.T) (choiceScores, error) {
 		for _, mx := range matrices {
 			fmt.Fprintf(&out, " %s %.3f±%.3f", mx.name, scores[mx.name][i].mean, scores[mx.name][i].stderr)
 		}
-		worst, _ := scores.worst(i, "")
+		worst, _ := scores.worst(i, nil)
 		fmt.Fprintf(&out, " worst %.4f\n", worst.mean)
 	}
 	t.Log(out.String())
@@ -186,28 +201,36 @@ func scoreGrid(t *testing.T) (choiceScores, error) {
 }
 
 // TestShippedParams holds the estimator's defaults to the choice made on
-// every matrix.
+// every network: the choice, or worse than it on the worst matrix by no
+// more than two standard errors of the difference. The choice itself can
+// move between runs by less than that (the scheduler breaks ties between
+// equal nodes at random, and Seattle's 10 ms steps make many), so a
+// default is changed only on a difference beyond it.
 func TestShippedParams(t *testing.T) {
 	chosenParams(t, "")
-	chosen := paramGrid()[choice.pick("")]
-	worst, _ := choice.worst(0, "")
-	t.Logf("chosen on every matrix: %v; shipped: %v (worst matrix %.4f)", chosen, estimate.DefaultParams(), worst.mean)
-	assert.Equal(t, estimate.DefaultParams(), chosen, "the grid places better than the shipped parameters, by more than the draws' noise")
+	best := choice.pick()
+	shipped, _ := choice.worst(0, nil)
+	chosen, _ := choice.worst(best, nil)
+	t.Logf("chosen on every network: %v (worst matrix %.4f ± %.4f); shipped: %v (%.4f ± %.4f)",
+		paramGrid()[best], chosen.mean, chosen.stderr, estimate.DefaultParams(), shipped.mean, shipped.stderr)
+	assert.LessOrEqual(t, shipped.mean-chosen.mean, 2*math.Hypot(shipped.stderr, chosen.stderr),
+		"the grid places better than the shipped parameters, by more than the draws' noise")
 }
 
 func TestPick(t *testing.T) {
 	for name, tc := range map[string]struct {
 		scores choiceScores
-		held   string
+		held   []string
 		want   int
 	}{
-		"clearly better": {choiceScores{"a": {{1.10, 0.01}, {1.05, 0.01}}, "b": {{1.10, 0.01}, {1.06, 0.01}}}, "", 1},
-		"within one standard error of the best: the first": {choiceScores{"a": {{1.10, 0.01}, {1.095, 0.01}}, "b": {{1.08, 0.01}, {1.07, 0.01}}}, "", 0},
-		"judged by the worst matrix, not the mean":         {choiceScores{"a": {{1.10, 0.001}, {1.00, 0.001}}, "b": {{1.10, 0.001}, {1.15, 0.001}}}, "", 0},
-		"the held matrix does not count":                   {choiceScores{"a": {{1.10, 0.001}, {1.00, 0.001}}, "b": {{1.10, 0.001}, {1.15, 0.001}}}, "b", 1},
-		"a tie goes to the lower index":                    {choiceScores{"a": {{1.1, 0}, {1.1, 0}}}, "", 0},
-		"nothing left to choose on":                        {choiceScores{"a": {{1, 0}}}, "a", -1},
+		"clearly better": {choiceScores{"a": {{1.10, 0.01}, {1.05, 0.01}}, "b": {{1.10, 0.01}, {1.06, 0.01}}}, nil, 1},
+		"within one standard error of the best: the first": {choiceScores{"a": {{1.10, 0.01}, {1.095, 0.01}}, "b": {{1.08, 0.01}, {1.07, 0.01}}}, nil, 0},
+		"judged by the worst matrix, not the mean":         {choiceScores{"a": {{1.10, 0.001}, {1.00, 0.001}}, "b": {{1.10, 0.001}, {1.15, 0.001}}}, nil, 0},
+		"the held matrix does not count":                   {choiceScores{"a": {{1.10, 0.001}, {1.00, 0.001}}, "b": {{1.10, 0.001}, {1.15, 0.001}}}, []string{"b"}, 1},
+		"every held matrix is left out":                    {choiceScores{"a": {{1.10, 0.001}, {1.00, 0.001}}, "b": {{1.10, 0.001}, {1.15, 0.001}}, "c": {{1.10, 0.001}, {1.12, 0.001}}}, []string{"b", "c"}, 1},
+		"a tie goes to the lower index":                    {choiceScores{"a": {{1.1, 0}, {1.1, 0}}}, nil, 0},
+		"nothing left to choose on":                        {choiceScores{"a": {{1, 0}}}, []string{"a"}, -1},
 	} {
-		assert.Equal(t, tc.want, tc.scores.pick(tc.held), name)
+		assert.Equal(t, tc.want, tc.scores.pick(tc.held...), name)
 	}
 }

@@ -60,6 +60,10 @@ type Scenario struct {
 	// Estimator, if set, replaces the estimator's default parameters for
 	// the hidden pairs.
 	Estimator *estimate.Params
+	// Repeatable makes a run repeat itself exactly, however busy the
+	// machine: ties between equally scored nodes fall the same way every
+	// time (newPlacer says how, and what it costs).
+	Repeatable bool
 	// EgressMbps, when positive, gives each single pod that sustained
 	// egress: the edgeplace profile then weighs bandwidth cost too, and
 	// every profile's placements are costed.
@@ -191,12 +195,12 @@ func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
 	// The schedulers' goroutines (cache, metrics, events) end with ctx.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	edge, err := newPlacer(ctx, c.nodes, c.netmap, c.billing(sc))
+	edge, err := newPlacer(ctx, c.nodes, c.netmap, c.billing(sc), sc.Repeatable)
 	if err != nil {
 		return nil, fmt.Errorf("the edgeplace profile: %w", err)
 	}
 	defer edge.close()
-	stock, err := newPlacer(ctx, c.nodes, nil, nil)
+	stock, err := newPlacer(ctx, c.nodes, nil, nil, sc.Repeatable)
 	if err != nil {
 		return nil, fmt.Errorf("the stock profile: %w", err)
 	}

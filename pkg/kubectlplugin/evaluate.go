@@ -83,6 +83,7 @@ the same places: each pair's median over them is used, or --slice's.`,
 	f.DurationVar(&o.scenario.SLO, "slo", 0, "p90 RTT bound of the single pods (0: none)")
 	f.Float64Var(&o.scenario.Mask, "mask", 0, "share of site-to-population pairs hidden from the scheduler (scored on the full truth)")
 	f.Uint64Var(&o.scenario.Seed, "seed", o.scenario.Seed, "random seed")
+	f.BoolVar(&o.scenario.Repeatable, "repeatable", false, "the same figures on every run: evaluate every node with one worker, so that ties between equal nodes always fall the same way (the shipped profile breaks them in no fixed order)")
 	f.StringSliceVar(&o.exclude, "exclude", nil, "places to leave out (for example a bucket of unknown locations)")
 	f.StringVar(&o.output, "output", o.output, "text or json")
 	f.StringVar(&o.sites, "sites", "", "site metadata: CSV with a header (gzip accepted), one row per place")
