@@ -37,19 +37,23 @@ const (
 // a node and the users next door tens of milliseconds apart. It keeps the coordinate space between
 // runs, so it belongs to one map and one goroutine.
 type MapEstimator struct {
-	params   Params
-	spaces   []*Space       // Params.Fits of them, fitted apart
-	hosts    map[string]int // row key or "\x01" + landmark -> host
-	observed []int          // per host: fresh measurements in the last run
+	params    Params
+	fallbacks []fallback     // params.Fallbacks, parsed
+	spaces    []*Space       // Params.Fits of them, fitted apart
+	hosts     map[string]int // row key or "\x01" + landmark -> host
+	observed  []int          // per host: fresh measurements in the last run
 }
 
 // NewMapEstimator returns an estimator with no coordinates yet, with the
 // default parameters.
-func NewMapEstimator() *MapEstimator { return &MapEstimator{params: DefaultParams()} }
+func NewMapEstimator() *MapEstimator { return NewMapEstimatorWith(DefaultParams()) }
 
 // NewMapEstimatorWith returns an estimator with the given parameters, which
 // must be valid (Params.Validate).
-func NewMapEstimatorWith(p Params) *MapEstimator { return &MapEstimator{params: p} }
+func NewMapEstimatorWith(p Params) *MapEstimator {
+	fallbacks, _ := parseFallbacks(p.Fallbacks)
+	return &MapEstimator{params: p, fallbacks: fallbacks}
+}
 
 // Estimate makes estimates for every entry of s that is missing or stale at
 // now, for Map.PublishEstimates. It gives up, returning nil, when ctx ends.
@@ -97,17 +101,29 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 			if _, fresh := view.RTT(r, lm, netmap.P50); fresh {
 				continue
 			}
-			if p50, p90, ok := bySite.median(view, r, lm); ok {
-				set(r, lm, p50, p90, netmap.PeerEstimate)
-			} else if p50, p90, ok := byCity.median(view, r, lm); ok {
-				set(r, lm, p50, p90, netmap.PeerEstimate)
-			} else if p50, p90, ok := e.reverse(view, near, r, lm); ok {
-				set(r, lm, p50, p90, netmap.PeerEstimate)
-			} else if hasNearby && near.together(r, lm) {
-				set(r, lm, n50, n90, netmap.PeerEstimate)
-			} else if ms, ok := e.predict(view.RowObject(r), view.LandmarkName(lm)); ok {
-				p50 := tri.bound(view, r, lm, clampMicros(ms))
-				set(r, lm, p50, clampMicros(float64(p50)/1000*ratio), netmap.CoordinateEstimate)
+			for _, f := range e.fallbacks {
+				var p50, p90 int32
+				ok, src := false, netmap.PeerEstimate
+				switch f {
+				case fromSite:
+					p50, p90, ok = bySite.median(view, r, lm)
+				case fromCity:
+					p50, p90, ok = byCity.median(view, r, lm)
+				case fromReverse:
+					p50, p90, ok = fromPeers(near.reverse(view, r, lm))
+				case fromColocated:
+					p50, p90, ok = n50, n90, hasNearby && near.together(r, lm)
+				case fromCoordinates:
+					var ms float64
+					if ms, ok = e.predict(view.RowObject(r), view.LandmarkName(lm)); ok {
+						p50 = tri.bound(view, r, lm, clampMicros(ms))
+						p90, src = clampMicros(float64(p50)/1000*ratio), netmap.CoordinateEstimate
+					}
+				}
+				if ok {
+					set(r, lm, p50, p90, src)
+					break
+				}
 			}
 		}
 	}
@@ -265,15 +281,6 @@ func (p places) measured(view netmap.View) [2][]float64 {
 		}
 	}
 	return out
-}
-
-// reverse is the median of what the other direction measured, when the
-// parameters allow it (Params.Reverse).
-func (e *MapEstimator) reverse(view netmap.View, near places, r, lm int32) (p50, p90 int32, ok bool) {
-	if !e.params.Reverse {
-		return 0, 0, false
-	}
-	return fromPeers(near.reverse(view, r, lm))
 }
 
 // predict returns the coordinate estimate, in milliseconds, between a row

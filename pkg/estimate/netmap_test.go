@@ -209,7 +209,7 @@ func TestParams(t *testing.T) {
 	assert.EqualValues(t, 20000, got, "the reverse direction")
 
 	noReverse := exact
-	noReverse.Reverse = false
+	noReverse.Fallbacks = "site,city,colocated,coordinates"
 	_, src, ok := valueOf(t, with(noReverse), "node-wuhan", "users-hangzhou", netmap.AnyEstimate)
 	assert.False(t, ok && src == netmap.PeerEstimate, "without the reverse fallback, no peer estimate stands in")
 
@@ -232,6 +232,8 @@ func TestParams(t *testing.T) {
 		{func(p *Params) { p.Adapt = 1.5 }, "estimator adapt: invalid value 1.5"},
 		{func(p *Params) { p.Margin = -0.1 }, "estimator margin: invalid value -0.1"},
 		{func(p *Params) { p.Fits = 9 }, "estimator fits: invalid value 9"},
+		{func(p *Params) { p.Fallbacks = "site,peers" }, `estimator fallbacks: invalid value "site,peers": "peers" is none of`},
+		{func(p *Params) { p.Fallbacks = "site,city,site" }, `"site" is named twice`},
 	} {
 		p := DefaultParams()
 		tc.set(&p)

@@ -1,6 +1,9 @@
 package estimate
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Params are the map estimator's choices: how hard and how fast the
 // coordinates are fitted, whether they carry heights, which fallbacks
@@ -30,10 +33,18 @@ type Params struct {
 	// random starts; an estimate is the median of their predictions. At
 	// most 8.
 	Fits int
-	// Reverse lets the other direction stand in for a missing pair (what
-	// nodes in the landmark's city measured to landmarks in the row's
-	// city), after site and city peers and before coordinates.
-	Reverse bool
+	// Fallbacks is the order in which estimates stand in for a missing
+	// pair, comma-separated; the first that has one gives it:
+	//   - site: the median of what the row's site peers measured;
+	//   - city: the same for its city and carrier;
+	//   - reverse: the other direction, what nodes in the landmark's city
+	//     measured to landmarks in the row's city;
+	//   - colocated: for a landmark in the row's own city, the median RTT
+	//     of every measured co-located pair;
+	//   - coordinates: network coordinates, capped by the shortest
+	//     measured path through a third place.
+	// A fallback left out is not used.
+	Fallbacks string
 	// Margin inflates every estimate by this share of it, so that a
 	// measured RTT wins against an estimate of about the same figure, and
 	// an estimate must beat an SLO by that much. The shipped 5% was chosen
@@ -42,9 +53,12 @@ type Params struct {
 	Margin float64
 }
 
+// DefaultFallbacks is the shipped order of the fallbacks.
+const DefaultFallbacks = "site,city,reverse,colocated,coordinates"
+
 // DefaultParams are the estimator's shipped choices.
 func DefaultParams() Params {
-	return Params{Passes: 30, Adapt: 0.25, Heights: true, Fits: 1, Reverse: true, Margin: 0.05}
+	return Params{Passes: 30, Adapt: 0.25, Heights: true, Fits: 1, Fallbacks: DefaultFallbacks, Margin: 0.05}
 }
 
 // Validate names the first field out of range.
@@ -59,10 +73,43 @@ func (p Params) Validate() error {
 	case !(p.Margin >= 0 && p.Margin <= 1):
 		return fmt.Errorf("estimator margin: invalid value %g: must be in [0, 1]", p.Margin)
 	}
-	return nil
+	_, err := parseFallbacks(p.Fallbacks)
+	return err
 }
 
 func (p Params) String() string {
-	return fmt.Sprintf("passes %d, adapt %g, heights %v, short first %v, fits %d, reverse %v, margin %g",
-		p.Passes, p.Adapt, p.Heights, p.ShortFirst, p.Fits, p.Reverse, p.Margin)
+	return fmt.Sprintf("passes %d, adapt %g, heights %v, short first %v, fits %d, fallbacks %s, margin %g",
+		p.Passes, p.Adapt, p.Heights, p.ShortFirst, p.Fits, p.Fallbacks, p.Margin)
+}
+
+type fallback uint8
+
+const (
+	fromSite fallback = iota
+	fromCity
+	fromReverse
+	fromColocated
+	fromCoordinates
+)
+
+var fallbackNames = map[string]fallback{
+	"site": fromSite, "city": fromCity, "reverse": fromReverse, "colocated": fromColocated, "coordinates": fromCoordinates,
+}
+
+// parseFallbacks reads Params.Fallbacks: known names, each once.
+func parseFallbacks(s string) ([]fallback, error) {
+	var out []fallback
+	seen := map[fallback]bool{}
+	for name := range strings.SplitSeq(s, ",") {
+		f, ok := fallbackNames[strings.TrimSpace(name)]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("estimator fallbacks: invalid value %q: %q is none of site, city, reverse, colocated, coordinates", s, name)
+		case seen[f]:
+			return nil, fmt.Errorf("estimator fallbacks: invalid value %q: %q is named twice", s, name)
+		}
+		seen[f] = true
+		out = append(out, f)
+	}
+	return out, nil
 }

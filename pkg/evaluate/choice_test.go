@@ -51,7 +51,16 @@ func paramGrid() []estimate.Params {
 	for _, fits := range []int{1, 3} {
 		vary(func(p *estimate.Params) { p.Fits = fits })
 	}
-	vary(func(p *estimate.Params) { p.Reverse = !p.Reverse })
+	for _, order := range []string{
+		estimate.DefaultFallbacks,
+		"site,city,colocated,coordinates",         // no reverse direction
+		"site,city,colocated,reverse,coordinates", // co-located first
+		"site,city,colocated,coordinates,reverse", // reverse last
+		"city,site,reverse,colocated,coordinates", // city before site
+		"site,city,reverse,coordinates",           // no co-located median
+	} {
+		vary(func(p *estimate.Params) { p.Fallbacks = order })
+	}
 	for _, margin := range []float64{0, 0.02, 0.05, 0.1} {
 		vary(func(p *estimate.Params) { p.Margin = margin })
 	}
