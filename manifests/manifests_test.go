@@ -66,6 +66,22 @@ func TestKustomization(t *testing.T) {
 		}
 	}
 
+	// Every image comes from one registry, through the kustomization's
+	// images block, so that `kustomize edit set image` moves them all.
+	var images []string
+	for _, r := range resources.Resources() {
+		containers, err := r.GetSlice("spec.template.spec.containers")
+		if err != nil {
+			continue
+		}
+		for _, c := range containers {
+			images = append(images, c.(map[string]any)["image"].(string))
+		}
+	}
+	assert.ElementsMatch(t, []string{
+		"ghcr.io/edgeplace/edgeplace-scheduler:latest", "ghcr.io/edgeplace/edgeplace-probe:latest", "ghcr.io/edgeplace/edgeplace-responder:latest",
+	}, images)
+
 	cm, err := resources.GetById(resourceID("ConfigMap", "kube-system", "edgeplace-scheduler-config"))
 	require.NoError(t, err, "the Deployment mounts this ConfigMap by name")
 	data := cm.GetDataMap()
