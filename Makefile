@@ -11,8 +11,18 @@ RACE_PKGS := ./pkg/netmap/... ./plugins/... ./pkg/probe/... ./pkg/responder/... 
 
 all: build
 
+# Every binary's --version names its release, commit and Kubernetes
+# release (pkg/version); kube-scheduler's own build-info metric gets the
+# Kubernetes release too.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+K8S_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes)
+VERSION_PKG := github.com/edgeplace/edgeplace/pkg/version
+LDFLAGS     := -X $(VERSION_PKG).release=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT) \
+  -X $(VERSION_PKG).kubernetesRelease=$(K8S_VERSION) -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION)
+
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 # Unit tests, race tests of the concurrent parts, then the integration tests
 # against the embedded control plane and the real scheduler binary.
@@ -65,7 +75,7 @@ $(BIN)/etcd:
 	hack/install-etcd.sh
 
 $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe: FORCE
-	$(GO) build -o $@ ./cmd/$(notdir $@)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/$(notdir $@)
 
 # Every fuzz target for FUZZTIME each (their seed corpora also run in
 # `make unit`, as ordinary tests).

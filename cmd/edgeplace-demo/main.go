@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/edgeplace/edgeplace/pkg/demo"
+	"github.com/edgeplace/edgeplace/pkg/version"
 )
 
 func main() {
@@ -23,7 +24,12 @@ func main() {
 	nodesPerSite := flag.Int("nodes-per-site", 2, "nodes in each edge site")
 	small := flag.Bool("small", false, "only the provinces the workloads serve (a quicker run)")
 	plot := flag.String("plot", "_output/demo/placements.png", "where to write the placement chart (PNG); empty for none")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("edgeplace-demo", version.Get())
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *plot != "" {

@@ -28,6 +28,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
 	"github.com/edgeplace/edgeplace/pkg/probe"
+	"github.com/edgeplace/edgeplace/pkg/version"
 )
 
 type options struct {
@@ -46,8 +47,9 @@ type options struct {
 func main() {
 	o := options{probe: probe.DefaultConfig(), policy: probe.DefaultWritePolicy(), egressMbps: -1}
 	cmd := &cobra.Command{
-		Use:   "edgeplace-probe",
-		Short: "Measure RTT from this node to every Landmark and publish it as the node's NodeNetwork",
+		Use:     "edgeplace-probe",
+		Version: version.Get().String(),
+		Short:   "Measure RTT from this node to every Landmark and publish it as the node's NodeNetwork",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err

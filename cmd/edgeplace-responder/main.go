@@ -20,6 +20,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/edgeplace/edgeplace/pkg/responder"
+	"github.com/edgeplace/edgeplace/pkg/version"
 )
 
 func main() {
@@ -30,8 +31,9 @@ func main() {
 		maxSources int
 	)
 	cmd := &cobra.Command{
-		Use:   "edgeplace-responder",
-		Short: "Answer edgeplace probes (tcp-echo, udp-echo) at a landmark",
+		Use:     "edgeplace-responder",
+		Version: version.Get().String(),
+		Short:   "Answer edgeplace probes (tcp-echo, udp-echo) at a landmark",
 		Example: `  edgeplace-responder --listen tcp://:7007 --listen udp://:7007
   # tests: a listener 20ms away, and 5ms away from probes sent from 127.0.0.12
   edgeplace-responder --listen 'tcp://127.0.0.1:7101?delay=20ms&delay-from=127.0.0.12=5ms'`,

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"k8s.io/component-base/cli"
@@ -12,14 +13,35 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric
 	"k8s.io/kubernetes/cmd/kube-scheduler/app"
 
+	"github.com/edgeplace/edgeplace/pkg/version"
 	"github.com/edgeplace/edgeplace/plugins"
 )
 
 func main() {
+	// kube-scheduler's own --version names only the Kubernetes release.
+	if versionRequested(os.Args[1:]) {
+		fmt.Println("edgeplace-scheduler", version.Get())
+		return
+	}
 	var options []app.Option
 	for name, factory := range plugins.Registry() {
 		options = append(options, app.WithPlugin(name, factory))
 	}
 	command := app.NewSchedulerCommand(options...)
 	os.Exit(cli.Run(command))
+}
+
+// versionRequested says whether the arguments ask for the version, as
+// kube-scheduler's flag takes it: --version, --version=true or
+// --version=raw.
+func versionRequested(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--version", "--version=true", "--version=raw":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
+	"github.com/edgeplace/edgeplace/pkg/version"
 )
 
 // NewCommand returns the root command.
@@ -19,6 +20,7 @@ func NewCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:          "kubectl-edgeplace",
 		Short:        "Inspect and evaluate edgeplace's latency-aware placement",
+		Version:      version.Get().String(),
 		SilenceUsage: true,
 	}
 	c := &clusterFlags{ttl: 5 * time.Minute}
