@@ -14,9 +14,11 @@ const (
 	// minObservations is how many fresh measurements a host needs in a run
 	// for its coordinate to predict: fewer leave a 4-D point undetermined.
 	minObservations = 3
-	// firstFitBudget bounds the observations of a large map's first fit
-	// (about 4 s on one core), down to minFirstFitPasses; a node there has
-	// tens of landmarks, so each pass moves it many times.
+	// firstFitBudget bounds the observations of a large map's first fit,
+	// per coordinate space, for Params.Passes above minFirstFitPasses: a
+	// node there has tens of landmarks, so each pass moves it many times.
+	// At the shipped 30 passes it never binds (100,000 nodes x 64
+	// landmarks took 19.5 s, bench/README).
 	firstFitBudget    = 20_000_000
 	minFirstFitPasses = 30
 	// maxRTT is the largest RTT, in microseconds, the NodeNetwork schema
@@ -26,16 +28,16 @@ const (
 	defaultP90Ratio = 1.15
 )
 
-// MapEstimator fills the missing and stale entries of a network map: from
-// site peers first, then city and carrier peers, then the reverse
-// direction (what nodes in the landmark's city measured to users in the
-// node's city), then, for a node in the landmark's own city, the typical RTT
-// between co-located nodes and landmarks, then network coordinates fitted
-// on every fresh measurement, capped by the shortest measured path through
-// a third place (triangle.go).
-// Coordinates cannot represent "same place": a triangle-inequality fit puts
-// a node and the users next door tens of milliseconds apart. It keeps the coordinate space between
-// runs, so it belongs to one map and one goroutine.
+// MapEstimator fills the missing and stale entries of a network map, from
+// the fallbacks of Params.Fallbacks in their order: site peers, city and
+// carrier peers, the reverse direction (what nodes in the landmark's city
+// measured to users in the node's city), for a node in the landmark's own
+// city the typical RTT between co-located nodes and landmarks, and network
+// coordinates fitted on every fresh measurement, capped by the shortest
+// measured path through a third place (triangle.go). Coordinates cannot
+// represent "same place": a triangle-inequality fit puts a node and the
+// users next door tens of milliseconds apart. It keeps its coordinate
+// spaces between runs, so it belongs to one map and one goroutine.
 type MapEstimator struct {
 	params    Params
 	fallbacks []fallback     // params.Fallbacks, parsed
@@ -46,13 +48,25 @@ type MapEstimator struct {
 
 // NewMapEstimator returns an estimator with no coordinates yet, with the
 // default parameters.
-func NewMapEstimator() *MapEstimator { return NewMapEstimatorWith(DefaultParams()) }
+func NewMapEstimator() *MapEstimator {
+	e, err := NewMapEstimatorWith(DefaultParams())
+	if err != nil {
+		panic(err) // the defaults are valid: TestParams
+	}
+	return e
+}
 
-// NewMapEstimatorWith returns an estimator with the given parameters, which
-// must be valid (Params.Validate).
-func NewMapEstimatorWith(p Params) *MapEstimator {
-	fallbacks, _ := parseFallbacks(p.Fallbacks)
-	return &MapEstimator{params: p, fallbacks: fallbacks}
+// NewMapEstimatorWith returns an estimator with the given parameters, or
+// the error Params.Validate finds in them.
+func NewMapEstimatorWith(p Params) (*MapEstimator, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	fallbacks, err := parseFallbacks(p.Fallbacks)
+	if err != nil {
+		return nil, err
+	}
+	return &MapEstimator{params: p, fallbacks: fallbacks}, nil
 }
 
 // Estimate makes estimates for every entry of s that is missing or stale at
@@ -301,15 +315,17 @@ func (e *MapEstimator) predict(rowKey, landmark string) (float64, bool) {
 	return Median(predictions[:len(e.spaces)])
 }
 
-// fit feeds every fresh p50 measurement to the coordinate space: many
+// fit feeds every fresh p50 measurement to each coordinate space: many
 // passes the first time, one pass (an incremental update) afterwards. False
 // when ctx ended first.
 func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
-	first := e.spaces == nil
+	// A first fit that ctx cuts short is thrown away, so that no space
+	// joins a later median half fitted.
+	spaces, first := e.spaces, e.spaces == nil
 	if first {
-		e.hosts = map[string]int{}
-		for seed := range uint64(max(1, e.params.Fits)) {
-			e.spaces = append(e.spaces, newSpace(0, seed+1, e.params))
+		e.hosts, e.observed = map[string]int{}, nil
+		for seed := range uint64(e.params.Fits) {
+			spaces = append(spaces, newSpace(0, seed+1, e.params))
 		}
 	}
 	host := func(key string) int {
@@ -319,7 +335,7 @@ func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
 		h := len(e.observed)
 		e.hosts[key] = h
 		e.observed = append(e.observed, 0)
-		for _, sp := range e.spaces {
+		for _, sp := range spaces {
 			sp.Grow(h + 1)
 		}
 		return h
@@ -361,11 +377,11 @@ func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
 			rtts[i] = m.RTT
 		}
 		short, _ := Median(rtts)
-		for _, sp := range e.spaces {
+		for _, sp := range spaces {
 			sp.short = short
 		}
 	}
-	for _, sp := range e.spaces {
+	for _, sp := range spaces {
 		for range passes {
 			if ctx.Err() != nil {
 				return false
@@ -373,6 +389,7 @@ func (e *MapEstimator) fit(ctx context.Context, view netmap.View) bool {
 			sp.Fit(samples, 1)
 		}
 	}
+	e.spaces = spaces
 	return true
 }
 

@@ -25,15 +25,23 @@ var (
 
 const ttl = 5 * time.Minute
 
-// estimated publishes the map estimator's result for m's current snapshot
-// and returns the view that follows. The estimator has no margin, so that
-// the figures are the fallbacks' own (TestParams checks the margin).
-func estimated(m *netmap.Map) netmap.View {
-	exact := DefaultParams()
-	exact.Margin = 0
+// estimated publishes the result of an estimator with p for m's current
+// snapshot and returns the view that follows.
+func estimated(t *testing.T, m *netmap.Map, p Params) netmap.View {
+	t.Helper()
+	e, err := NewMapEstimatorWith(p)
+	require.NoError(t, err)
 	m.Flush()
-	m.PublishEstimates(NewMapEstimatorWith(exact).Estimate(context.Background(), m.Current(), now, ttl))
+	m.PublishEstimates(e.Estimate(context.Background(), m.Current(), now, ttl))
 	return m.Flush().View(now, ttl)
+}
+
+// exact is the default parameters without the margin, so that figures are
+// the fallbacks' own (TestParams checks the margin).
+func exact() Params {
+	p := DefaultParams()
+	p.Margin = 0
+	return p
 }
 
 func sortedNodes(set sets.Set[string]) []string { return sets.List(set) }
@@ -61,7 +69,7 @@ func TestPeerEstimates(t *testing.T) {
 	m.SetNode("c1", at("site-c", "urumqi"))   // nobody near
 	m.SetNodeNetwork(measured("a1", now, map[string]int64{"hz": 3000}))
 	m.SetNodeNetwork(measured("a2", now, map[string]int64{"hz": 5000}))
-	v := estimated(m)
+	v := estimated(t, m, exact())
 
 	got, src, ok := valueOf(t, v, "a1", "hz", netmap.AnyEstimate)
 	assert.True(t, ok)
@@ -137,16 +145,26 @@ func TestCoordinateEstimates(t *testing.T) {
 		}
 	}
 	m.SetNodeNetwork(measured("target", now, rtt))
-	v := estimated(m)
-
-	got, src, ok := valueOf(t, v, "target", "l3", netmap.AnyEstimate)
-	require.True(t, ok)
-	assert.Equal(t, netmap.CoordinateEstimate, src)
 	want := truth(target, landmarks["l3"])
-	t.Logf("coordinate estimate %dus, truth %dus", got, want)
-	assert.InDelta(t, want, got, 0.25*float64(want))
-	_, _, ok = valueOf(t, v, "target", "l3", netmap.PeerEstimate)
-	assert.False(t, ok, "a reader accepting only peer estimates does not get a coordinate one")
+	variants := map[string]func(p *Params){
+		"defaults":         func(*Params) {},
+		"no heights":       func(p *Params) { p.Heights = false },
+		"short RTTs first": func(p *Params) { p.ShortFirst = true },
+		"median of 3 fits": func(p *Params) { p.Fits = 3 },
+		"100 passes, 0.1":  func(p *Params) { p.Passes, p.Adapt = 100, 0.1 },
+	}
+	for name, vary := range variants {
+		p := exact()
+		vary(&p)
+		v := estimated(t, m, p)
+		got, src, ok := valueOf(t, v, "target", "l3", netmap.AnyEstimate)
+		require.True(t, ok, name)
+		assert.Equal(t, netmap.CoordinateEstimate, src, name)
+		t.Logf("%s: coordinate estimate %dus, truth %dus", name, got, want)
+		assert.InDelta(t, want, got, 0.25*float64(want), name)
+		_, _, ok = valueOf(t, v, "target", "l3", netmap.PeerEstimate)
+		assert.False(t, ok, "a reader accepting only peer estimates does not get a coordinate one")
+	}
 }
 
 // TestPlaceEstimates: a node whose RTT to a landmark is missing, with no
@@ -166,7 +184,7 @@ func TestPlaceEstimates(t *testing.T) {
 	m.SetNodeNetwork(measured("node-wuhan", now, map[string]int64{"users-wuhan": 3000, "users-xian": 15000}))
 	m.SetNodeNetwork(measured("node-xian", now, map[string]int64{"users-xian": 4000, "users-hangzhou": 31000, "users-wuhan": 16000}))
 	m.SetNodeNetwork(measured("node-chengdu", now, map[string]int64{"users-hangzhou": 40000, "users-wuhan": 25000, "users-xian": 12000}))
-	v := estimated(m)
+	v := estimated(t, m, exact())
 
 	got, src, ok := valueOf(t, v, "node-wuhan", "users-hangzhou", netmap.AnyEstimate)
 	require.True(t, ok)
@@ -179,8 +197,9 @@ func TestPlaceEstimates(t *testing.T) {
 	assert.EqualValues(t, 3000, got, "the median co-located RTT (2, 3 and 4ms)")
 }
 
-// TestParams: the reverse fallback can be switched off, and a margin
-// inflates every estimate and no measurement.
+// TestParams: the fallbacks follow their order and can be left out, a
+// margin inflates every estimate and no measurement, and the coordinates'
+// options all give estimates.
 func TestParams(t *testing.T) {
 	build := func() *netmap.Map {
 		m := netmap.New()
@@ -194,21 +213,20 @@ func TestParams(t *testing.T) {
 		m.SetNodeNetwork(measured("node-wuhan", now, map[string]int64{"users-wuhan": 3000}))
 		return m
 	}
-	with := func(p Params) netmap.View {
-		require.NoError(t, p.Validate())
-		m := build()
-		m.Flush()
-		m.PublishEstimates(NewMapEstimatorWith(p).Estimate(context.Background(), m.Current(), now, ttl))
-		return m.Flush().View(now, ttl)
-	}
+	with := func(p Params) netmap.View { return estimated(t, build(), p) }
 
-	exact := DefaultParams()
-	exact.Margin = 0
-	v := with(exact)
+	v := with(exact())
 	got, _, _ := valueOf(t, v, "node-wuhan", "users-hangzhou", netmap.PeerEstimate)
 	assert.EqualValues(t, 20000, got, "the reverse direction")
+	got, _, _ = valueOf(t, v, "node-wuhan-2", "users-wuhan", netmap.PeerEstimate)
+	assert.EqualValues(t, 3000, got, "its site peer's 3ms, before the co-located median")
 
-	noReverse := exact
+	colocatedFirst := exact()
+	colocatedFirst.Fallbacks = "colocated,site,city,reverse,coordinates"
+	got, _, _ = valueOf(t, with(colocatedFirst), "node-wuhan-2", "users-wuhan", netmap.PeerEstimate)
+	assert.EqualValues(t, 2500, got, "the co-located median (2 and 3ms) when it comes first")
+
+	noReverse := exact()
 	noReverse.Fallbacks = "site,city,colocated,coordinates"
 	_, src, ok := valueOf(t, with(noReverse), "node-wuhan", "users-hangzhou", netmap.AnyEstimate)
 	assert.False(t, ok && src == netmap.PeerEstimate, "without the reverse fallback, no peer estimate stands in")
@@ -223,6 +241,9 @@ func TestParams(t *testing.T) {
 	assert.Equal(t, netmap.Measured, src)
 	assert.EqualValues(t, 3000, got, "a measurement is not inflated")
 
+	_, err := NewMapEstimatorWith(Params{})
+	assert.ErrorContains(t, err, "estimator passes: invalid value 0", "invalid parameters make no estimator")
+
 	for _, tc := range []struct {
 		set  func(p *Params)
 		want string
@@ -234,6 +255,7 @@ func TestParams(t *testing.T) {
 		{func(p *Params) { p.Fits = 9 }, "estimator fits: invalid value 9"},
 		{func(p *Params) { p.Fallbacks = "site,peers" }, `estimator fallbacks: invalid value "site,peers": "peers" is none of`},
 		{func(p *Params) { p.Fallbacks = "site,city,site" }, `"site" is named twice`},
+		{func(p *Params) { p.Fallbacks = "" }, `estimator fallbacks: invalid value "": "" is none of site, city, reverse, colocated, coordinates`},
 	} {
 		p := DefaultParams()
 		tc.set(&p)

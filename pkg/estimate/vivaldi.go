@@ -26,7 +26,8 @@ type Coord struct {
 }
 
 // Space holds the coordinates of a set of hosts, by index. It is not safe
-// for concurrent use; an estimator owns one and updates it off the hot path.
+// for concurrent use; an estimator owns its spaces and updates them off the
+// hot path.
 type Space struct {
 	coords []Coord
 	rng    *rand.Rand

@@ -3,6 +3,7 @@ package evaluate
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -16,10 +17,10 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/estimate"
 )
 
-// Leave-one-matrix-out. The estimator's parameters a matrix is reported
-// with are the ones that placed best on the other matrices, and on draws
-// apart from the reported ones (seeds 21-32 here, 1-20 in the report), so
-// that no figure of the report was looked at to choose them.
+// Leave one network out. The estimator's parameters a matrix is reported
+// with are the ones that placed best on the other networks' matrices, and
+// on draws apart from the reported ones (seeds 21-32 here, 1-20 in the
+// report), so that no figure of the report was looked at to choose them.
 const (
 	chooseFirstSeed = 21
 	chooseSeeds     = 12
@@ -76,14 +77,12 @@ type score struct{ mean, stderr float64 }
 type choiceScores map[string][]score
 
 // pick chooses a grid entry on every matrix but the held ones (none:
-// every matrix).
-// An entry is judged by its worst matrix: a choice must not buy a gain on
-// one network with a loss on another (judged by the mean over matrices,
-// the Seattle fold chose coordinates without heights for RIPE Atlas's
-// sake, and Seattle went from 1.21x to 1.34x). The entry chosen is the
-// first, the default foremost, within one standard error of the best: the
-// scheduler breaks ties between equal nodes at random, and differences
-// below that moved the choice from one run to the next.
+// every matrix). An entry is judged by its worst matrix: a choice must not
+// buy a gain on one network with a loss on another (judged by the mean over
+// matrices, the Seattle fold chose coordinates without heights for RIPE
+// Atlas's sake, and Seattle went from 1.21x to 1.34x). The entry chosen is
+// the first, the default foremost, within one standard error of the best:
+// a default moves only for a difference the draws can tell.
 func (s choiceScores) pick(held ...string) int {
 	best := -1
 	var bestScore score
@@ -100,13 +99,14 @@ func (s choiceScores) pick(held ...string) int {
 	return best
 }
 
-// worst is a grid entry's score on its worst matrix but the held ones.
+// worst is a grid entry's score on its worst matrix but the held ones; of
+// equal means, the first matrix by name.
 func (s choiceScores) worst(i int, held []string) (score, bool) {
 	var worst score
 	ok := false
-	for name, scores := range s {
-		if !slices.Contains(held, name) && (!ok || scores[i].mean > worst.mean) {
-			worst, ok = scores[i], true
+	for _, name := range slices.Sorted(maps.Keys(s)) {
+		if sc := s[name][i]; !slices.Contains(held, name) && (!ok || sc.mean > worst.mean) {
+			worst, ok = sc, true
 		}
 	}
 	return worst, ok
@@ -122,6 +122,7 @@ func (s choiceScores) entries() int {
 var (
 	choiceOnce sync.Once
 	choice     choiceScores
+	choiceGrid string // the grid's scores, for the log
 	choiceErr  error
 )
 
@@ -131,7 +132,7 @@ var (
 // Seattle slice would otherwise vouch for a choice on the Seattle median.
 func chosenParams(t *testing.T, network string) estimate.Params {
 	t.Helper()
-	choiceOnce.Do(func() { choice, choiceErr = scoreGrid(t) })
+	choiceOnce.Do(func() { choice, choiceGrid, choiceErr = scoreGrid() })
 	require.NoError(t, choiceErr)
 	var held []string
 	for _, mx := range matrices {
@@ -139,17 +140,23 @@ func chosenParams(t *testing.T, network string) estimate.Params {
 			held = append(held, mx.name)
 		}
 	}
-	return paramGrid()[choice.pick(held...)]
+	i := choice.pick(held...)
+	require.GreaterOrEqual(t, i, 0, "no matrix left to choose on without %s", network)
+	return paramGrid()[i]
 }
 
 // scoreGrid runs the choice draws for every matrix and grid entry, one
-// run per core at a time.
-func scoreGrid(t *testing.T) (choiceScores, error) {
+// run per core at a time, and returns the scores and a table of them.
+func scoreGrid() (choiceScores, string, error) {
 	grid := paramGrid()
 	type job struct{ matrix, entry int }
 	loaded := make([]*Matrix, len(matrices))
 	for i, mx := range matrices {
-		loaded[i] = mx.open(t)
+		m, err := mx.open()
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", mx.name, err)
+		}
+		loaded[i] = m
 	}
 	scores := choiceScores{}
 	for _, mx := range matrices {
@@ -159,6 +166,13 @@ func scoreGrid(t *testing.T) (choiceScores, error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
@@ -167,21 +181,18 @@ func scoreGrid(t *testing.T) (choiceScores, error) {
 				p := grid[j.entry]
 				var draws []float64
 				for seed := uint64(chooseFirstSeed); seed < chooseFirstSeed+chooseSeeds; seed++ {
-					res, err := Run(context.Background(), loaded[j.matrix], Scenario{
-						NodesPerSite: 2, SiteFraction: 0.5, Pods: maskPods, Mask: maskShare, Seed: seed, Estimator: &p, Repeatable: true})
+					res, err := Run(context.Background(), loaded[j.matrix], protocol(seed, &p))
 					if err != nil {
-						mu.Lock()
-						firstErr = fmt.Errorf("%s, %v, seed %d: %w", matrices[j.matrix].name, p, seed, err)
-						mu.Unlock()
+						fail(fmt.Errorf("%s, %v, seed %d: %w", matrices[j.matrix].name, p, seed, err))
 						break
 					}
 					draws = append(draws, res.Edgeplace.MeanRTTms/res.Optimal.MeanRTTms)
 				}
-				var sc score
-				if len(draws) > 1 {
+				if len(draws) == chooseSeeds {
+					var sc score
 					sc.mean, sc.stderr = meanAndStdErr(draws)
+					scores[matrices[j.matrix].name][j.entry] = sc // each job its own element
 				}
-				scores[matrices[j.matrix].name][j.entry] = sc // each job its own element
 			}
 		}()
 	}
@@ -193,30 +204,30 @@ func scoreGrid(t *testing.T) (choiceScores, error) {
 	close(jobs)
 	wg.Wait()
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, "", firstErr
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "\nchoice draws (seeds %d-%d): mean RTT over the optimum, per grid entry\n", chooseFirstSeed, chooseFirstSeed+chooseSeeds-1)
+	fmt.Fprintf(&out, "choice draws (seeds %d-%d): mean RTT over the optimum, per grid entry\n", chooseFirstSeed, chooseFirstSeed+chooseSeeds-1)
 	for i, p := range grid {
-		fmt.Fprintf(&out, "%2d %-55s", i, p)
+		fmt.Fprintf(&out, "%2d %s", i, p)
 		for _, mx := range matrices {
 			fmt.Fprintf(&out, " %s %.3f±%.3f", mx.name, scores[mx.name][i].mean, scores[mx.name][i].stderr)
 		}
 		worst, _ := scores.worst(i, nil)
 		fmt.Fprintf(&out, " worst %.4f\n", worst.mean)
 	}
-	t.Log(out.String())
-	return scores, nil
+	return scores, out.String(), nil
 }
 
 // TestShippedParams holds the estimator's defaults to the choice made on
 // every network: the choice, or worse than it on the worst matrix by no
-// more than two standard errors of the difference. The choice itself can
-// move between runs by less than that (the scheduler breaks ties between
-// equal nodes at random, and Seattle's 10 ms steps make many), so a
-// default is changed only on a difference beyond it.
+// more than two standard errors of the difference, taken as if the two
+// entries' draws were independent. They share their seeds, so that
+// overstates the noise and the check is lenient; its point is that a
+// grid entry clearly better than the defaults fails the test.
 func TestShippedParams(t *testing.T) {
 	chosenParams(t, "")
+	t.Log("\n" + choiceGrid)
 	best := choice.pick()
 	shipped, _ := choice.worst(0, nil)
 	chosen, _ := choice.worst(best, nil)

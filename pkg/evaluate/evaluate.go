@@ -62,7 +62,8 @@ type Scenario struct {
 	Estimator *estimate.Params
 	// Repeatable makes a run repeat itself exactly, however busy the
 	// machine: ties between equally scored nodes fall the same way every
-	// time (newPlacer says how, and what it costs).
+	// time (newPlacer says how, and how it differs from the shipped
+	// profile).
 	Repeatable bool
 	// EgressMbps, when positive, gives each single pod that sustained
 	// egress: the edgeplace profile then weighs bandwidth cost too, and
@@ -192,19 +193,26 @@ func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
 		res.Estimation = c.estimationError()
 	}
 
-	// The schedulers' goroutines (cache, metrics, events) end with ctx.
+	// The schedulers' cache and metrics goroutines and their informers end
+	// with ctx; close then waits for the informers and stops the events.
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var placers []*placer
+	defer func() {
+		cancel()
+		for _, p := range placers {
+			p.close()
+		}
+	}()
 	edge, err := newPlacer(ctx, c.nodes, c.netmap, c.billing(sc), sc.Repeatable)
 	if err != nil {
 		return nil, fmt.Errorf("the edgeplace profile: %w", err)
 	}
-	defer edge.close()
+	placers = append(placers, edge)
 	stock, err := newPlacer(ctx, c.nodes, nil, nil, sc.Repeatable)
 	if err != nil {
 		return nil, fmt.Errorf("the stock profile: %w", err)
 	}
-	defer stock.close()
+	placers = append(placers, stock)
 	edge.factory.Start(ctx.Done())
 	stock.factory.Start(ctx.Done())
 
@@ -282,9 +290,13 @@ func layout(ctx context.Context, m *Matrix, sc Scenario, rng *rand.Rand) (*clust
 	if sc.Mask > 0 {
 		const ttl = time.Hour
 		c.netmap.EnableEstimation(ttl)
-		estimator := estimate.NewMapEstimator()
+		params := estimate.DefaultParams()
 		if sc.Estimator != nil {
-			estimator = estimate.NewMapEstimatorWith(*sc.Estimator)
+			params = *sc.Estimator
+		}
+		estimator, err := estimate.NewMapEstimatorWith(params)
+		if err != nil {
+			return nil, err
 		}
 		est := estimator.Estimate(ctx, snap, now, ttl)
 		if est == nil {

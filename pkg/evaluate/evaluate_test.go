@@ -23,12 +23,13 @@ import (
 )
 
 // The matrices the quality targets are held to. Each is reported with the
-// estimator's parameters chosen on the other networks' (choice_test.go).
+// estimator's parameters chosen on the matrices of the other networks
+// (choice_test.go).
 // RIPE Atlas's "None" is the bucket of probes without a country, not a
 // place.
 var matrices = []struct {
 	name, network string
-	open          func(t *testing.T) *Matrix
+	open          func() (*Matrix, error)
 	known         misses
 }{
 	{"ripe-atlas", "ripe-atlas", file("../estimate/testdata/ripe-atlas-country-rtt.csv.gz", Format{Columns: Columns{From: "cty1", To: "cty2", RTT: "rtt_avg"}}, "None"),
@@ -70,30 +71,27 @@ const (
 	targetReplicas = 1.05 // 3 replicas, masked, over the exact optimum
 )
 
-func file(path string, format Format, exclude ...string) func(t *testing.T) *Matrix {
-	return func(t *testing.T) *Matrix { return load(t, path, format, exclude...) }
-}
-
-func load(t *testing.T, path string, format Format, exclude ...string) *Matrix {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	m, _, err := Load(f, format)
-	require.NoError(t, err)
-	if len(exclude) > 0 {
-		m, err = m.Without(exclude...)
-		require.NoError(t, err)
+// file loads a matrix from a file, leaving out the places named.
+func file(path string, format Format, exclude ...string) func() (*Matrix, error) {
+	return func() (*Matrix, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		m, _, err := Load(f, format)
+		if err != nil || len(exclude) == 0 {
+			return m, err
+		}
+		return m.Without(exclude...)
 	}
-	return m
 }
 
 // syntheticMatrix is pkg/synthetic's RTT model of the 93 operator edge
 // sites (31 provinces x 3 carriers), the one the benchmarks' clusters are
 // made of: distance plus a cross-carrier penalty, where the nearest site
 // to a population is usually its own city's, on its own carrier.
-func syntheticMatrix(t *testing.T) *Matrix {
-	t.Helper()
+func syntheticMatrix() (*Matrix, error) {
 	table := map[string]map[string]float64{}
 	for _, a := range synthetic.Sites() {
 		row := map[string]float64{}
@@ -103,10 +101,30 @@ func syntheticMatrix(t *testing.T) *Matrix {
 		table[a.ID()] = row
 	}
 	data, err := json.Marshal(table)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	m, _, err := Load(bytes.NewReader(data), Format{})
-	require.NoError(t, err)
-	return m
+	return m, err
+}
+
+// matrixNamed loads one of the matrices by name.
+func matrixNamed(t *testing.T, name string) *Matrix {
+	t.Helper()
+	for _, mx := range matrices {
+		if mx.name == name {
+			m, err := mx.open()
+			require.NoError(t, err, name)
+			return m
+		}
+	}
+	t.Fatalf("no matrix %q", name)
+	return nil
+}
+
+// protocol is the scenario of one draw of the quality protocol.
+func protocol(seed uint64, p *estimate.Params) Scenario {
+	return Scenario{NodesPerSite: 2, SiteFraction: 0.5, Pods: maskPods, Mask: maskShare, Seed: seed, Estimator: p, Repeatable: true}
 }
 
 // qualityRow is one matrix's line of the report.
@@ -150,10 +168,11 @@ func TestQualityTargets(t *testing.T) {
 	for _, mx := range matrices {
 		t.Run(mx.name, func(t *testing.T) {
 			t.Parallel()
-			m := mx.open(t)
+			m := matrixNamed(t, mx.name)
 			row := qualityRow{name: mx.name, params: chosenParams(t, mx.network)}
 			t.Logf("estimator chosen without %s's matrices: %v", mx.network, row.params)
-			base := Scenario{NodesPerSite: 2, SiteFraction: 0.5, Pods: maskPods, Seed: 1, Estimator: &row.params, Repeatable: true}
+			base := protocol(1, &row.params)
+			base.Mask = 0
 
 			res, err := Run(context.Background(), m, base)
 			require.NoError(t, err)
@@ -243,7 +262,7 @@ func ratios(a, b []float64) []float64 {
 // TestSLO: with an SLO, edgeplace never places a pod beyond it where a node
 // meets it; stock does not know about SLOs.
 func TestSLO(t *testing.T) {
-	m := matrices[1].open(t)
+	m := matrixNamed(t, "aws")
 	res, err := Run(context.Background(), m, Scenario{NodesPerSite: 1, SiteFraction: 0.5, Pods: 60, SLO: 40e6, Seed: 3})
 	require.NoError(t, err)
 	assert.Zero(t, res.Edgeplace.SLOViolations)
@@ -294,22 +313,25 @@ func meanAndStdErr(xs []float64) (mean, stderr float64) {
 // TestRunLeavesNothingRunning: a run stops its schedulers' goroutines, so
 // that a test or a tool making hundreds of runs does not pile them up.
 func TestRunLeavesNothingRunning(t *testing.T) {
-	m := matrices[1].open(t)
+	m := matrixNamed(t, "aws")
 	for seed := range uint64(3) {
 		_, err := Run(context.Background(), m, Scenario{NodesPerSite: 1, SiteFraction: 0.5, Pods: 20, Mask: 0.3, Seed: seed})
 		require.NoError(t, err)
 	}
 	// What a scheduler starts and keeps until its context ends, or its
 	// event broadcaster is shut down.
-	marks := []string{"scheduler/backend/cache.(*cacheImpl).run", "metrics.(*MetricAsyncRecorder).run", "(*eventBroadcasterImpl).StartEventWatcher"}
-	left := func() int {
+	marks := []string{"scheduler/backend/cache.(*cacheImpl).run", "metrics.(*MetricAsyncRecorder).run", "watch.(*Broadcaster).loop"}
+	var left []string
+	assert.Eventually(t, func() bool {
 		buf := make([]byte, 1<<22)
 		stacks := string(buf[:runtime.Stack(buf, true)])
-		n := 0
+		left = left[:0]
 		for _, mark := range marks {
-			n += strings.Count(stacks, mark)
+			if strings.Contains(stacks, mark) {
+				left = append(left, mark)
+			}
 		}
-		return n
-	}
-	assert.Eventually(t, func() bool { return left() == 0 }, 10*time.Second, 10*time.Millisecond, "schedulers' goroutines still running: %d", left())
+		return len(left) == 0
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.Empty(t, left, "schedulers' goroutines still running")
 }
