@@ -24,6 +24,7 @@ import (
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/cost"
+	"github.com/edgeplace/edgeplace/pkg/cyclestate"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
@@ -53,6 +54,7 @@ type BandwidthCost struct {
 	ledger *cost.Ledger
 	nodes  corelisters.NodeLister // nil without an informer factory
 	parse  intent.Options
+	state  *cyclestate.Slot[*cycleState]
 }
 
 var (
@@ -98,6 +100,7 @@ func NewWithMap(args *config.BandwidthCostArgs, h fwk.Handle, m *netmap.Map) *Ba
 		other:  cost.Zone{PricePerMbps: args.DefaultPricePerMbps.AsApproximateFloat64()},
 		ledger: cost.NewLedger(),
 		parse:  intent.Options{DefaultPercentile: config.P90, DefaultWeight: 1, MaxLandmarks: 1024},
+		state:  cyclestate.New[*cycleState](stateKey),
 	}
 	for _, z := range args.Zones {
 		pl.zones[z.Name] = cost.Zone{PricePerMbps: z.PricePerMbps.AsApproximateFloat64(), CommittedMbps: z.CommittedMbps}
@@ -222,12 +225,8 @@ type listedNode struct {
 
 func (s *cycleState) Clone() fwk.StateData { return s }
 
-func readState(cs fwk.CycleState) *cycleState {
-	data, err := cs.Read(stateKey)
-	if err != nil {
-		return nil
-	}
-	s, _ := data.(*cycleState)
+func (pl *BandwidthCost) readState(cs fwk.CycleState) *cycleState {
+	s, _ := pl.state.Read(cs)
 	return s
 }
 
@@ -255,7 +254,7 @@ func (pl *BandwidthCost) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1
 			}
 		})
 	}
-	cs.Write(stateKey, s)
+	pl.state.Write(cs, s)
 	verdicts.Ensure(cs)
 	return nil, nil
 }
@@ -268,7 +267,7 @@ func (pl *BandwidthCost) PreFilterExtensions() fwk.PreFilterExtensions { return 
 // egress in an annotation; requests of the extended resource are
 // NodeResourcesFit's) and the pod's cost within its ceiling.
 func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s := readState(cs)
+	s := pl.readState(cs)
 	if s == nil {
 		return nil
 	}
@@ -331,7 +330,7 @@ func (s *cycleState) marginalIn(zone string) float64 {
 
 // PreScore skips pods without egress, and all pods while no zone has a price.
 func (pl *BandwidthCost) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	if readState(cs) == nil || (len(pl.zones) == 0 && pl.other.PricePerMbps == 0) {
+	if pl.readState(cs) == nil || (len(pl.zones) == 0 && pl.other.PricePerMbps == 0) {
 		return fwk.NewStatus(fwk.Skip)
 	}
 	return nil
@@ -340,7 +339,7 @@ func (pl *BandwidthCost) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Po
 // Score is the marginal monthly cost of the pod's egress on the node, in
 // thousandths of the price unit (lower is better; NormalizeScore inverts).
 func (pl *BandwidthCost) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s := readState(cs)
+	s := pl.readState(cs)
 	if s == nil {
 		return 0, nil
 	}
@@ -373,7 +372,7 @@ func (pl *BandwidthCost) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *
 // Reserve adds the pod's egress to its node's zone at once, so the next pod
 // sees it before the binding reaches the informer.
 func (pl *BandwidthCost) Reserve(_ context.Context, cs fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
-	s := readState(cs)
+	s := pl.readState(cs)
 	if s == nil {
 		return nil
 	}

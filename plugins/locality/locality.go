@@ -16,6 +16,7 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	"github.com/edgeplace/edgeplace/pkg/cyclestate"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
@@ -40,6 +41,7 @@ const (
 type Locality struct {
 	netmap *netmap.Map
 	parse  intent.Options
+	state  *cyclestate.Slot[*cycleState]
 }
 
 var (
@@ -68,7 +70,8 @@ func New(ctx context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error
 func NewWithMap(m *netmap.Map) *Locality {
 	// Demand weights and limits matter only for the carrier preference;
 	// NetworkLatency validates them against its own args.
-	return &Locality{netmap: m, parse: intent.Options{DefaultPercentile: config.P90, DefaultWeight: 1, MaxLandmarks: 1024}}
+	return &Locality{netmap: m, parse: intent.Options{DefaultPercentile: config.P90, DefaultWeight: 1, MaxLandmarks: 1024},
+		state: cyclestate.New[*cycleState](stateKey)}
 }
 
 // Name returns the plugin's name.
@@ -117,12 +120,8 @@ func (s *cycleState) score(loc topology.Location) int64 {
 
 func (s *cycleState) Clone() fwk.StateData { return s }
 
-func readState(cs fwk.CycleState) *cycleState {
-	data, err := cs.Read(stateKey)
-	if err != nil {
-		return nil
-	}
-	s, _ := data.(*cycleState)
+func (pl *Locality) readState(cs fwk.CycleState) *cycleState {
+	s, _ := pl.state.Read(cs)
 	return s
 }
 
@@ -165,7 +164,7 @@ func (pl *Locality) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod,
 	if sl := shortlist.Read(cs); sl != nil && sl.Snapshot == any(snap) {
 		s.short = sl
 	}
-	cs.Write(stateKey, s)
+	pl.state.Write(cs, s)
 	verdicts.Ensure(cs)
 	if !in.HasLocation() {
 		// Only the carrier preference applies: nothing to filter.
@@ -181,7 +180,7 @@ func (pl *Locality) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 // node whose labels do not tell a constrained field fails an allow-list and
 // passes a deny-list.
 func (pl *Locality) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s := readState(cs)
+	s := pl.readState(cs)
 	if s == nil {
 		return nil
 	}
@@ -200,7 +199,7 @@ func (pl *Locality) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, 
 
 // PreScore skips pods whose users' carriers are unknown.
 func (pl *Locality) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	if s := readState(cs); s == nil || s.carrierShare == nil {
+	if s := pl.readState(cs); s == nil || s.carrierShare == nil {
 		return fwk.NewStatus(fwk.Skip)
 	}
 	return nil
@@ -209,7 +208,7 @@ func (pl *Locality) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ 
 // Score is the share of the pod's demand whose users are on the node's
 // carrier (0..100); a multi-carrier node shares every carrier.
 func (pl *Locality) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s := readState(cs)
+	s := pl.readState(cs)
 	if s == nil || s.carrierShare == nil {
 		return 0, nil
 	}

@@ -137,7 +137,7 @@ func (d decision) String() string {
 // record observes the decision's metrics and records it on the pod as an
 // event (asynchronously, through the framework's broadcaster).
 func (pl *NetworkLatency) record(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, node string) {
-	s := readState(cs)
+	s := pl.readState(cs)
 	if s == nil {
 		return
 	}

@@ -26,6 +26,7 @@ import (
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/coverage"
+	"github.com/edgeplace/edgeplace/pkg/cyclestate"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
@@ -40,6 +41,7 @@ const ReasonLoading = "network measurements are still loading"
 
 // NetworkLatency implements the plugin.
 type NetworkLatency struct {
+	state   *cyclestate.Slot[*cycleState]
 	handle  fwk.Handle
 	args    *config.NetworkLatencyArgs
 	netmap  *netmap.Map
@@ -106,6 +108,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 // read a map they fill themselves.
 func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Handle, m *netmap.Map) *NetworkLatency {
 	pl := &NetworkLatency{
+		state:  cyclestate.New[*cycleState](stateKey),
 		handle: h,
 		args:   args,
 		netmap: m,

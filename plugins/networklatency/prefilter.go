@@ -52,12 +52,8 @@ type cycleState struct {
 
 func (s *cycleState) Clone() fwk.StateData { return s }
 
-func readState(cs fwk.CycleState) *cycleState {
-	data, err := cs.Read(stateKey)
-	if err != nil {
-		return nil
-	}
-	s, _ := data.(*cycleState)
+func (pl *NetworkLatency) readState(cs fwk.CycleState) *cycleState {
+	s, _ := pl.state.Read(cs)
 	return s
 }
 
@@ -122,7 +118,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		// A dependency that runs nowhere (yet) has nothing to score.
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	cs.Write(stateKey, s)
+	pl.state.Write(cs, s)
 	verdicts.Ensure(cs)
 	if s.bound > 0 && s.depFrom > 0 {
 		demand := s.landmarks[:s.depFrom]

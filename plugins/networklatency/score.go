@@ -26,7 +26,7 @@ const unknownRTT int64 = -1
 // pod's SLO, or that has no fresh measurement to one. PreFilter's
 // candidates meet both by construction.
 func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s := readState(cs)
+	s := pl.readState(cs)
 	if s == nil || !s.holdsRows() {
 		return nil
 	}
@@ -93,7 +93,7 @@ func (s *cycleState) over(row int32, lms []int32, bound int32) string {
 
 // PreScore skips pods without a network intent.
 func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	if readState(cs) == nil {
+	if pl.readState(cs) == nil {
 		return fwk.NewStatus(fwk.Skip)
 	}
 	return nil
@@ -103,7 +103,7 @@ func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.P
 // NormalizeScore inverts it), or unknownRTT. PreFilter worked it out for
 // every row, and listed it for its candidates.
 func (pl *NetworkLatency) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s := readState(cs)
+	s := pl.readState(cs)
 	if s == nil {
 		return 0, nil
 	}
@@ -129,7 +129,7 @@ func (pl *NetworkLatency) ScoreExtensions() fwk.ScoreExtensions { return pl }
 // A window of a few milliseconds, rather than the whole range of RTTs, keeps
 // a 1 ms difference worth tens of points next to the stock plugins' scores.
 func (pl *NetworkLatency) NormalizeScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
-	if readState(cs) == nil {
+	if pl.readState(cs) == nil {
 		return nil
 	}
 	best := unknownRTT
