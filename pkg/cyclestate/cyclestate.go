@@ -1,9 +1,9 @@
 // Package cyclestate holds a plugin's state for a scheduling cycle. Filter
 // and Score run once per node and each read the state; the cycle state's
-// own lookup is a concurrent map keyed by string, which BenchmarkHotPath
-// put at about 50 ns a call, a fifth of BandwidthCost's cost per node. A
-// Slot remembers the cycle it last wrote, so that reading it back there is
-// one atomic load and a pointer comparison.
+// own lookup is a concurrent map keyed by string. A Slot remembers the
+// cycle it last wrote, so that reading it back there is one atomic load
+// and a pointer comparison (bench/README: at 100k nodes, the three
+// plugins' cost per node evaluated fell by a third with it).
 package cyclestate
 
 import (

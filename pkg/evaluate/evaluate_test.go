@@ -335,3 +335,27 @@ func TestRunLeavesNothingRunning(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	assert.Empty(t, left, "schedulers' goroutines still running")
 }
+
+// TestRepeatable: a repeatable run places every pod where the same run
+// does, even with other runs sharing the machine (the shipped profile's
+// ties fall in the order of a map and of parallel workers, which such runs
+// do not repeat).
+func TestRepeatable(t *testing.T) {
+	m := matrixNamed(t, "seattle-slice1")
+	placements := make([][]placement, 4)
+	var wg sync.WaitGroup
+	for i := range placements {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := Run(context.Background(), m, protocol(27, nil))
+			if assert.NoError(t, err) {
+				placements[i] = res.placements
+			}
+		}()
+	}
+	wg.Wait()
+	for i := 1; i < len(placements); i++ {
+		assert.Equal(t, placements[0], placements[i], "run %d", i)
+	}
+}

@@ -65,10 +65,10 @@ func (p *placer) close() {
 // one worker. Equally scored nodes are taken in the order the framework
 // lists feasible nodes: for candidates, the order of a Go map; with
 // several workers, the order they finish in. Runs then differ, and on a
-// matrix with many equal RTTs (Seattle's come in 10 ms steps) a third of
-// the pods of a draw could land on another site of the same RTT, and a
-// few on a site that only seemed as near. Every node in the snapshot's
-// order, by one worker, repeats itself. Its decisions are full
+// matrix with many equal RTTs (Seattle's come in 10 ms steps) pods of a
+// draw could land on another site of the same RTT, and a few on a site
+// that only seemed as near. Every node in the snapshot's order, by one
+// worker, repeats itself. Its decisions are full
 // evaluation's, which the candidates match but for ties (BenchmarkPruning:
 // 100% of decisions on the same node or one within 1 ms, on the
 // benchmark's clusters).
