@@ -3,8 +3,10 @@ package kubectlplugin
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -16,10 +18,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
-	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/placement"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 )
 
@@ -58,7 +61,7 @@ func explain(ctx context.Context, c *clients, ttl time.Duration, name string, ou
 		return err
 	}
 	snap := m.Current()
-	in, err := intent.ForPod(pod, snap.Profile, intent.Options{DefaultWeight: 1, MaxLandmarks: 64, DefaultPercentile: config.P90})
+	in, err := intent.ForPod(pod, snap.Profile, parseOptions)
 	if err != nil {
 		fmt.Fprintf(out, "  intent: invalid: %v\n", err)
 		return nil
@@ -73,9 +76,16 @@ func explain(ctx context.Context, c *clients, ttl time.Duration, name string, ou
 	}
 	slo := "none"
 	if in.HasSLO() {
-		slo = fmt.Sprintf("%s %s", in.MaxRTT, in.Percentile)
+		slo = fmt.Sprintf("%s %s, estimates %s", in.MaxRTT, in.Percentile, in.Estimates)
 	}
 	fmt.Fprintf(out, "  demand: %s   SLO: %s\n", strings.Join(demand, ", "), slo)
+	if in.DependsOn != nil {
+		bound := "none"
+		if in.DependsOnMaxRTT > 0 {
+			bound = in.DependsOnMaxRTT.String()
+		}
+		fmt.Fprintf(out, "  depends on: %s (weight %d, bound %s)\n", in.DependsOn, in.DependsOnWeight, bound)
+	}
 
 	fmt.Fprintln(out, "\nRecorded by NetworkLatency at decision time:")
 	if err := printDecisions(ctx, c, pod, out); err != nil {
@@ -83,24 +93,17 @@ func explain(ctx context.Context, c *clients, ttl time.Duration, name string, ou
 	}
 
 	fmt.Fprintln(out, "\nRe-simulation on the measurements in the API server now (not what the scheduler saw):")
-	view := snap.View(time.Now(), ttl)
-	pct := netmap.P90
-	if in.Percentile == config.P50 {
-		pct = netmap.P50
-	}
-	var lms []int32
-	var weights []int64
-	for _, d := range in.Demand {
-		if lm, ok := view.Landmark(d.Landmark); ok {
-			lms = append(lms, lm)
-			weights = append(weights, d.Weight)
-		} else {
-			fmt.Fprintf(out, "  landmark %s: no such Landmark\n", d.Landmark)
-		}
+	req, err := c.request(ctx, snap.View(time.Now(), ttl), pod, in)
+	var missing *placement.MissingLandmarkError
+	if errors.As(err, &missing) {
+		fmt.Fprintf(out, "  the scheduler would turn the pod down: %v\n", err)
+		return nil
+	} else if err != nil {
+		return err
 	}
 	if pod.Spec.NodeName != "" {
-		printNodeRTT(out, view, pod.Spec.NodeName, lms, weights, pct, in.Percentile)
-		if nn := nodeNetworkOf(ctx, c, view, pod.Spec.NodeName); nn != nil {
+		printNodeRTT(out, req, pod.Spec.NodeName)
+		if nn := nodeNetworkOf(ctx, c, req.View, pod.Spec.NodeName); nn != nil {
 			egress := "unknown"
 			if nn.Status.EgressCapacityMbps != nil {
 				egress = fmt.Sprintf("%d Mbps", *nn.Status.EgressCapacityMbps)
@@ -108,8 +111,45 @@ func explain(ctx context.Context, c *clients, ttl time.Duration, name string, ou
 			fmt.Fprintf(out, "  egress capacity %s, billing zone %q (from NodeNetwork %s)\n", egress, nn.Status.BillingZone, nn.Name)
 		}
 	}
-	printBestNodes(out, view, lms, weights, pct, in, pod.Spec.NodeName)
+	printBestNodes(out, req, pod.Spec.NodeName)
 	return nil
+}
+
+// parseOptions are the intent parser's options under NetworkLatency's
+// default args, the ones the shipped profile runs with.
+var parseOptions = func() intent.Options {
+	args, err := argscheme.NetworkLatencyArgs(nil)
+	if err != nil {
+		panic(err) // the defaults are valid: TestDefaults in pkg/apis/config
+	}
+	return placement.Options(args)
+}()
+
+// request is the pod's intent resolved on view as NetworkLatency's
+// PreFilter resolves it, the dependency's sites from the pods in the API
+// server now.
+func (c *clients) request(ctx context.Context, view netmap.View, pod *v1.Pod, in *intent.Intent) (*placement.Request, error) {
+	req, err := placement.Resolve(view, in)
+	if err != nil {
+		return nil, err
+	}
+	if in.DependsOn == nil {
+		return &req, nil
+	}
+	deps, err := c.kube.CoreV1().Pods(pod.Namespace).List(ctx, metav1.ListOptions{LabelSelector: in.DependsOn.String()})
+	if err != nil {
+		return nil, err
+	}
+	req.AddDependency(placement.DependencySites(view, pod.UID, podPointers(deps.Items)))
+	return &req, nil
+}
+
+func podPointers(pods []v1.Pod) []*v1.Pod {
+	out := make([]*v1.Pod, len(pods))
+	for i := range pods {
+		out[i] = &pods[i]
+	}
+	return out
 }
 
 func unscheduledReason(pod *v1.Pod) string {
@@ -143,77 +183,115 @@ func printDecisions(ctx context.Context, c *clients, pod *v1.Pod, out io.Writer)
 	return nil
 }
 
-func printNodeRTT(out io.Writer, view netmap.View, node string, lms []int32, weights []int64, pct netmap.Percentile, pctName config.Percentile) {
+func printNodeRTT(out io.Writer, req *placement.Request, node string) {
+	view := req.View
 	row, ok := view.Row(node)
 	if !ok {
 		fmt.Fprintf(out, "  node %s: not in the network map (no such node)\n", node)
 		return
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  LANDMARK\tWEIGHT\tRTT %s\tSOURCE\tMEASURED\n", pctName)
+	fmt.Fprintf(tw, "  LANDMARK\tWEIGHT\tRTT %s\tSOURCE\tMEASURED\n", req.Intent.Percentile)
 	now := time.Now()
-	for i, lm := range lms {
-		rtt, src, ok := view.Value(row, lm, pct, netmap.AnyEstimate)
+	for i, lm := range req.Landmarks {
+		name := view.LandmarkName(lm)
+		if i >= req.DepFrom {
+			name += " (dependency)"
+		}
+		rtt, src, ok := view.Value(row, lm, req.Percentile, netmap.AnyEstimate)
 		age := "-"
 		if at := view.Observed(row, lm); !at.IsZero() {
 			age = now.Sub(at).Round(time.Second).String() + " ago"
 		}
 		if !ok {
-			fmt.Fprintf(tw, "  %s\t%d\tunknown\t-\t%s\n", view.LandmarkName(lm), weights[i], age)
+			fmt.Fprintf(tw, "  %s\t%d\tunknown\t-\t%s\n", name, req.Weights[i], age)
 			continue
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", view.LandmarkName(lm), weights[i], micros(rtt), src, age)
+		source := src.String()
+		if req.Accept&src == 0 && src != netmap.Measured {
+			source += " (the SLO's estimates policy refuses it)"
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", name, req.Weights[i], micros(rtt), source, age)
 	}
 	tw.Flush()
 }
 
-// printBestNodes ranks nodes by NetworkLatency's score (demand-weighted RTT)
-// on today's map, with whether each meets the SLO.
-func printBestNodes(out io.Writer, view netmap.View, lms []int32, weights []int64, pct netmap.Percentile, in *intent.Intent, chosen string) {
-	if len(lms) == 0 {
-		return
-	}
+// resimulated is one node as NetworkLatency would see it on today's map.
+type resimulated struct {
+	node    string
+	row     int32
+	rtt     int32 // the score's demand-weighted RTT (us); -1 unknown
+	verdict placement.Verdict
+}
+
+// resimulate is every node of the map as NetworkLatency's Filter and
+// Score would see it, nearest first, unknown RTTs last.
+func resimulate(req *placement.Request) []resimulated {
+	view := req.View
 	byRow := make([]int32, view.NumRows())
-	view.WeightedRTT(lms, weights, pct, netmap.AnyEstimate, byRow)
-	type ranked struct {
-		node string
-		rtt  int32
-		row  int32
-	}
-	var all []ranked
+	req.Rows(byRow)
+	var all []resimulated
 	for row, rtt := range byRow {
-		if rtt < 0 {
-			continue
-		}
 		for _, n := range view.RowNodes(int32(row)) {
-			all = append(all, ranked{n, rtt, int32(row)})
+			all = append(all, resimulated{n, int32(row), rtt, req.Check(int32(row))})
 		}
 	}
-	slices.SortFunc(all, func(a, b ranked) int { return cmp.Or(cmp.Compare(a.rtt, b.rtt), cmp.Compare(a.node, b.node)) })
-	fmt.Fprintf(out, "  best nodes by edgeplace's RTT score now (%d nodes have an RTT to every demand landmark):\n", len(all))
+	key := func(r resimulated) int64 {
+		if r.rtt < 0 {
+			return math.MaxInt64
+		}
+		return int64(r.rtt)
+	}
+	slices.SortFunc(all, func(a, b resimulated) int {
+		return cmp.Or(cmp.Compare(key(a), key(b)), cmp.Compare(a.node, b.node))
+	})
+	return all
+}
+
+// printBestNodes ranks nodes by NetworkLatency's score (demand-weighted
+// RTT) on today's map, with whether each passes its Filter.
+func printBestNodes(out io.Writer, req *placement.Request, chosen string) {
+	all := resimulate(req)
+	known := 0
+	for _, r := range all {
+		if r.rtt >= 0 {
+			known++
+		}
+	}
+	fmt.Fprintf(out, "  best nodes by edgeplace's RTT score now (%d nodes have an RTT to every landmark):\n", known)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  NODE\tWEIGHTED RTT\tWITHIN SLO\t")
-	bound := int32(in.MaxRTT / time.Microsecond)
-	for i, r := range all {
-		if i >= alternatives && r.node != chosen {
+	shown := 0
+	for _, r := range all {
+		if r.rtt < 0 && r.node != chosen {
 			continue
 		}
+		if shown >= alternatives && r.node != chosen {
+			continue
+		}
+		shown++
 		within := "-"
-		if in.HasSLO() {
-			within = "yes"
-			for _, lm := range lms {
-				if v, _, ok := view.Value(r.row, lm, pct, netmap.AnyEstimate); !ok || v > bound {
-					within = "no"
-				}
-			}
+		if req.HoldsRows() {
+			within = verdictText[r.verdict]
+		}
+		rtt := "unknown"
+		if r.rtt >= 0 {
+			rtt = micros(r.rtt)
 		}
 		mark := ""
 		if r.node == chosen {
 			mark = "  <- chosen"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.node, micros(r.rtt), within, mark)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.node, rtt, within, mark)
 	}
 	tw.Flush()
+}
+
+var verdictText = map[placement.Verdict]string{
+	placement.Meets:          "yes",
+	placement.Unknown:        "no (no accepted RTT)",
+	placement.OverSLO:        "no",
+	placement.OverDependency: "no (dependency)",
 }
 
 // nodeNetworkOf is the NodeNetwork behind the node's row: its own, or its

@@ -21,7 +21,7 @@ import (
 // replicas, and workloads whose slots are all filled, keep their whole
 // demand.
 func (pl *NetworkLatency) applyCoverage(pod *v1.Pod, s *cycleState) {
-	if pl.workloads == nil || len(s.landmarks) < 2 {
+	if pl.workloads == nil || len(s.Landmarks) < 2 {
 		return
 	}
 	owner, replicas, ok := pl.workloads.Owner(pod)
@@ -33,18 +33,18 @@ func (pl *NetworkLatency) applyCoverage(pod *v1.Pod, s *cycleState) {
 		return
 	}
 	plan := pl.workloads.Plan(owner, replicas, coverage.Demand{
-		View: s.view, Landmarks: s.landmarks, Weights: s.weights, Percentile: s.pct,
+		View: s.View, Landmarks: s.Landmarks, Weights: s.Weights, Percentile: s.Percentile,
 		Key:    pod.Annotations[intent.DemandAnnotation],
 		Window: func(best float64) float64 { return float64(pl.window(int64(best))) },
 	})
 	if len(plan.Slots) == 0 {
 		return
 	}
-	free := plan.Unfilled(s.view, lister.NodeInfos(), owner)
+	free := plan.Unfilled(s.View, lister.NodeInfos(), owner)
 	served := make([]int64, len(plan.Slots))
 	for l, slot := range plan.Serving {
-		if l < len(s.weights) {
-			served[slot] += s.weights[l]
+		if l < len(s.Weights) {
+			served[slot] += s.Weights[l]
 		}
 	}
 	target := -1
@@ -56,18 +56,5 @@ func (pl *NetworkLatency) applyCoverage(pod *v1.Pod, s *cycleState) {
 	if target < 0 {
 		return
 	}
-	var lms []int32
-	var weights []int64
-	var total int64
-	for l, slot := range plan.Serving {
-		if l < len(s.landmarks) && slot == target {
-			lms = append(lms, s.landmarks[l])
-			weights = append(weights, s.weights[l])
-			total += s.weights[l]
-		}
-	}
-	if len(lms) == 0 {
-		return
-	}
-	s.landmarks, s.weights, s.totalWeight = lms, weights, total
+	s.Narrow(func(l int) bool { return l < len(plan.Serving) && plan.Serving[l] == target })
 }

@@ -1,10 +1,8 @@
 package networklatency
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -43,66 +41,37 @@ type ranked struct {
 // decide describes the chosen node's RTT to each demand landmark and the
 // best other nodes by NetworkLatency's own score.
 func (pl *NetworkLatency) decide(s *cycleState, node string) decision {
-	d := decision{node: node, weighted: unknownRTT, sources: map[netmap.Source]bool{}, admitted: -1, total: s.view.NumNodes()}
-	if s.bound > 0 {
+	d := decision{node: node, weighted: unknownRTT, sources: map[netmap.Source]bool{}, admitted: -1, total: s.View.NumNodes()}
+	if s.Bound > 0 {
 		d.admitted = s.admitted.Len()
 	}
-	row, ok := s.view.Row(node)
+	row, ok := s.View.Row(node)
 	if !ok {
 		return d
 	}
 	now := pl.now()
-	var sum int64
-	known := true
-	for i, lm := range s.landmarks {
-		rtt, src, ok := s.view.Value(row, lm, s.pct, netmap.AnyEstimate)
-		name := s.view.LandmarkName(lm)
+	for _, lm := range s.Landmarks {
+		rtt, src, ok := s.View.Value(row, lm, s.Percentile, s.Accept)
+		name := s.View.LandmarkName(lm)
 		if !ok {
-			known = false
 			d.parts = append(d.parts, name+" unknown")
 			continue
 		}
-		sum += int64(rtt) * s.weights[i]
 		d.sources[src] = true
 		part := fmt.Sprintf("%s %s %s", name, fmtRTT(rtt), src)
 		if src == netmap.Measured {
-			part += fmt.Sprintf(" %s ago", now.Sub(s.view.Observed(row, lm)).Round(time.Second))
+			part += fmt.Sprintf(" %s ago", now.Sub(s.View.Observed(row, lm)).Round(time.Second))
 		}
 		d.parts = append(d.parts, part)
 	}
-	if known && s.totalWeight > 0 {
-		d.weighted = sum / s.totalWeight
+	if rtt := s.RowRTT(row); rtt >= 0 {
+		d.weighted = int64(rtt)
 	}
-	d.others = pl.runnersUp(s, row)
-	return d
-}
-
-// runnersUp ranks other rows by weighted RTT, among the rows that pass
-// NetworkLatency's Filter, from PreFilter's pass over the table. It keeps
-// the best few as it goes rather than sorting every row.
-func (pl *NetworkLatency) runnersUp(s *cycleState, chosen int32) []ranked {
-	less := func(a, b ranked) bool { return a.rtt < b.rtt || (a.rtt == b.rtt && a.node < b.node) }
-	var out []ranked
-	for row, rtt := range s.byRow {
-		if int32(row) == chosen || rtt < 0 || (len(out) == alternatives && !less(ranked{"", int64(rtt)}, out[len(out)-1])) {
-			continue
-		}
-		nodes := s.view.RowNodes(int32(row))
-		if len(nodes) == 0 || (s.holdsRows() && !s.eligible(int32(row))) {
-			continue
-		}
+	for _, r := range s.Best(s.byRow, alternatives, row) {
 		// One node per row: its site peers score the same.
-		r := ranked{nodes[0], int64(rtt)}
-		if len(out) == alternatives {
-			if !less(r, out[len(out)-1]) {
-				continue
-			}
-			out = out[:len(out)-1]
-		}
-		i, _ := slices.BinarySearchFunc(out, r, func(a, b ranked) int { return cmp.Or(cmp.Compare(a.rtt, b.rtt), cmp.Compare(a.node, b.node)) })
-		out = slices.Insert(out, i, r)
+		d.others = append(d.others, ranked{s.View.RowNodes(r.Row)[0], int64(r.RTT)})
 	}
-	return out
+	return d
 }
 
 // String is the event note: short enough for an Event (1 KB).

@@ -18,6 +18,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
+	"github.com/edgeplace/edgeplace/pkg/placement"
 )
 
 // Cluster events on the edgeplace resources, in the scheduler's
@@ -74,7 +75,7 @@ func (pl *NetworkLatency) hintDependencyPlaced(_ klog.Logger, pod *v1.Pod, _, ne
 	if _, depends := pod.Annotations[intent.DependsOnAnnotation]; !depends && pod.Annotations[v1alpha1.ProfileAnnotation] == "" {
 		return fwk.QueueSkip, nil
 	}
-	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	in, err := pl.intentOf(pod)
 	if err != nil || in == nil || in.DependsOn == nil || placed.Namespace != pod.Namespace || !in.DependsOn.Matches(labels.Set(placed.Labels)) {
 		return fwk.QueueSkip, nil
 	}
@@ -90,7 +91,7 @@ func (pl *NetworkLatency) hintNode(_ klog.Logger, pod *v1.Pod, _, newObj any) (f
 	if !ok {
 		return fwk.Queue, nil
 	}
-	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	in, err := pl.intentOf(pod)
 	if err != nil || in == nil {
 		return fwk.QueueSkip, nil
 	}
@@ -105,15 +106,9 @@ func (pl *NetworkLatency) hintNode(_ klog.Logger, pod *v1.Pod, _, newObj any) (f
 	if !ok {
 		return fwk.QueueSkip, nil
 	}
-	pct, bound := percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond)
-	for _, d := range in.Demand {
-		lm, ok := view.Landmark(d.Landmark)
-		if !ok {
-			return fwk.QueueSkip, nil
-		}
-		if rtt, _, known := view.Value(row, lm, pct, accepted(in.Estimates)); !known || rtt > bound {
-			return fwk.QueueSkip, nil
-		}
+	req, err := placement.Resolve(view, in)
+	if err != nil || req.Over(row, req.Demand(), req.Bound) != placement.Meets {
+		return fwk.QueueSkip, nil
 	}
 	return fwk.Queue, nil
 }
@@ -125,7 +120,7 @@ func (pl *NetworkLatency) hintNodeNetwork(_ klog.Logger, pod *v1.Pod, _, newObj 
 	if err != nil {
 		return fwk.Queue, err
 	}
-	in, perr := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	in, perr := pl.intentOf(pod)
 	if perr != nil || in == nil || !in.HasSLO() {
 		return fwk.QueueSkip, nil
 	}
@@ -140,7 +135,7 @@ func (pl *NetworkLatency) hintNodeNetwork(_ klog.Logger, pod *v1.Pod, _, newObj 
 			return fwk.QueueSkip, nil
 		}
 		rtt := m.RTTP90Microseconds
-		if percentile(in.Percentile) == netmap.P50 {
+		if placement.Percentile(in.Percentile) == netmap.P50 {
 			rtt = m.RTTP50Microseconds
 		}
 		if time.Duration(rtt)*time.Microsecond > in.MaxRTT {
@@ -167,7 +162,7 @@ func (pl *NetworkLatency) hintLandmark(_ klog.Logger, pod *v1.Pod, _, newObj any
 	if err != nil {
 		return fwk.Queue, err
 	}
-	in, perr := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	in, perr := pl.intentOf(pod)
 	if perr != nil || in == nil {
 		return fwk.QueueSkip, nil
 	}
@@ -271,7 +266,7 @@ func (pl *NetworkLatency) activateHelped(ctx context.Context, snap *netmap.Snaps
 	pl.waiting.mu.Lock()
 	for uid, w := range pl.waiting.pods {
 		// Resolved again: the pod's LatencyProfile may have changed too.
-		in, err := intent.ForPod(w.pod, snap.Profile, pl.parse)
+		in, err := intent.ForPod(w.pod, snap.Profile, pl.parse) // the new snapshot's profiles
 		switch {
 		case err == nil && in != nil && candidatesFor(view, in) > w.candidates:
 			helped[string(uid)] = w.pod
@@ -294,18 +289,14 @@ func candidatesFor(view netmap.View, in *intent.Intent) int {
 	if view.State() == netmap.Syncing {
 		return 0
 	}
-	lms := make([]int32, 0, len(in.Demand))
-	for _, d := range in.Demand {
-		id, ok := view.Landmark(d.Landmark)
-		if !ok {
-			return 0
-		}
-		lms = append(lms, id)
+	req, err := placement.Resolve(view, in)
+	if err != nil {
+		return 0
 	}
 	if !in.HasSLO() {
 		return max(1, view.NumNodes())
 	}
-	return view.NodesWithin(lms, percentile(in.Percentile), int32(in.MaxRTT/time.Microsecond), accepted(in.Estimates)).Len()
+	return view.NodesWithin(req.Demand(), req.Percentile, req.Bound, req.Accept).Len()
 }
 
 // Reserve forgets a pod that got a node (it waits no more), and records

@@ -30,6 +30,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
+	"github.com/edgeplace/edgeplace/pkg/placement"
 )
 
 // Name is the plugin's name in the registry and in configurations.
@@ -108,15 +109,11 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 // read a map they fill themselves.
 func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Handle, m *netmap.Map) *NetworkLatency {
 	pl := &NetworkLatency{
-		state:  cyclestate.New[*cycleState](stateKey),
-		handle: h,
-		args:   args,
-		netmap: m,
-		parse: intent.Options{
-			DefaultPercentile: args.DefaultPercentile,
-			DefaultWeight:     int64(args.DefaultDemandWeight),
-			MaxLandmarks:      int(args.MaxDemandLandmarks),
-		},
+		state:   cyclestate.New[*cycleState](stateKey),
+		handle:  h,
+		args:    args,
+		netmap:  m,
+		parse:   placement.Options(args),
 		waiting: newWaitingPods(),
 		spill:   newSpillover(),
 		columns: memo[[]int32]{size: 16},
@@ -159,9 +156,9 @@ func (pl *NetworkLatency) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFra
 	return nil, nil
 }
 
-func percentile(p config.Percentile) netmap.Percentile {
-	if p == config.P50 {
-		return netmap.P50
-	}
-	return netmap.P90
+// intentOf resolves the pod's intent with the args' options and the
+// current map's LatencyProfiles: PreFilter and every queueing hint read
+// it so.
+func (pl *NetworkLatency) intentOf(pod *v1.Pod) (*intent.Intent, error) {
+	return intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
 }

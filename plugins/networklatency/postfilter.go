@@ -76,24 +76,16 @@ func (pl *NetworkLatency) PostFilter(ctx context.Context, cs fwk.CycleState, pod
 // with Filter's categorical reasons: the framework reports such nodes only
 // as not satisfying the plugin.
 func (s *cycleState) leftOut() string {
-	if !s.holdsRows() {
+	if !s.HoldsRows() {
 		return ""
 	}
 	counts := map[string]int{}
 	for row := range s.byRow {
-		nodes := len(s.view.RowNodes(int32(row)))
+		nodes := len(s.View.RowNodes(int32(row)))
 		if nodes == 0 || s.eligible(int32(row)) {
 			continue
 		}
-		reason := ""
-		if s.bound > 0 && s.depFrom > 0 {
-			reason = s.over(int32(row), s.landmarks[:s.depFrom], s.bound)
-		}
-		if reason == "" && s.depBound > 0 {
-			if reason = s.over(int32(row), s.landmarks[s.depFrom:], s.depBound); reason == ReasonOverSLO {
-				reason = ReasonOverDepSLO
-			}
-		}
+		reason := reasonOf(s.Check(int32(row)))
 		if reason == "" {
 			reason = ReasonOverSLO // admitted by neither measurement nor accepted estimate
 		}
@@ -125,7 +117,7 @@ func (pl *NetworkLatency) nearestOutside(ctx context.Context, cs fwk.CycleState,
 	nodes := pl.handle.SnapshotSharedLister().NodeInfos()
 	var order []rowRTT
 	for row, v := range s.byRow {
-		if v >= 0 && len(s.view.RowNodes(int32(row))) > 0 && s.eligible(int32(row)) {
+		if v >= 0 && len(s.View.RowNodes(int32(row))) > 0 && s.eligible(int32(row)) {
 			order = append(order, rowRTT{int32(row), v})
 		}
 	}
@@ -133,7 +125,7 @@ func (pl *NetworkLatency) nearestOutside(ctx context.Context, cs fwk.CycleState,
 	var names []string
 	var rtts []int32
 	for _, o := range order {
-		for _, n := range s.view.RowNodes(o.row) {
+		for _, n := range s.View.RowNodes(o.row) {
 			if !s.listed.Has(n) {
 				names, rtts = append(names, n), append(rtts, o.rtt)
 			}

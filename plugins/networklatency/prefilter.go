@@ -14,29 +14,18 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/candidates"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/placement"
 	"github.com/edgeplace/edgeplace/pkg/shortlist"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
 const stateKey fwk.StateKey = Name
 
-// cycleState is the pod's intent resolved against one pinned snapshot. It is
-// never written after PreFilter, so Clone can share it.
+// cycleState is the pod's intent resolved against one pinned snapshot
+// (pkg/placement), with what PreFilter worked out from it. It is never
+// written after PreFilter, so Clone can share it.
 type cycleState struct {
-	view        netmap.View
-	landmarks   []int32 // landmark IDs, parallel to weights
-	weights     []int64
-	totalWeight int64
-	pct         netmap.Percentile
-	bound       int32 // SLO in microseconds; 0: no SLO
-	// accept is which estimates stand in for a missing or stale
-	// measurement: the pod's policy under an SLO, any estimate otherwise.
-	accept netmap.Source
-	// landmarks[depFrom:] are the site landmarks of the workload the pod
-	// depends on, held to depBound (0: no bound) instead of bound.
-	depFrom  int
-	depBound int32
-	intent   *intent.Intent
+	placement.Request
 	// admitted holds the rows within the SLO.
 	admitted netmap.Candidates
 	// byRow holds every row's demand-weighted RTT (-1 if unknown), from one
@@ -65,7 +54,7 @@ func (pl *NetworkLatency) readState(cs fwk.CycleState) *cycleState {
 // best RTT on offer.
 func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	pl.waiting.forget(pod)
-	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	in, err := pl.intentOf(pod)
 	if err != nil {
 		// A LatencyProfile created or fixed later may resolve it: any
 		// resolution is progress (-1 < every candidate count).
@@ -85,45 +74,30 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		pl.waiting.add(pod, -1)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonLoading)
 	}
-	s := &cycleState{
-		view:   snap.View(pl.now(), pl.args.MeasurementTTL.Duration),
-		pct:    percentile(in.Percentile),
-		bound:  int32(in.MaxRTT / time.Microsecond),
-		accept: netmap.AnyEstimate,
-		intent: in,
-	}
-	if in.HasSLO() {
-		s.accept = accepted(in.Estimates)
-	}
-	for _, d := range in.Demand {
-		id, ok := snap.Landmark(d.Landmark)
-		if !ok {
-			pl.waiting.add(pod, 0)
-			msg := fmt.Sprintf("landmark %q named in %s does not exist", d.Landmark, intent.DemandAnnotation)
-			if st := snap.State(); st != netmap.Ready {
-				msg += " (" + st.String() + ")"
-			}
-			return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
+	req, err := placement.Resolve(snap.View(pl.now(), pl.args.MeasurementTTL.Duration), in)
+	if err != nil {
+		pl.waiting.add(pod, 0)
+		msg := err.Error()
+		if st := snap.State(); st != netmap.Ready {
+			msg += " (" + st.String() + ")"
 		}
-		s.landmarks = append(s.landmarks, id)
-		s.weights = append(s.weights, d.Weight)
-		s.totalWeight += d.Weight
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
 	}
+	s := &cycleState{Request: req}
 	pl.applyCoverage(pod, s)
-	s.depFrom = len(s.landmarks)
 	if in.DependsOn != nil {
-		pl.addDependency(pod, in, s)
+		s.AddDependency(pl.dependencySites(pod, s.View, in))
 	}
-	if len(s.landmarks) == 0 {
+	if len(s.Landmarks) == 0 {
 		// A dependency that runs nowhere (yet) has nothing to score.
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
 	pl.state.Write(cs, s)
 	verdicts.Ensure(cs)
-	if s.bound > 0 && s.depFrom > 0 {
-		demand := s.landmarks[:s.depFrom]
-		s.admitted = pl.admitted.get(memoKey{view: s.view, landmarks: demand, pct: s.pct, bound: s.bound, accept: s.accept}, func() netmap.Candidates {
-			return s.view.NodesWithin(demand, s.pct, s.bound, s.accept)
+	if s.Bound > 0 && s.DepFrom > 0 {
+		demand := s.Landmarks[:s.DepFrom]
+		s.admitted = pl.admitted.get(memoKey{view: s.View, landmarks: demand, pct: s.Percentile, bound: s.Bound, accept: s.Accept}, func() netmap.Candidates {
+			return s.View.NodesWithin(demand, s.Percentile, s.Bound, s.Accept)
 		})
 		if s.admitted.Len() == 0 {
 			pl.waiting.add(pod, 0)
@@ -134,7 +108,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		pl.waiting.add(pod, s.admitted.Len())
 		klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", s.admitted.Len())
 	}
-	s.byRow = pl.byRow.get(memoKey{view: s.view, landmarks: s.landmarks, weights: s.weights, pct: s.pct, accept: s.accept}, func() []int32 {
+	s.byRow = pl.byRow.get(memoKey{view: s.View, landmarks: s.Landmarks, weights: s.Weights, pct: s.Percentile, accept: s.Accept}, func() []int32 {
 		return pl.weightedRTT(s)
 	})
 	return pl.narrow(ctx, cs, pod, s), nil
@@ -144,19 +118,19 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 // it, from each landmark's column; columns are memoised apart, so that pods
 // that weigh the same landmarks differently pay only for the mean.
 func (pl *NetworkLatency) weightedRTT(s *cycleState) []int32 {
-	cols := make([][]int32, len(s.landmarks))
-	for i, lm := range s.landmarks {
-		cols[i] = pl.columns.get(memoKey{view: s.view, landmarks: s.landmarks[i : i+1], pct: s.pct, accept: s.accept}, func() []int32 {
-			out := make([]int32, s.view.NumRows())
-			s.view.Column(lm, s.pct, s.accept, out)
+	cols := make([][]int32, len(s.Landmarks))
+	for i, lm := range s.Landmarks {
+		cols[i] = pl.columns.get(memoKey{view: s.View, landmarks: s.Landmarks[i : i+1], pct: s.Percentile, accept: s.Accept}, func() []int32 {
+			out := make([]int32, s.View.NumRows())
+			s.View.Column(lm, s.Percentile, s.Accept, out)
 			return out
 		})
 	}
 	if len(cols) == 1 {
 		return cols[0] // never written: readers share it
 	}
-	out := make([]int32, s.view.NumRows())
-	netmap.WeightedMean(cols, s.weights, out)
+	out := make([]int32, s.View.NumRows())
+	netmap.WeightedMean(cols, s.Weights, out)
 	return out
 }
 
@@ -167,7 +141,7 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	extra, everyNode := pl.spill.take(pod.UID)
 	lister := pl.handle.SnapshotSharedLister()
 	everyAdmitted := func() *fwk.PreFilterResult {
-		if s.bound > 0 && s.depFrom > 0 {
+		if s.Bound > 0 && s.DepFrom > 0 {
 			return &fwk.PreFilterResult{NodeNames: s.admitted.Names()}
 		}
 		return nil
@@ -176,16 +150,16 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		return everyAdmitted()
 	}
 	logger := klog.FromContext(ctx)
-	fits := candidates.NewAdmission(logger, pod, lister.NodeInfos(), s.intent, s.view).Admits
+	fits := candidates.NewAdmission(logger, pod, lister.NodeInfos(), s.Intent, s.View).Admits
 	p := candidates.Picker{
 		RTT:          s.byRow,
-		RowNodes:     s.view.RowNodes,
-		RowLocations: s.view.RowLocations,
+		RowNodes:     s.View.RowNodes,
+		RowLocations: s.View.RowLocations,
 		Fits:         fits,
 		Window:       pl.window,
 		Floor:        int(pl.args.MinCandidates),
 	}
-	if s.holdsRows() {
+	if s.HoldsRows() {
 		p.Eligible = s.eligible
 	}
 	buf := pl.buffers.Get().(*pickBuffers)
@@ -204,9 +178,9 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		})
 	}
 	for _, n := range extra {
-		if row, ok := s.view.Row(n); ok && (!s.holdsRows() || s.eligible(row)) {
+		if row, ok := s.View.Row(n); ok && (!s.HoldsRows() || s.eligible(row)) {
 			picked = append(picked, candidates.Candidate{Node: n, Row: row, RTT: s.byRow[row], Location: -1})
-		} else if !ok && !s.holdsRows() {
+		} else if !ok && !s.HoldsRows() {
 			picked = append(picked, candidates.Candidate{Node: n, Row: -1, RTT: -1, Location: -1})
 		}
 	}
@@ -222,13 +196,13 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 			continue // listed already
 		}
 		if c.Location < 0 {
-			if ref, ok := s.view.Node(c.Node); ok {
+			if ref, ok := s.View.Node(c.Node); ok {
 				c.Location = ref.Location
 			}
 		}
 		b.Add(c.Node, shortlist.Entry{Row: c.Row, Location: c.Location, RTT: c.RTT})
 	}
-	s.short, s.listed = b.Build(s.view.Snapshot), names
+	s.short, s.listed = b.Build(s.View.Snapshot), names
 	shortlist.Write(cs, s.short)
 	logger.V(5).Info("nearest candidates", "pod", klog.KObj(pod), "nodes", names.Len(), "added", len(extra))
 	return &fwk.PreFilterResult{NodeNames: names}
@@ -236,17 +210,17 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 
 // holdsRows says whether NetworkLatency's Filter turns some rows down: the
 // pod has an SLO or a bound on its dependency's RTT.
-func (s *cycleState) holdsRows() bool { return s.bound > 0 || s.depBound > 0 }
+func (s *cycleState) holdsRows() bool { return s.Bound > 0 || s.DepBound > 0 }
 
 // eachUnranked calls visit with every node, and its row (-1: none), that
 // passes NetworkLatency's Filter without a known weighted RTT: with an SLO,
 // the nodes of rows within it whose RTT to an unbounded dependency is
 // unknown; without one, every node the table has no RTT for.
 func (s *cycleState) eachUnranked(nodes fwk.NodeInfoLister, visit func(node string, row int32)) {
-	if s.holdsRows() {
+	if s.HoldsRows() {
 		for row, v := range s.byRow {
 			if v < 0 && s.eligible(int32(row)) {
-				for _, n := range s.view.RowNodes(int32(row)) {
+				for _, n := range s.View.RowNodes(int32(row)) {
 					visit(n, int32(row))
 				}
 			}
@@ -259,7 +233,7 @@ func (s *cycleState) eachUnranked(nodes fwk.NodeInfoLister, visit func(node stri
 	}
 	for _, ni := range all {
 		name := ni.Node().Name
-		row, ok := s.view.Row(name)
+		row, ok := s.View.Row(name)
 		switch {
 		case !ok:
 			visit(name, -1)
@@ -271,80 +245,48 @@ func (s *cycleState) eachUnranked(nodes fwk.NodeInfoLister, visit func(node stri
 
 // eligible says whether a row's nodes pass NetworkLatency's Filter.
 func (s *cycleState) eligible(row int32) bool {
-	if s.bound > 0 && s.depFrom > 0 && !s.admitted.HasRow(row) {
+	if s.Bound > 0 && s.DepFrom > 0 && !s.admitted.HasRow(row) {
 		return false
 	}
-	return s.depBound == 0 || s.over(row, s.landmarks[s.depFrom:], s.depBound) == ""
+	return s.DepBound == 0 || s.Over(row, s.Dependency(), s.DepBound) == placement.Meets
 }
 
-// addDependency adds, as weighted landmarks, the site landmarks of the sites
-// where the pod's dependency runs; the dependency's weight is shared among
-// them.
-func (pl *NetworkLatency) addDependency(pod *v1.Pod, in *intent.Intent, s *cycleState) {
+// dependencySites are the site landmarks of where the pod's dependency
+// runs, from the scheduler's pod informer (none without one).
+func (pl *NetworkLatency) dependencySites(pod *v1.Pod, view netmap.View, in *intent.Intent) []int32 {
 	if pl.pods == nil {
-		return
+		return nil
 	}
 	deps, err := pl.pods.Pods(pod.Namespace).List(in.DependsOn)
 	if err != nil {
-		return
+		return nil
 	}
-	seen := map[int32]bool{}
-	var sites []int32
-	for _, d := range deps {
-		if d.Spec.NodeName == "" || d.UID == pod.UID || d.Status.Phase == v1.PodSucceeded || d.Status.Phase == v1.PodFailed {
-			continue
-		}
-		if lm, ok := s.view.SiteLandmark(s.view.NodeSite(d.Spec.NodeName)); ok && !seen[lm] {
-			seen[lm] = true
-			sites = append(sites, lm)
-		}
-	}
-	if len(sites) == 0 {
-		return
-	}
-	share := max(1, in.DependsOnWeight/int64(len(sites)))
-	for _, lm := range sites {
-		s.landmarks = append(s.landmarks, lm)
-		s.weights = append(s.weights, share)
-		s.totalWeight += share
-	}
-	s.depBound = int32(in.DependsOnMaxRTT / time.Microsecond)
+	return placement.DependencySites(view, pod.UID, deps)
 }
 
 // whyNone explains an SLO no node meets, for the pod's owner.
 func (pl *NetworkLatency) whyNone(s *cycleState) string {
-	slo := fmt.Sprintf("%s %s", fmtRTT(s.bound), s.intent.Percentile)
-	for _, lm := range s.landmarks[:s.depFrom] {
-		name := s.view.LandmarkName(lm)
-		row, best, ok := s.view.Best(lm, s.pct)
+	slo := fmt.Sprintf("%s %s", fmtRTT(s.Bound), s.Intent.Percentile)
+	for _, lm := range s.Landmarks[:s.DepFrom] {
+		name := s.View.LandmarkName(lm)
+		row, best, ok := s.View.Best(lm, s.Percentile)
 		if !ok {
 			sloRejections.WithLabelValues(name).Inc()
 			return fmt.Sprintf("no node within %s of %s: no node has a measurement of it fresher than %s",
 				slo, name, pl.args.MeasurementTTL.Duration)
 		}
-		if best > s.bound {
+		if best > s.Bound {
 			sloRejections.WithLabelValues(name).Inc()
 			return fmt.Sprintf("no node within %s of %s; best is %s at %s",
-				slo, name, s.view.Describe(row), fmtRTT(best))
+				slo, name, s.View.Describe(row), fmtRTT(best))
 		}
 	}
-	names := make([]string, s.depFrom)
-	for i, lm := range s.landmarks[:s.depFrom] {
-		names[i] = s.view.LandmarkName(lm)
+	names := make([]string, s.DepFrom)
+	for i, lm := range s.Landmarks[:s.DepFrom] {
+		names[i] = s.View.LandmarkName(lm)
 	}
 	sloRejections.WithLabelValues("(all at once)").Inc()
 	return fmt.Sprintf("no node within %s of every demand landmark at once (%s)", slo, strings.Join(names, ", "))
-}
-
-// accepted maps a pod's estimate policy to the sources a reader accepts.
-func accepted(p intent.EstimatePolicy) netmap.Source {
-	switch p {
-	case intent.EstimatesNone:
-		return 0
-	case intent.EstimatesCoordinates:
-		return netmap.AnyEstimate
-	}
-	return netmap.PeerEstimate
 }
 
 func fmtRTT(us int32) string {

@@ -7,6 +7,7 @@ import (
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/edgeplace/edgeplace/pkg/placement"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
@@ -27,7 +28,7 @@ const unknownRTT int64 = -1
 // candidates meet both by construction.
 func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	s := pl.readState(cs)
-	if s == nil || !s.holdsRows() {
+	if s == nil || !s.HoldsRows() {
 		return nil
 	}
 	node := nodeInfo.Node().Name
@@ -36,19 +37,19 @@ func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1
 	}
 	// A node PreFilter did not list: a nominated node, or every node when
 	// the candidates were not narrowed.
-	row, ok := s.view.Row(node)
+	row, ok := s.View.Row(node)
 	if !ok {
 		verdicts.Reject(cs, Name, ReasonNoMeasurement)
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
 	}
-	if s.bound > 0 && !s.admitted.HasRow(row) {
-		if st := s.check(ctx, pod, node, row, s.landmarks[:s.depFrom], s.bound, ReasonOverSLO); st != nil {
+	if s.Bound > 0 && !s.admitted.HasRow(row) {
+		if st := s.check(ctx, pod, node, row, s.Demand(), s.Bound, ReasonOverSLO); st != nil {
 			verdicts.Reject(cs, Name, st.Message())
 			return st
 		}
 	}
-	if s.depBound > 0 {
-		if st := s.check(ctx, pod, node, row, s.landmarks[s.depFrom:], s.depBound, ReasonOverDepSLO); st != nil {
+	if s.DepBound > 0 {
+		if st := s.check(ctx, pod, node, row, s.Dependency(), s.DepBound, ReasonOverDepSLO); st != nil {
 			verdicts.Reject(cs, Name, st.Message())
 			return st
 		}
@@ -58,17 +59,17 @@ func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1
 
 // check holds a row to a bound on some landmarks.
 func (s *cycleState) check(ctx context.Context, pod *v1.Pod, node string, row int32, lms []int32, bound int32, reason string) *fwk.Status {
-	switch s.over(row, lms, bound) {
-	case "":
+	switch s.Over(row, lms, bound) {
+	case placement.Meets:
 		return nil
-	case ReasonNoMeasurement:
+	case placement.Unknown:
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoMeasurement)
 	}
 	if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
 		for _, lm := range lms {
-			if rtt, _, _ := s.view.Value(row, lm, s.pct, s.accept); rtt > bound {
+			if rtt, _, _ := s.View.Value(row, lm, s.Percentile, s.Accept); rtt > bound {
 				logger.Info("node over an RTT SLO", "pod", klog.KObj(pod), "node", node,
-					"landmark", s.view.LandmarkName(lm), "rttMicros", rtt, "sloMicros", bound)
+					"landmark", s.View.LandmarkName(lm), "rttMicros", rtt, "sloMicros", bound)
 				break
 			}
 		}
@@ -76,17 +77,15 @@ func (s *cycleState) check(ctx context.Context, pod *v1.Pod, node string, row in
 	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reason)
 }
 
-// over returns why a row misses a bound on some landmarks: "" when it
-// meets it, ReasonNoMeasurement, or ReasonOverSLO.
-func (s *cycleState) over(row int32, lms []int32, bound int32) string {
-	for _, lm := range lms {
-		rtt, _, known := s.view.Value(row, lm, s.pct, s.accept)
-		if !known {
-			return ReasonNoMeasurement
-		}
-		if rtt > bound {
-			return ReasonOverSLO
-		}
+// reasonOf is Filter's reason for a verdict; "" for Meets.
+func reasonOf(v placement.Verdict) string {
+	switch v {
+	case placement.Unknown:
+		return ReasonNoMeasurement
+	case placement.OverSLO:
+		return ReasonOverSLO
+	case placement.OverDependency:
+		return ReasonOverDepSLO
 	}
 	return ""
 }
@@ -114,7 +113,7 @@ func (pl *NetworkLatency) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod,
 		}
 		return unknownRTT, nil
 	}
-	row, ok := s.view.Row(name)
+	row, ok := s.View.Row(name)
 	if !ok || s.byRow[row] < 0 {
 		return unknownRTT, nil
 	}

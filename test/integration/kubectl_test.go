@@ -62,6 +62,14 @@ func TestExplainAndTop(t *testing.T) {
 	}), out)
 	t.Log("\n" + out)
 	f.golden("explain.golden", out)
+	// The re-simulation asks the placement core NetworkLatency asked: on
+	// unchanged measurements, the chosen node's weighted RTT is the one
+	// recorded at decision time.
+	recorded := regexp.MustCompile(`node \S+: weighted RTT (\S+) `).FindStringSubmatch(out)
+	resimulated := regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(near.Name) + `\s+(\S+)\s+yes\s+<- chosen$`).FindStringSubmatch(out)
+	require.NotNil(t, recorded, out)
+	require.NotNil(t, resimulated, out)
+	assert.Equal(t, recorded[1], resimulated[1])
 
 	top := f.kubectlEdgeplace("top")
 	t.Log("\n" + top)

@@ -1,0 +1,142 @@
+package kubectlplugin
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/placement"
+	"github.com/edgeplace/edgeplace/plugins/networklatency"
+)
+
+// handle is what NetworkLatency uses of the framework's handle in
+// PreFilter, Filter and Score: no snapshot (so it does not narrow the
+// candidates), nothing to activate.
+type handle struct{ fwk.Handle }
+
+func (handle) SnapshotSharedLister() fwk.SharedLister     { return nil }
+func (handle) Activate(klog.Logger, map[string]*v1.Pod) {}
+
+// agreementMap is four single-node sites, two user landmarks and the
+// landmark of site d, where the database runs; site c has only estimates
+// to the users, a peer estimate to users-a and a coordinate estimate to
+// users-b, and site b's measurements of users-a are p50 20 ms, p90 30 ms.
+func agreementMap(t *testing.T, now time.Time) *netmap.Map {
+	t.Helper()
+	m := netmap.New()
+	m.SetLandmark("users-a")
+	m.SetLandmark("users-b")
+	m.SetLandmarkAt("db", v1alpha1.Location{Site: "d"})
+	rtt := func(lm string, p50, p90 int64) v1alpha1.LandmarkRTT {
+		return v1alpha1.LandmarkRTT{Landmark: lm, RTTP50Microseconds: p50 * 1000, RTTP90Microseconds: p90 * 1000, Samples: 10, ObservedTime: metav1.NewTime(now)}
+	}
+	for site, lms := range map[string][]v1alpha1.LandmarkRTT{
+		"a": {rtt("users-a", 5, 6), rtt("users-b", 40, 44), rtt("db", 30, 33)},
+		"b": {rtt("users-a", 20, 30), rtt("users-b", 8, 9), rtt("db", 12, 14)},
+		"c": {rtt("db", 9, 10)},
+		"d": {rtt("users-a", 60, 70), rtt("users-b", 25, 27), rtt("db", 1, 1)},
+	} {
+		m.SetNode(site+"-0", map[string]string{v1alpha1.SiteLabel: site})
+		m.SetNodeNetwork(&v1alpha1.NodeNetwork{
+			ObjectMeta: metav1.ObjectMeta{Name: "site-" + site},
+			Spec:       v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site},
+			Status:     v1alpha1.NodeNetworkStatus{Landmarks: lms},
+		})
+	}
+	m.SetState(netmap.Ready)
+	snap := m.Flush()
+	m.EnableEstimation(time.Hour)
+	view := snap.View(now, time.Hour)
+	row, _ := view.Row("c-0")
+	a, _ := view.Landmark("users-a")
+	b, _ := view.Landmark("users-b")
+	est := netmap.NewEstimates(snap, now)
+	est.Set(row, a, 10_000, 12_000, netmap.PeerEstimate)
+	est.Set(row, b, 7_000, 8_000, netmap.CoordinateEstimate)
+	m.PublishEstimates(est)
+	m.Flush()
+	return m
+}
+
+// TestExplainAgreesWithNetworkLatency holds explain's re-simulation to
+// NetworkLatency's own Filter and Score, node by node: the same weighted
+// RTT, and "within the SLO" exactly where Filter passes the node.
+func TestExplainAgreesWithNetworkLatency(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	m := agreementMap(t, now)
+	db := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db-0", Namespace: "default", UID: "db-0", Labels: map[string]string{"app": "db"}},
+		Spec: v1.PodSpec{NodeName: "d-0"}, Status: v1.PodStatus{Phase: v1.PodRunning}}
+	kube := fake.NewClientset(db)
+	factory := informers.NewSharedInformerFactory(kube, 0)
+
+	args, err := argscheme.NetworkLatencyArgs(nil)
+	require.NoError(t, err)
+	args.MeasurementTTL = metav1.Duration{Duration: time.Hour}
+	pl := networklatency.NewWithMap(ctx, args, handle{}, m).WithWorkloads(factory)
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	c := &clients{kube: kube, namespace: "default"}
+
+	for _, tc := range []struct {
+		name        string
+		annotations map[string]string
+	}{
+		{"no SLO, two weighted landmarks", map[string]string{intent.DemandAnnotation: "users-a:3,users-b:1"}},
+		{"SLO, peer estimates (the default)", map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "25ms"}},
+		{"SLO, no estimates", map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "25ms", intent.EstimatesAnnotation: "none"}},
+		{"SLO, coordinate estimates", map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "10ms", intent.EstimatesAnnotation: "coordinates"}},
+		{"SLO on p50", map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "25ms", intent.PercentileAnnotation: "p50"}},
+		{"depends-on, weighted", map[string]string{intent.DemandAnnotation: "users-b", intent.DependsOnAnnotation: "app=db", intent.DependsOnWeightAnnotation: "2"}},
+		{"depends-on with a bound, and an SLO", map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "30ms",
+			intent.DependsOnAnnotation: "app=db", intent.DependsOnMaxRTTAnnotation: "13ms", intent.EstimatesAnnotation: "coordinates"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: types.UID("web"), Annotations: tc.annotations}}
+			cs := framework.NewCycleState()
+			result, st := pl.PreFilter(ctx, cs, pod, nil)
+			require.True(t, st.IsSuccess(), "PreFilter: %v", st)
+
+			in, err := intent.ForPod(pod, m.Current().Profile, parseOptions)
+			require.NoError(t, err)
+			req, err := c.request(ctx, m.Current().View(time.Now(), args.MeasurementTTL.Duration), pod, in)
+			require.NoError(t, err)
+			rows := resimulate(req)
+			require.Len(t, rows, 4)
+			within := 0
+			for _, r := range rows {
+				ni := framework.NewNodeInfo()
+				ni.SetNode(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: r.node}})
+				score, st := pl.Score(ctx, cs, pod, ni)
+				require.True(t, st.IsSuccess())
+				assert.Equal(t, score, int64(r.rtt), "%s: weighted RTT", r.node)
+				passes := pl.Filter(ctx, cs, pod, ni).IsSuccess()
+				assert.Equal(t, passes, r.verdict == placement.Meets, "%s: Filter %v, explain %v", r.node, passes, r.verdict)
+				if r.verdict == placement.Meets {
+					within++
+					if result != nil {
+						assert.True(t, result.NodeNames.Has(r.node), "%s: admitted by explain, not by PreFilter", r.node)
+					}
+				}
+			}
+			if req.HoldsRows() {
+				assert.Less(t, within, len(rows), "a case with bounds should turn some node down")
+			}
+		})
+	}
+}

@@ -1,0 +1,189 @@
+package placement
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+// testView is three single-node sites and three landmarks: users-a and
+// users-b, and db, the landmark that runs in site c.
+//
+//	node    users-a         users-b         db
+//	a-0     5 ms            40 ms           30 ms
+//	b-0     50 ms           8 ms            12 ms
+//	c-0     (peer est. 20)  (coord. est. 9) 1 ms
+func testView(t *testing.T) netmap.View {
+	t.Helper()
+	now := time.Now()
+	m := netmap.New()
+	m.SetLandmark("users-a")
+	m.SetLandmark("users-b")
+	m.SetLandmarkAt("db", v1alpha1.Location{Site: "c"})
+	rtt := func(lm string, ms int64) v1alpha1.LandmarkRTT {
+		return v1alpha1.LandmarkRTT{Landmark: lm, RTTP50Microseconds: ms * 1000, RTTP90Microseconds: ms * 1000, Samples: 10, ObservedTime: metav1.NewTime(now)}
+	}
+	for site, lms := range map[string][]v1alpha1.LandmarkRTT{
+		"a": {rtt("users-a", 5), rtt("users-b", 40), rtt("db", 30)},
+		"b": {rtt("users-a", 50), rtt("users-b", 8), rtt("db", 12)},
+		"c": {rtt("db", 1)},
+	} {
+		m.SetNode(site+"-0", map[string]string{v1alpha1.SiteLabel: site})
+		m.SetNodeNetwork(&v1alpha1.NodeNetwork{
+			ObjectMeta: metav1.ObjectMeta{Name: "site-" + site},
+			Spec:       v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site},
+			Status:     v1alpha1.NodeNetworkStatus{Landmarks: lms},
+		})
+	}
+	snap := m.Flush()
+	m.EnableEstimation(time.Hour)
+	view := snap.View(now, time.Hour)
+	row, _ := view.Row("c-0")
+	a, _ := view.Landmark("users-a")
+	b, _ := view.Landmark("users-b")
+	est := netmap.NewEstimates(snap, now)
+	est.Set(row, a, 20_000, 20_000, netmap.PeerEstimate)
+	est.Set(row, b, 9_000, 9_000, netmap.CoordinateEstimate)
+	m.PublishEstimates(est)
+	return m.Flush().View(now, time.Hour)
+}
+
+func request(t *testing.T, view netmap.View, annotations map[string]string) *Request {
+	t.Helper()
+	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default", UID: "p", Annotations: annotations}}
+	in, err := intent.FromPod(pod, Options(&config.NetworkLatencyArgs{DefaultPercentile: config.P90, DefaultDemandWeight: 1, MaxDemandLandmarks: 64}))
+	require.NoError(t, err)
+	r, err := Resolve(view, in)
+	require.NoError(t, err)
+	return &r
+}
+
+func TestCheck(t *testing.T) {
+	view := testView(t)
+	dbSite, _ := view.Landmark("db")
+	for _, tc := range []struct {
+		name        string
+		annotations map[string]string
+		dependency  bool // the dependency runs in site c
+		want        map[string]Verdict
+	}{{
+		name:        "no SLO holds no row",
+		annotations: map[string]string{intent.DemandAnnotation: "users-a"},
+		want:        map[string]Verdict{"a-0": Meets, "b-0": Meets, "c-0": Meets},
+	}, {
+		name:        "SLO on measurements; peers accepted by default",
+		annotations: map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "25ms"},
+		want:        map[string]Verdict{"a-0": Meets, "b-0": OverSLO, "c-0": Meets},
+	}, {
+		name:        "estimates none: the peer estimate does not count",
+		annotations: map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "25ms", intent.EstimatesAnnotation: "none"},
+		want:        map[string]Verdict{"a-0": Meets, "b-0": OverSLO, "c-0": Unknown},
+	}, {
+		name:        "estimates peers: a coordinate estimate does not count",
+		annotations: map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "10ms"},
+		want:        map[string]Verdict{"a-0": OverSLO, "b-0": Meets, "c-0": Unknown},
+	}, {
+		name:        "estimates coordinates: it does",
+		annotations: map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "10ms", intent.EstimatesAnnotation: "coordinates"},
+		want:        map[string]Verdict{"a-0": OverSLO, "b-0": Meets, "c-0": Meets},
+	}, {
+		name: "depends-on bound, after the SLO",
+		annotations: map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "45ms",
+			intent.DependsOnAnnotation: "app=db", intent.DependsOnMaxRTTAnnotation: "20ms"},
+		dependency: true,
+		want:       map[string]Verdict{"a-0": OverDependency, "b-0": Meets, "c-0": Unknown},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := request(t, view, tc.annotations)
+			if tc.dependency {
+				r.AddDependency([]int32{dbSite})
+			}
+			byRow := make([]int32, view.NumRows())
+			r.Rows(byRow)
+			for node, want := range tc.want {
+				row, ok := view.Row(node)
+				require.True(t, ok)
+				assert.Equal(t, want, r.Check(row), node)
+				// Rows and RowRTT are one figure, by two routes.
+				assert.Equal(t, byRow[row], r.RowRTT(row), node)
+			}
+		})
+	}
+}
+
+func TestRowRTT(t *testing.T) {
+	view := testView(t)
+	r := request(t, view, map[string]string{intent.DemandAnnotation: "users-a:3,users-b:1"})
+	for node, want := range map[string]int32{
+		"a-0": (3*5_000 + 40_000) / 4,
+		"b-0": (3*50_000 + 8_000) / 4,
+		"c-0": (3*20_000 + 9_000) / 4, // without an SLO, any estimate counts
+	} {
+		row, _ := view.Row(node)
+		assert.Equal(t, want, r.RowRTT(row), node)
+	}
+
+	none := request(t, view, map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "1s", intent.EstimatesAnnotation: "none"})
+	row, _ := view.Row("c-0")
+	assert.Equal(t, int32(-1), none.RowRTT(row), "an estimate the SLO refuses is not scored either")
+}
+
+func TestBest(t *testing.T) {
+	view := testView(t)
+	rowOf := func(n string) int32 { r, _ := view.Row(n); return r }
+	r := request(t, view, map[string]string{intent.DemandAnnotation: "users-b"})
+	byRow := make([]int32, view.NumRows())
+	r.Rows(byRow)
+	assert.Equal(t, []Ranked{{rowOf("b-0"), 8_000}, {rowOf("c-0"), 9_000}, {rowOf("a-0"), 40_000}}, r.Best(byRow, 5, -1))
+	assert.Equal(t, []Ranked{{rowOf("b-0"), 8_000}, {rowOf("a-0"), 40_000}}, r.Best(byRow, 2, rowOf("c-0")))
+
+	slo := request(t, view, map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "10ms"})
+	slo.Rows(byRow)
+	assert.Equal(t, []Ranked{{rowOf("b-0"), 8_000}}, slo.Best(byRow, 5, -1), "rows that fail the SLO are not ranked")
+}
+
+func TestResolve(t *testing.T) {
+	view := testView(t)
+	in := &intent.Intent{Demand: []intent.Demand{{Landmark: "users-a", Weight: 1}, {Landmark: "nowhere", Weight: 1}}}
+	_, err := Resolve(view, in)
+	var missing *MissingLandmarkError
+	require.ErrorAs(t, err, &missing)
+	assert.Equal(t, "nowhere", missing.Landmark)
+	assert.Contains(t, err.Error(), `"nowhere"`)
+
+	r := request(t, view, map[string]string{intent.DemandAnnotation: "users-a:3,users-b:1"})
+	r.Narrow(func(i int) bool { return i == 1 })
+	b, _ := view.Landmark("users-b")
+	assert.Equal(t, []int32{b}, r.Demand())
+	assert.Equal(t, int64(1), r.TotalWeight)
+	r.Narrow(func(int) bool { return false })
+	assert.Equal(t, []int32{b}, r.Demand(), "a narrowing that keeps nothing is ignored")
+}
+
+func TestDependencySites(t *testing.T) {
+	view := testView(t)
+	db, _ := view.Landmark("db")
+	pod := func(uid, node string, phase v1.PodPhase) *v1.Pod {
+		return &v1.Pod{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid), Labels: labels.Set{"app": "db"}},
+			Spec: v1.PodSpec{NodeName: node}, Status: v1.PodStatus{Phase: phase}}
+	}
+	assert.Equal(t, []int32{db}, DependencySites(view, "self", []*v1.Pod{
+		pod("1", "c-0", v1.PodRunning),
+		pod("2", "c-0", v1.PodRunning),    // the same site once
+		pod("3", "a-0", v1.PodRunning),    // site a runs no landmark
+		pod("4", "", v1.PodPending),       // not placed
+		pod("self", "c-0", v1.PodRunning), // the pod itself
+		pod("5", "b-0", v1.PodSucceeded),
+	}))
+}
