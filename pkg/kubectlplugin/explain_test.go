@@ -29,7 +29,7 @@ import (
 // candidates), nothing to activate.
 type handle struct{ fwk.Handle }
 
-func (handle) SnapshotSharedLister() fwk.SharedLister     { return nil }
+func (handle) SnapshotSharedLister() fwk.SharedLister   { return nil }
 func (handle) Activate(klog.Logger, map[string]*v1.Pod) {}
 
 // agreementMap is four single-node sites, two user landmarks and the
