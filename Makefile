@@ -5,7 +5,7 @@ BIN   := $(CURDIR)/bin
 
 # Packages whose state is read by concurrent scheduling goroutines; their
 # tests also run under the race detector.
-RACE_PKGS := ./pkg/netmap/... ./plugins/... ./pkg/probe/... ./pkg/responder/... ./pkg/verdicts/... ./pkg/cyclestate/...
+RACE_PKGS := ./pkg/netmap/... ./plugins/... ./pkg/probe/... ./pkg/responder/... ./pkg/verdicts/... ./pkg/cyclestate/... ./pkg/placement/... ./pkg/feed/...
 
 .PHONY: all build test unit race integration bench-smoke verify generate demo bench bench-e2e fuzz clean
 

@@ -16,7 +16,6 @@ import (
 
 	epconfig "github.com/edgeplace/edgeplace/pkg/apis/config"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/synthetic"
 )
@@ -206,9 +205,9 @@ func (c *edgeCluster) pods(name, slo string, n int) []*v1.Pod {
 func (c *edgeCluster) podVariant(name, slo string, variant int) *v1.Pod {
 	// The forbidden carrier gives Locality a constraint to check on every
 	// node; the demand gives it a carrier preference to score.
-	annotations := map[string]string{intent.DemandAnnotation: c.demand(variant), intent.ForbiddenCarriersAnnotation: "cmcc"}
+	annotations := map[string]string{v1alpha1.DemandAnnotation: c.demand(variant), v1alpha1.ForbiddenCarriersAnnotation: "cmcc"}
 	if slo != "" {
-		annotations[intent.MaxRTTAnnotation] = slo
+		annotations[v1alpha1.MaxRTTAnnotation] = slo
 	}
 	return &v1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: k8stypes.UID("uid-" + name), Annotations: annotations},

@@ -20,6 +20,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/profile"
 
 	"github.com/edgeplace/edgeplace/manifests"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/plugins"
 	"github.com/edgeplace/edgeplace/plugins/bandwidthcost"
 	"github.com/edgeplace/edgeplace/plugins/locality"
@@ -73,7 +74,9 @@ func BenchmarkCycle(b *testing.B) {
 }
 
 // registry registers edgeplace's plugins reading this cluster's network map.
-func (c *edgeCluster) registry() frameworkruntime.Registry { return plugins.RegistryWithMap(c.netmap) }
+func (c *edgeCluster) registry() frameworkruntime.Registry {
+	return plugins.Registry(feed.Fixed(c.netmap))
+}
 
 // noopRegistry registers, under each of edgeplace's plugin names, a plugin
 // with the same extension points that does nothing at them (and so

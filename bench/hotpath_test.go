@@ -19,16 +19,42 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/tainttoleration"
 
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
-	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/feed"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/plugins/bandwidthcost"
 	"github.com/edgeplace/edgeplace/plugins/locality"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/rest"
 )
 
 // noopHandle is all the handle the plugins touch when called directly.
 type noopHandle struct{ fwk.Handle }
 
-func (noopHandle) Activate(klog.Logger, map[string]*v1.Pod) {}
+func (noopHandle) Activate(klog.Logger, map[string]*v1.Pod)               {}
+func (noopHandle) KubeConfig() *rest.Config                               { return nil }
+func (noopHandle) SharedInformerFactory() informers.SharedInformerFactory { return nil }
+
+// workloadHandle adds informers, for replica coverage.
+type workloadHandle struct {
+	*snapshotHandle
+	informers informers.SharedInformerFactory
+}
+
+func (h workloadHandle) SharedInformerFactory() informers.SharedInformerFactory { return h.informers }
+
+// newPlugin builds one of edgeplace's plugins with its New, on the
+// benchmark's map.
+func newPlugin[T fwk.Plugin](b *testing.B, New func(context.Context, runtime.Object, fwk.Handle, feed.Source) (fwk.Plugin, error), args runtime.Object, h fwk.Handle, m *netmap.Map) T {
+	b.Helper()
+	pl, err := New(context.Background(), args, h, feed.Fixed(m))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pl.(T)
+}
 
 // snapshotHandle gives a plugin the scheduler's snapshot of the cluster, as
 // the framework's handle does: NetworkLatency reads the NodeInfos of the
@@ -65,8 +91,9 @@ func hotPathPlugins(b *testing.B, c *edgeCluster) []fwk.Plugin {
 		b.Fatal(err)
 	}
 	h := &snapshotHandle{snapshot: internalcache.NewSnapshot(nil, c.nodes)}
-	return []fwk.Plugin{networklatency.NewWithMap(ctx, args, h, c.netmap), locality.NewWithMap(c.netmap),
-		bandwidthcost.NewWithMap(c.billing(), noopHandle{}, c.netmap), tt, na, fit}
+	return []fwk.Plugin{newPlugin[*networklatency.NetworkLatency](b, networklatency.New, args, h, c.netmap),
+		newPlugin[*locality.Locality](b, locality.New, nil, noopHandle{}, c.netmap),
+		newPlugin[*bandwidthcost.BandwidthCost](b, bandwidthcost.New, c.billing(), noopHandle{}, c.netmap), tt, na, fit}
 }
 
 // hotPathVariant is one kind of pod sent through a plugin; candidates
@@ -123,7 +150,7 @@ func BenchmarkHotPath(b *testing.B) {
 					}
 					for _, pod := range pods {
 						if v.egress != "" {
-							pod.Annotations[intent.EgressAnnotation] = v.egress
+							pod.Annotations[v1alpha1.EgressAnnotation] = v.egress
 						}
 					}
 					var narrow fwk.PreFilterPlugin

@@ -16,7 +16,7 @@ import (
 	internalcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
-	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 )
 
@@ -50,14 +50,14 @@ func benchReplicas(b *testing.B, c *edgeCluster) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pl := networklatency.NewWithMap(ctx, args, h, c.netmap).WithWorkloads(factory)
+	pl := newPlugin[*networklatency.NetworkLatency](b, networklatency.New, args, workloadHandle{h, factory}, c.netmap)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 
 	replica := func(i int) *v1.Pod {
 		pod := c.pod(fmt.Sprintf("cache-%d", i), "")
 		pod.UID = k8stypes.UID(fmt.Sprintf("uid-cache-%d", i))
-		pod.Annotations[intent.DemandAnnotation] = replicaDemand(c)
+		pod.Annotations[v1alpha1.DemandAnnotation] = replicaDemand(c)
 		controller := true
 		pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: &controller}}
 		return pod

@@ -22,6 +22,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/profile"
 
 	"github.com/edgeplace/edgeplace/manifests"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
@@ -100,9 +101,9 @@ func loadNodes(c *edgeCluster, rng *rand.Rand, maxPercent int) ([]*v1.Pod, map[s
 func randomDemandPod(c *edgeCluster, rng *rand.Rand, name string) *v1.Pod {
 	a, z := rng.IntN(len(c.landmarks)), rng.IntN(len(c.landmarks))
 	pod := c.podVariant(name, "", 0)
-	pod.Annotations = map[string]string{intent.DemandAnnotation: fmt.Sprintf("%s:60,%s:40", c.landmarks[a], c.landmarks[z])}
+	pod.Annotations = map[string]string{v1alpha1.DemandAnnotation: fmt.Sprintf("%s:60,%s:40", c.landmarks[a], c.landmarks[z])}
 	if a == z {
-		pod.Annotations[intent.DemandAnnotation] = c.landmarks[a]
+		pod.Annotations[v1alpha1.DemandAnnotation] = c.landmarks[a]
 	}
 	return pod
 }

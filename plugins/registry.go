@@ -1,6 +1,6 @@
 // Package plugins lists edgeplace's scheduler plugins in one place, so the
-// scheduler binary and the end-to-end benchmarks register the same set that
-// manifests/scheduler/config.yaml enables.
+// scheduler binary, the end-to-end benchmarks and the placement evaluation
+// register the same set that manifests/scheduler/config.yaml enables.
 package plugins
 
 import (
@@ -10,48 +10,25 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
-	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
-	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/plugins/bandwidthcost"
 	"github.com/edgeplace/edgeplace/plugins/locality"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 )
 
-// Registry returns a factory for each edgeplace plugin, keyed by its name.
-func Registry() frameworkruntime.Registry {
-	return frameworkruntime.Registry{
-		networklatency.Name: networklatency.New,
-		locality.Name:       locality.New,
-		bandwidthcost.Name:  bandwidthcost.New,
+// Registry returns a factory for each edgeplace plugin, keyed by its name,
+// whose plugins read the network map maps hands them: the scheduler's
+// feed.FromAPIServer(), or a feed.Fixed map that a benchmark, a test or
+// the placement evaluation fills itself.
+func Registry(maps feed.Source) frameworkruntime.Registry {
+	with := func(f func(context.Context, runtime.Object, fwk.Handle, feed.Source) (fwk.Plugin, error)) frameworkruntime.PluginFactory {
+		return func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+			return f(ctx, obj, h, maps)
+		}
 	}
-}
-
-// RegistryWithMap returns factories whose plugins read the given network map
-// instead of feeding their own from the API server: harnesses that fill a
-// map themselves (benchmarks, the placement evaluation) use it to run the
-// real plugins inside the real framework.
-func RegistryWithMap(m *netmap.Map) frameworkruntime.Registry {
 	return frameworkruntime.Registry{
-		networklatency.Name: func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-			args, err := argscheme.NetworkLatencyArgs(obj)
-			if err != nil {
-				return nil, err
-			}
-			pl := networklatency.NewWithMap(ctx, args, h, m)
-			if f := h.SharedInformerFactory(); f != nil {
-				pl.WithWorkloads(f)
-			}
-			return pl, nil
-		},
-		locality.Name: func(context.Context, runtime.Object, fwk.Handle) (fwk.Plugin, error) {
-			return locality.NewWithMap(m), nil
-		},
-		bandwidthcost.Name: func(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-			args, err := argscheme.BandwidthCostArgs(obj)
-			if err != nil {
-				return nil, err
-			}
-			return bandwidthcost.NewWithMap(args, h, m), nil
-		},
+		networklatency.Name: with(networklatency.New),
+		locality.Name:       with(locality.New),
+		bandwidthcost.Name:  with(bandwidthcost.New),
 	}
 }

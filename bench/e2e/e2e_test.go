@@ -26,9 +26,9 @@ import (
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/controlplane"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
-	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
 	"github.com/edgeplace/edgeplace/pkg/synthetic"
 	"github.com/edgeplace/edgeplace/plugins"
 )
@@ -41,9 +41,13 @@ func TestMain(m *testing.M) {
 	m.Run()
 }
 
+// maps is the scheduler's network map source: the benchmark waits on its
+// map (waitForMap), which runs in this process.
+var maps = feed.FromAPIServer()
+
 func BenchmarkPerfScheduling(b *testing.B) {
 	perf.RunBenchmarkPerfScheduling(b, "performance-config.yaml", "edgeplace",
-		plugins.Registry(),
+		plugins.Registry(maps),
 		perf.WithPrepareFn(prepare),
 		perf.WithNodeUpdateFn(publishMeasurements),
 		perf.WithPodsSchedulingTimeout(20*time.Minute),
@@ -138,10 +142,9 @@ func publishMeasurements(tCtx ktesting.TContext, _ *scheduler.Scheduler, _ *perf
 // until every node has a fresh measurement to every landmark. The map finds
 // CRDs installed after the scheduler started within its discovery interval.
 func waitForMap(ctx context.Context, nodes *v1.NodeList) error {
-	tCtx := ctx.(ktesting.TContext)
 	lm := landmarks()[0].Population()
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
-		m, ok := feed.Shared(tCtx.RESTConfig())
+		m, ok := maps.Started()
 		if !ok {
 			return true, nil // a profile without edgeplace: nothing to wait for
 		}

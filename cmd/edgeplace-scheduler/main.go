@@ -13,6 +13,7 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric
 	"k8s.io/kubernetes/cmd/kube-scheduler/app"
 
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/version"
 	"github.com/edgeplace/edgeplace/plugins"
 )
@@ -23,8 +24,9 @@ func main() {
 		fmt.Println("edgeplace-scheduler", version.Get())
 		return
 	}
+	// One map, fed from the API server, for every plugin of every profile.
 	var options []app.Option
-	for name, factory := range plugins.Registry() {
+	for name, factory := range plugins.Registry(feed.FromAPIServer()) {
 		options = append(options, app.WithPlugin(name, factory))
 	}
 	command := app.NewSchedulerCommand(options...)

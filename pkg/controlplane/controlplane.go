@@ -89,7 +89,7 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 	if cp.token, err = randomToken(); err != nil {
 		return cp, err
 	}
-	if cp.apiPort, err = freePort(); err != nil {
+	if cp.apiPort, err = FreePort(); err != nil {
 		return cp, err
 	}
 	cp.config = &rest.Config{
@@ -180,11 +180,11 @@ func (cp *ControlPlane) Stop() {
 }
 
 func (cp *ControlPlane) startEtcd() error {
-	clientPort, err := freePort()
+	clientPort, err := FreePort()
 	if err != nil {
 		return err
 	}
-	peerPort, err := freePort()
+	peerPort, err := FreePort()
 	if err != nil {
 		return err
 	}
@@ -244,7 +244,8 @@ func redirectKlog(w io.Writer) {
 	klog.SetOutput(w)
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port on loopback that nothing listened on a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -7,46 +7,70 @@
 package cyclestate
 
 import (
+	"fmt"
 	"sync/atomic"
 
 	fwk "k8s.io/kube-scheduler/framework"
 )
 
-// Slot is one plugin's state key. S is the state's pointer type; the state
-// must not change once written, as the framework's copies of the cycle
-// state share it.
-type Slot[S fwk.StateData] struct {
+// Slot is one plugin's state key. S is the state's type, usually a
+// pointer; the state must not change once written, as the framework's
+// copies of the cycle state share it.
+type Slot[S any] struct {
 	key  fwk.StateKey
 	last atomic.Pointer[written[S]]
 }
 
-type written[S fwk.StateData] struct {
-	cs fwk.CycleState
-	s  S
+type written[S any] struct {
+	cs    fwk.CycleState
+	entry *entry[S]
 }
 
+// entry is the state as the cycle state holds it: immutable, so that its
+// copies share it.
+type entry[S any] struct{ s S }
+
+func (e *entry[S]) Clone() fwk.StateData { return e }
+
 // New returns a slot for key.
-func New[S fwk.StateData](key fwk.StateKey) *Slot[S] { return &Slot[S]{key: key} }
+func New[S any](key fwk.StateKey) *Slot[S] { return &Slot[S]{key: key} }
 
 // Write puts s in cs and remembers the pair. The slot keeps cs alive until
 // the next Write, so no later cycle state can take its address.
 func (sl *Slot[S]) Write(cs fwk.CycleState, s S) {
-	cs.Write(sl.key, s)
-	sl.last.Store(&written[S]{cs: cs, s: s})
+	e := &entry[S]{s: s}
+	cs.Write(sl.key, e)
+	sl.last.Store(&written[S]{cs: cs, entry: e})
 }
 
 // Read returns the state cs holds: the one written last when cs is the
 // cycle state it was written to, else what cs holds under the key (a copy
-// of a cycle state, made for preemption, holds the same state).
+// of a cycle state, made for preemption, holds the same state). False:
+// none, as when the plugin's PreFilter skipped the pod.
 func (sl *Slot[S]) Read(cs fwk.CycleState) (S, bool) {
 	if w := sl.last.Load(); w != nil && w.cs == cs {
-		return w.s, true
+		return w.entry.s, true
 	}
 	data, err := cs.Read(sl.key)
 	if err != nil {
 		var none S
 		return none, false
 	}
-	s, ok := data.(S)
-	return s, ok
+	e, ok := data.(*entry[S])
+	if !ok {
+		var none S
+		return none, false
+	}
+	return e.s, true
+}
+
+// Get is Read for the extension points that run only after the plugin's
+// PreFilter wrote its state (Filter, Score, NormalizeScore): missing state
+// is an error there, as it is for the in-tree plugins.
+func (sl *Slot[S]) Get(cs fwk.CycleState) (S, error) {
+	s, ok := sl.Read(cs)
+	if !ok {
+		return s, fmt.Errorf("reading %q from cycle state: %w", sl.key, fwk.ErrNotFound)
+	}
+	return s, nil
 }

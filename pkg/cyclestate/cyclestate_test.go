@@ -11,14 +11,15 @@ import (
 
 type state struct{ n int }
 
-func (s *state) Clone() fwk.StateData { return s }
-
 func TestSlot(t *testing.T) {
 	slot := New[*state]("test")
 	a, b := framework.NewCycleState(), framework.NewCycleState()
 
 	_, ok := slot.Read(a)
 	assert.False(t, ok, "nothing written")
+	_, err := slot.Get(a)
+	assert.ErrorIs(t, err, fwk.ErrNotFound)
+	assert.ErrorContains(t, err, `"test"`, "names the key")
 
 	sa, sb := &state{1}, &state{2}
 	slot.Write(a, sa)

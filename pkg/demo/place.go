@@ -17,9 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/schedulerproc"
-	"github.com/edgeplace/edgeplace/plugins/networklatency"
+	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
 )
 
 // place starts the scheduler binary with a configuration, submits the
@@ -69,7 +69,7 @@ func place(ctx context.Context, kube kubernetes.Interface, kubeconfig string, op
 				switch {
 				case p.Spec.NodeName != "":
 					nodes = append(nodes, p.Spec.NodeName)
-				case unschedulable(&p) != "" && !strings.Contains(unschedulable(&p), networklatency.ReasonLoading):
+				case unschedulable(&p) != "" && !strings.Contains(unschedulable(&p), v1alpha1.ReasonLoading):
 					// Held while the map loads is not a verdict: the
 					// scheduler retries once it is ready.
 					pending = unschedulable(&p)
@@ -89,13 +89,13 @@ func place(ctx context.Context, kube kubernetes.Interface, kubeconfig string, op
 }
 
 func submit(ctx context.Context, kube kubernetes.Interface, ns, schedulerName string, w Workload) error {
-	annotations := map[string]string{intent.DemandAnnotation: w.Demand}
+	annotations := map[string]string{v1alpha1.DemandAnnotation: w.Demand}
 	if w.SLO != "" {
-		annotations[intent.MaxRTTAnnotation] = w.SLO
+		annotations[v1alpha1.MaxRTTAnnotation] = w.SLO
 	}
 	requests := v1.ResourceList{v1.ResourceCPU: resource.MustParse("500m"), v1.ResourceMemory: resource.MustParse("512Mi")}
 	if w.EgressMbps > 0 {
-		requests[intent.EgressResource] = resource.MustParse(strconv.FormatInt(w.EgressMbps, 10))
+		requests[v1alpha1.EgressResource] = resource.MustParse(strconv.FormatInt(w.EgressMbps, 10))
 	}
 	template := v1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": w.Name}, Annotations: annotations},
@@ -125,17 +125,15 @@ func submit(ctx context.Context, kube kubernetes.Interface, ns, schedulerName st
 
 // limitsOf keeps extended resources, which must have limit = request.
 func limitsOf(requests v1.ResourceList) v1.ResourceList {
-	if q, ok := requests[intent.EgressResource]; ok {
-		return v1.ResourceList{intent.EgressResource: q}
+	if q, ok := requests[v1alpha1.EgressResource]; ok {
+		return v1.ResourceList{v1alpha1.EgressResource: q}
 	}
 	return nil
 }
 
 func unschedulable(p *v1.Pod) string {
-	for _, c := range p.Status.Conditions {
-		if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse {
-			return c.Message
-		}
+	if _, c := podutil.GetPodCondition(&p.Status, v1.PodScheduled); c != nil && c.Status == v1.ConditionFalse {
+		return c.Message
 	}
 	return ""
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
-	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/synthetic"
 	"github.com/edgeplace/edgeplace/pkg/topology"
 )
@@ -122,10 +121,10 @@ func createNode(ctx context.Context, kube kubernetes.Interface, s synthetic.Site
 		return err
 	}
 	capacity := v1.ResourceList{
-		v1.ResourceCPU:        resource.MustParse("16"),
-		v1.ResourceMemory:     resource.MustParse("64Gi"),
-		v1.ResourcePods:       resource.MustParse("110"),
-		intent.EgressResource: resource.MustParse(egressMbps),
+		v1.ResourceCPU:          resource.MustParse("16"),
+		v1.ResourceMemory:       resource.MustParse("64Gi"),
+		v1.ResourcePods:         resource.MustParse("110"),
+		v1alpha1.EgressResource: resource.MustParse(egressMbps),
 	}
 	created.Status = v1.NodeStatus{Capacity: capacity, Allocatable: capacity,
 		Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}}}

@@ -534,13 +534,13 @@ func (c *cluster) singlePods(ctx context.Context, sc Scenario, rng *rand.Rand, e
 	var edgeRTT, stockRTT, optRTT []float64
 	for i := range sc.Pods {
 		users := c.places[rng.IntN(len(c.places))]
-		annotations := map[string]string{intent.DemandAnnotation: c.landmark(users)}
+		annotations := map[string]string{v1alpha1.DemandAnnotation: c.landmark(users)}
 		if sc.EgressMbps > 0 {
-			annotations[intent.EgressAnnotation] = fmt.Sprintf("%dM", sc.EgressMbps)
+			annotations[v1alpha1.EgressAnnotation] = fmt.Sprintf("%dM", sc.EgressMbps)
 		}
 		if sc.SLO > 0 {
-			annotations[intent.MaxRTTAnnotation] = sc.SLO.String()
-			annotations[intent.EstimatesAnnotation] = string(intent.EstimatesCoordinates)
+			annotations[v1alpha1.MaxRTTAnnotation] = sc.SLO.String()
+			annotations[v1alpha1.EstimatesAnnotation] = string(intent.EstimatesCoordinates)
 		}
 		pod := c.pod(fmt.Sprintf("pod-%d", i), annotations)
 		opt, optSite := c.bestSite(users)

@@ -11,8 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/coverage"
-	"github.com/edgeplace/edgeplace/pkg/intent"
 )
 
 // exhaustiveLimit bounds the site subsets the exact optimum enumerates.
@@ -50,7 +50,7 @@ func (c *cluster) replicas(ctx context.Context, sc Scenario, rng *rand.Rand, edg
 			}
 		}
 		controller := true
-		annotations := map[string]string{intent.DemandAnnotation: strings.Join(parts, ",")}
+		annotations := map[string]string{v1alpha1.DemandAnnotation: strings.Join(parts, ",")}
 		for _, side := range []struct {
 			p     *placer
 			total *float64

@@ -27,6 +27,7 @@ import (
 	"github.com/edgeplace/edgeplace/manifests"
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/plugins"
 	"github.com/edgeplace/edgeplace/plugins/bandwidthcost"
@@ -87,7 +88,7 @@ func newPlacer(ctx context.Context, nodes []*v1.Node, m *netmap.Map, billing *co
 		}
 		cfg := obj.(*schedconfig.KubeSchedulerConfiguration)
 		name = cfg.Profiles[0].SchedulerName
-		registry := plugins.RegistryWithMap(m)
+		registry := plugins.Registry(feed.Fixed(m))
 		if repeatable {
 			shipped := registry[networklatency.Name]
 			registry[networklatency.Name] = func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
@@ -100,8 +101,8 @@ func newPlacer(ctx context.Context, nodes []*v1.Node, m *netmap.Map, billing *co
 			}
 		}
 		if billing != nil {
-			registry[bandwidthcost.Name] = func(_ context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-				return bandwidthcost.NewWithMap(billing, h, m), nil
+			registry[bandwidthcost.Name] = func(ctx context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+				return bandwidthcost.New(ctx, billing, h, feed.Fixed(m))
 			}
 		}
 		opts = append(opts,

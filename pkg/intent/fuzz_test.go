@@ -36,8 +36,8 @@ func FuzzForPod(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, demand, maxRTT, pct, estimates, egress, profile string) {
 		pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p", Annotations: map[string]string{
-			DemandAnnotation: demand, MaxRTTAnnotation: maxRTT, PercentileAnnotation: pct,
-			EstimatesAnnotation: estimates, EgressAnnotation: egress, v1alpha1.ProfileAnnotation: profile,
+			v1alpha1.DemandAnnotation: demand, v1alpha1.MaxRTTAnnotation: maxRTT, v1alpha1.PercentileAnnotation: pct,
+			v1alpha1.EstimatesAnnotation: estimates, v1alpha1.EgressAnnotation: egress, v1alpha1.ProfileAnnotation: profile,
 		}}}
 		in, err := ForPod(pod, profiles, opts)
 		if err != nil {

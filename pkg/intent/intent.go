@@ -21,52 +21,6 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
-// Pod annotations read by edgeplace.
-const (
-	// DemandAnnotation lists the landmarks a pod serves, with optional
-	// integer weights: "zhejiang-telecom:60,jiangsu-unicom:40".
-	DemandAnnotation = "edgeplace.io/demand"
-	// MaxRTTAnnotation is a hard SLO: every demand landmark must be within
-	// this RTT of the chosen node, for example "25ms".
-	MaxRTTAnnotation = "edgeplace.io/max-rtt"
-	// PercentileAnnotation picks the RTT figure the SLO and the score use:
-	// "p50" or "p90".
-	PercentileAnnotation = "edgeplace.io/rtt-percentile"
-
-	// Hard location constraints, comma-separated lists.
-	CarriersAnnotation           = "edgeplace.io/carriers"           // allowed carriers
-	ForbiddenCarriersAnnotation  = "edgeplace.io/forbidden-carriers" // e.g. "cmcc"
-	ProvincesAnnotation          = "edgeplace.io/provinces"          // allowed provinces
-	ForbiddenProvincesAnnotation = "edgeplace.io/forbidden-provinces"
-	NodeTypesAnnotation          = "edgeplace.io/node-types" // "ens", "cdn" or both
-
-	// EstimatesAnnotation says which estimates of a missing or stale RTT a
-	// hard SLO may rely on: "none", "peers" (the default) or "coordinates"
-	// (peers, then network coordinates). Scoring uses any estimate.
-	EstimatesAnnotation = "edgeplace.io/estimates"
-
-	// EgressAnnotation is the pod's expected sustained egress, with a unit:
-	// "200M" or "200Mbps", "1.5G" or "1.5Gbps". A pod may instead request
-	// the edgeplace.io/egress-mbps extended resource.
-	EgressAnnotation = "edgeplace.io/egress"
-	// DependsOnAnnotation names a workload the pod talks to, as a label
-	// selector in its namespace ("app=mysql"); DependsOnWeightAnnotation
-	// weighs it against the demand (default 1) and DependsOnMaxRTTAnnotation
-	// bounds the RTT to every site where it runs.
-	DependsOnAnnotation       = "edgeplace.io/depends-on"
-	DependsOnWeightAnnotation = "edgeplace.io/depends-on-weight"
-	DependsOnMaxRTTAnnotation = "edgeplace.io/depends-on-max-rtt"
-
-	// MaxCostAnnotation is a ceiling on the monthly bandwidth cost the pod
-	// may add to its billing zone, in the zones' price unit: "40".
-	MaxCostAnnotation = "edgeplace.io/max-cost"
-)
-
-// EgressResource is the extended resource for egress bandwidth in Mbps:
-// nodes advertise it in their capacity, pods request it, and the stock
-// NodeResourcesFit, preemption and the kubelet enforce it.
-const EgressResource v1.ResourceName = "edgeplace.io/egress-mbps"
-
 // EstimatePolicy is which estimates a hard SLO accepts.
 type EstimatePolicy string
 
@@ -79,9 +33,9 @@ const (
 // annotations are every key edgeplace reads from a pod.
 var annotations = []string{
 	v1alpha1.ProfileAnnotation,
-	DemandAnnotation, MaxRTTAnnotation, PercentileAnnotation, EstimatesAnnotation, EgressAnnotation, MaxCostAnnotation,
-	DependsOnAnnotation, DependsOnWeightAnnotation, DependsOnMaxRTTAnnotation,
-	CarriersAnnotation, ForbiddenCarriersAnnotation, ProvincesAnnotation, ForbiddenProvincesAnnotation, NodeTypesAnnotation,
+	v1alpha1.DemandAnnotation, v1alpha1.MaxRTTAnnotation, v1alpha1.PercentileAnnotation, v1alpha1.EstimatesAnnotation, v1alpha1.EgressAnnotation, v1alpha1.MaxCostAnnotation,
+	v1alpha1.DependsOnAnnotation, v1alpha1.DependsOnWeightAnnotation, v1alpha1.DependsOnMaxRTTAnnotation,
+	v1alpha1.CarriersAnnotation, v1alpha1.ForbiddenCarriersAnnotation, v1alpha1.ProvincesAnnotation, v1alpha1.ForbiddenProvincesAnnotation, v1alpha1.NodeTypesAnnotation,
 }
 
 // Bounds on annotation values.
@@ -238,41 +192,41 @@ func profileAnnotations(p *v1alpha1.LatencyProfileSpec) map[string]string {
 		for i, d := range p.Demand {
 			parts[i] = fmt.Sprintf("%s:%d", d.Landmark, max(d.Weight, 1))
 		}
-		out[DemandAnnotation] = strings.Join(parts, ",")
+		out[v1alpha1.DemandAnnotation] = strings.Join(parts, ",")
 	}
 	if p.MaxRTT != nil {
-		out[MaxRTTAnnotation] = p.MaxRTT.Duration.String()
+		out[v1alpha1.MaxRTTAnnotation] = p.MaxRTT.Duration.String()
 	}
 	set := func(key, value string) {
 		if value != "" {
 			out[key] = value
 		}
 	}
-	set(PercentileAnnotation, p.Percentile)
-	set(EstimatesAnnotation, p.Estimates)
+	set(v1alpha1.PercentileAnnotation, p.Percentile)
+	set(v1alpha1.EstimatesAnnotation, p.Estimates)
 	if p.EgressMbps > 0 {
-		out[EgressAnnotation] = fmt.Sprintf("%dM", p.EgressMbps)
+		out[v1alpha1.EgressAnnotation] = fmt.Sprintf("%dM", p.EgressMbps)
 	}
 	if p.MaxCost != nil {
-		out[MaxCostAnnotation] = p.MaxCost.AsDec().String()
+		out[v1alpha1.MaxCostAnnotation] = p.MaxCost.AsDec().String()
 	}
 	join := func(key string, values []string) {
 		if len(values) > 0 {
 			out[key] = strings.Join(values, ",")
 		}
 	}
-	join(CarriersAnnotation, strs(p.Carriers))
-	join(ForbiddenCarriersAnnotation, strs(p.ForbiddenCarriers))
-	join(ProvincesAnnotation, p.Provinces)
-	join(ForbiddenProvincesAnnotation, p.ForbiddenProvinces)
-	join(NodeTypesAnnotation, strs(p.NodeTypes))
+	join(v1alpha1.CarriersAnnotation, strs(p.Carriers))
+	join(v1alpha1.ForbiddenCarriersAnnotation, strs(p.ForbiddenCarriers))
+	join(v1alpha1.ProvincesAnnotation, p.Provinces)
+	join(v1alpha1.ForbiddenProvincesAnnotation, p.ForbiddenProvinces)
+	join(v1alpha1.NodeTypesAnnotation, strs(p.NodeTypes))
 	if d := p.DependsOn; d != nil {
-		out[DependsOnAnnotation] = d.Selector
+		out[v1alpha1.DependsOnAnnotation] = d.Selector
 		if d.Weight > 0 {
-			out[DependsOnWeightAnnotation] = strconv.FormatInt(d.Weight, 10)
+			out[v1alpha1.DependsOnWeightAnnotation] = strconv.FormatInt(d.Weight, 10)
 		}
 		if d.MaxRTT != nil {
-			out[DependsOnMaxRTTAnnotation] = d.MaxRTT.Duration.String()
+			out[v1alpha1.DependsOnMaxRTTAnnotation] = d.MaxRTT.Duration.String()
 		}
 	}
 	return out
@@ -303,23 +257,23 @@ func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
 	if err := in.parseDependency(pod.Annotations, opts); err != nil {
 		return nil, err
 	}
-	demand, hasDemand := pod.Annotations[DemandAnnotation]
+	demand, hasDemand := pod.Annotations[v1alpha1.DemandAnnotation]
 	if !hasDemand {
-		for _, key := range []string{MaxRTTAnnotation, PercentileAnnotation, EstimatesAnnotation} {
+		for _, key := range []string{v1alpha1.MaxRTTAnnotation, v1alpha1.PercentileAnnotation, v1alpha1.EstimatesAnnotation} {
 			if value, ok := pod.Annotations[key]; ok {
-				return nil, &Error{key, value, "needs " + DemandAnnotation + " to say which landmarks it applies to"}
+				return nil, &Error{key, value, "needs " + v1alpha1.DemandAnnotation + " to say which landmarks it applies to"}
 			}
 		}
 		return in, nil
 	}
-	maxRTT, hasMaxRTT := pod.Annotations[MaxRTTAnnotation]
-	pct, hasPct := pod.Annotations[PercentileAnnotation]
-	if value, ok := pod.Annotations[EstimatesAnnotation]; ok {
+	maxRTT, hasMaxRTT := pod.Annotations[v1alpha1.MaxRTTAnnotation]
+	pct, hasPct := pod.Annotations[v1alpha1.PercentileAnnotation]
+	if value, ok := pod.Annotations[v1alpha1.EstimatesAnnotation]; ok {
 		switch p := EstimatePolicy(strings.TrimSpace(value)); p {
 		case EstimatesNone, EstimatesPeers, EstimatesCoordinates:
 			in.Estimates = p
 		default:
-			return nil, &Error{EstimatesAnnotation, value, `must be "none", "peers" or "coordinates"`}
+			return nil, &Error{v1alpha1.EstimatesAnnotation, value, `must be "none", "peers" or "coordinates"`}
 		}
 	}
 
@@ -337,7 +291,7 @@ func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
 		case config.P50, config.P90:
 			in.Percentile = p
 		default:
-			return nil, &Error{PercentileAnnotation, pct, `must be "p50" or "p90"`}
+			return nil, &Error{v1alpha1.PercentileAnnotation, pct, `must be "p50" or "p90"`}
 		}
 	}
 	return in, nil
@@ -346,7 +300,7 @@ func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
 // ParseDemand parses "landmark[:weight],..." into demands sorted by landmark.
 func ParseDemand(value string, opts Options) ([]Demand, error) {
 	fail := func(reason string, args ...any) ([]Demand, error) {
-		return nil, &Error{DemandAnnotation, value, fmt.Sprintf(reason, args...)}
+		return nil, &Error{v1alpha1.DemandAnnotation, value, fmt.Sprintf(reason, args...)}
 	}
 	// Count before splitting so that a hostile value cannot make us allocate
 	// a huge slice.
@@ -385,31 +339,31 @@ func ParseDemand(value string, opts Options) ([]Demand, error) {
 
 // parseDependency reads the workload the pod talks to.
 func (in *Intent) parseDependency(a map[string]string, opts Options) error {
-	value, ok := a[DependsOnAnnotation]
+	value, ok := a[v1alpha1.DependsOnAnnotation]
 	if !ok {
-		for _, key := range []string{DependsOnWeightAnnotation, DependsOnMaxRTTAnnotation} {
+		for _, key := range []string{v1alpha1.DependsOnWeightAnnotation, v1alpha1.DependsOnMaxRTTAnnotation} {
 			if v, set := a[key]; set {
-				return &Error{key, v, "needs " + DependsOnAnnotation + " to say which workload"}
+				return &Error{key, v, "needs " + v1alpha1.DependsOnAnnotation + " to say which workload"}
 			}
 		}
 		return nil
 	}
 	sel, err := labels.Parse(value)
 	if err != nil || sel.Empty() {
-		return &Error{DependsOnAnnotation, value, `must be a non-empty label selector, such as "app=mysql"`}
+		return &Error{v1alpha1.DependsOnAnnotation, value, `must be a non-empty label selector, such as "app=mysql"`}
 	}
 	in.DependsOn, in.DependsOnWeight = sel, opts.DefaultWeight
-	if w, ok := a[DependsOnWeightAnnotation]; ok {
+	if w, ok := a[v1alpha1.DependsOnWeightAnnotation]; ok {
 		n, err := strconv.ParseInt(strings.TrimSpace(w), 10, 64)
 		if err != nil || n < 1 || n > maxWeight {
-			return &Error{DependsOnWeightAnnotation, w, fmt.Sprintf("must be a whole number from 1 to %d", maxWeight)}
+			return &Error{v1alpha1.DependsOnWeightAnnotation, w, fmt.Sprintf("must be a whole number from 1 to %d", maxWeight)}
 		}
 		in.DependsOnWeight = n
 	}
-	if d, ok := a[DependsOnMaxRTTAnnotation]; ok {
+	if d, ok := a[v1alpha1.DependsOnMaxRTTAnnotation]; ok {
 		rtt, err := ParseMaxRTT(d)
 		if err != nil {
-			return &Error{DependsOnMaxRTTAnnotation, d, err.(*Error).Reason}
+			return &Error{v1alpha1.DependsOnMaxRTTAnnotation, d, err.(*Error).Reason}
 		}
 		in.DependsOnMaxRTT = rtt
 	}
@@ -420,17 +374,17 @@ func (in *Intent) parseDependency(a map[string]string, opts Options) error {
 func (in *Intent) parseBandwidth(pod *v1.Pod) error {
 	if mbps := requestedEgress(pod); mbps > 0 {
 		in.EgressMbps, in.EgressRequested = mbps, true
-	} else if value, ok := pod.Annotations[EgressAnnotation]; ok {
+	} else if value, ok := pod.Annotations[v1alpha1.EgressAnnotation]; ok {
 		mbps, err := ParseMbps(value)
 		if err != nil {
-			return &Error{EgressAnnotation, value, err.Error()}
+			return &Error{v1alpha1.EgressAnnotation, value, err.Error()}
 		}
 		in.EgressMbps = mbps
 	}
-	if value, ok := pod.Annotations[MaxCostAnnotation]; ok {
+	if value, ok := pod.Annotations[v1alpha1.MaxCostAnnotation]; ok {
 		cost, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 		if err != nil || math.IsNaN(cost) || math.IsInf(cost, 0) || cost < 0 || cost > maxCost {
-			return &Error{MaxCostAnnotation, value, "must be a number from 0 to 1e12"}
+			return &Error{v1alpha1.MaxCostAnnotation, value, "must be a number from 0 to 1e12"}
 		}
 		in.MaxCost = cost
 	}
@@ -442,7 +396,7 @@ func (in *Intent) parseBandwidth(pod *v1.Pod) error {
 func requestedEgress(pod *v1.Pod) int64 {
 	var total int64
 	for i := range pod.Spec.Containers {
-		if q, ok := pod.Spec.Containers[i].Resources.Requests[EgressResource]; ok {
+		if q, ok := pod.Spec.Containers[i].Resources.Requests[v1alpha1.EgressResource]; ok {
 			total += q.Value()
 		}
 	}
@@ -488,11 +442,11 @@ func (in *Intent) parseLocation(a map[string]string) error {
 		parse  func(string) (string, bool)
 		expect string
 	}{
-		{CarriersAnnotation, &in.Carriers, carrier, "a carrier: telecom, unicom, cmcc or multi"},
-		{ForbiddenCarriersAnnotation, &in.ForbiddenCarriers, carrier, "a carrier: telecom, unicom, cmcc or multi"},
-		{ProvincesAnnotation, &in.Provinces, province, "a province name such as zhejiang"},
-		{ForbiddenProvincesAnnotation, &in.ForbiddenProvinces, province, "a province name such as zhejiang"},
-		{NodeTypesAnnotation, &in.NodeTypes, nodeType, `"ens" or "cdn"`},
+		{v1alpha1.CarriersAnnotation, &in.Carriers, carrier, "a carrier: telecom, unicom, cmcc or multi"},
+		{v1alpha1.ForbiddenCarriersAnnotation, &in.ForbiddenCarriers, carrier, "a carrier: telecom, unicom, cmcc or multi"},
+		{v1alpha1.ProvincesAnnotation, &in.Provinces, province, "a province name such as zhejiang"},
+		{v1alpha1.ForbiddenProvincesAnnotation, &in.ForbiddenProvinces, province, "a province name such as zhejiang"},
+		{v1alpha1.NodeTypesAnnotation, &in.NodeTypes, nodeType, `"ens" or "cdn"`},
 	} {
 		value, ok := a[f.key]
 		if !ok {
@@ -526,10 +480,10 @@ func parseList(key, value string, parse func(string) (string, bool), expect stri
 func ParseMaxRTT(value string) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(value))
 	if err != nil {
-		return 0, &Error{MaxRTTAnnotation, value, `must be a duration with a unit, such as "25ms"`}
+		return 0, &Error{v1alpha1.MaxRTTAnnotation, value, `must be a duration with a unit, such as "25ms"`}
 	}
 	if d <= 0 || d > maxRTT {
-		return 0, &Error{MaxRTTAnnotation, value, "must be greater than 0 and at most " + maxRTT.String()}
+		return 0, &Error{v1alpha1.MaxRTTAnnotation, value, "must be greater than 0 and at most " + maxRTT.String()}
 	}
 	return d, nil
 }

@@ -18,12 +18,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
-	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/placement"
-	"github.com/edgeplace/edgeplace/plugins/networklatency"
+	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
 )
 
 // alternatives is how many other nodes the re-simulation lists.
@@ -53,7 +52,11 @@ func explain(ctx context.Context, c *clients, ttl time.Duration, name string, ou
 	if pod.Spec.NodeName != "" {
 		fmt.Fprintf(out, "  node: %s\n", pod.Spec.NodeName)
 	} else {
-		fmt.Fprintf(out, "  not placed: %s\n", unscheduledReason(pod))
+		reason := "no scheduling attempt reported yet"
+		if _, c := podutil.GetPodCondition(&pod.Status, v1.PodScheduled); c != nil && c.Status == v1.ConditionFalse {
+			reason = c.Message
+		}
+		fmt.Fprintf(out, "  not placed: %s\n", reason)
 	}
 
 	m, err := c.networkMap(ctx, ttl)
@@ -61,7 +64,7 @@ func explain(ctx context.Context, c *clients, ttl time.Duration, name string, ou
 		return err
 	}
 	snap := m.Current()
-	in, err := intent.ForPod(pod, snap.Profile, parseOptions)
+	in, err := placement.IntentFor(nil, pod, snap.Profile, placement.DefaultOptions())
 	if err != nil {
 		fmt.Fprintf(out, "  intent: invalid: %v\n", err)
 		return nil
@@ -115,16 +118,6 @@ func explain(ctx context.Context, c *clients, ttl time.Duration, name string, ou
 	return nil
 }
 
-// parseOptions are the intent parser's options under NetworkLatency's
-// default args, the ones the shipped profile runs with.
-var parseOptions = func() intent.Options {
-	args, err := argscheme.NetworkLatencyArgs(nil)
-	if err != nil {
-		panic(err) // the defaults are valid: TestDefaults in pkg/apis/config
-	}
-	return placement.Options(args)
-}()
-
 // request is the pod's intent resolved on view as NetworkLatency's
 // PreFilter resolves it, the dependency's sites from the pods in the API
 // server now.
@@ -152,18 +145,9 @@ func podPointers(pods []v1.Pod) []*v1.Pod {
 	return out
 }
 
-func unscheduledReason(pod *v1.Pod) string {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse {
-			return c.Message
-		}
-	}
-	return "no scheduling attempt reported yet"
-}
-
 // printDecisions prints the decision events NetworkLatency recorded.
 func printDecisions(ctx context.Context, c *clients, pod *v1.Pod, out io.Writer) error {
-	sel := fields.Set{"regarding.name": pod.Name, "reason": networklatency.DecisionReason}.AsSelector().String()
+	sel := fields.Set{"regarding.name": pod.Name, "reason": v1alpha1.DecisionReason}.AsSelector().String()
 	events, err := c.kube.EventsV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
 	if err != nil {
 		return err

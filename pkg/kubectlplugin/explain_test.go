@@ -18,19 +18,25 @@ import (
 
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/placement"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
+	"k8s.io/client-go/rest"
 )
 
-// handle is what NetworkLatency uses of the framework's handle in
-// PreFilter, Filter and Score: no snapshot (so it does not narrow the
-// candidates), nothing to activate.
-type handle struct{ fwk.Handle }
+// handle is what NetworkLatency uses of the framework's handle: no
+// snapshot (so it does not narrow the candidates), nothing to activate,
+// no kubeconfig, and informers on a fake clientset for depends-on.
+type handle struct {
+	fwk.Handle
+	informers informers.SharedInformerFactory
+}
 
-func (handle) SnapshotSharedLister() fwk.SharedLister   { return nil }
-func (handle) Activate(klog.Logger, map[string]*v1.Pod) {}
+func (handle) SnapshotSharedLister() fwk.SharedLister                   { return nil }
+func (handle) Activate(klog.Logger, map[string]*v1.Pod)                 {}
+func (handle) KubeConfig() *rest.Config                                 { return nil }
+func (h handle) SharedInformerFactory() informers.SharedInformerFactory { return h.informers }
 
 // agreementMap is four single-node sites, two user landmarks and the
 // landmark of site d, where the database runs; site c has only estimates
@@ -88,7 +94,9 @@ func TestExplainAgreesWithNetworkLatency(t *testing.T) {
 	args, err := argscheme.NetworkLatencyArgs(nil)
 	require.NoError(t, err)
 	args.MeasurementTTL = metav1.Duration{Duration: time.Hour}
-	pl := networklatency.NewWithMap(ctx, args, handle{}, m).WithWorkloads(factory)
+	p, err := networklatency.New(ctx, args, handle{informers: factory}, feed.Fixed(m))
+	require.NoError(t, err)
+	pl := p.(*networklatency.NetworkLatency)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	c := &clients{kube: kube, namespace: "default"}
@@ -97,14 +105,14 @@ func TestExplainAgreesWithNetworkLatency(t *testing.T) {
 		name        string
 		annotations map[string]string
 	}{
-		{"no SLO, two weighted landmarks", map[string]string{intent.DemandAnnotation: "users-a:3,users-b:1"}},
-		{"SLO, peer estimates (the default)", map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "25ms"}},
-		{"SLO, no estimates", map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "25ms", intent.EstimatesAnnotation: "none"}},
-		{"SLO, coordinate estimates", map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "10ms", intent.EstimatesAnnotation: "coordinates"}},
-		{"SLO on p50", map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "25ms", intent.PercentileAnnotation: "p50"}},
-		{"depends-on, weighted", map[string]string{intent.DemandAnnotation: "users-b", intent.DependsOnAnnotation: "app=db", intent.DependsOnWeightAnnotation: "2"}},
-		{"depends-on with a bound, and an SLO", map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "30ms",
-			intent.DependsOnAnnotation: "app=db", intent.DependsOnMaxRTTAnnotation: "13ms", intent.EstimatesAnnotation: "coordinates"}},
+		{"no SLO, two weighted landmarks", map[string]string{v1alpha1.DemandAnnotation: "users-a:3,users-b:1"}},
+		{"SLO, peer estimates (the default)", map[string]string{v1alpha1.DemandAnnotation: "users-a", v1alpha1.MaxRTTAnnotation: "25ms"}},
+		{"SLO, no estimates", map[string]string{v1alpha1.DemandAnnotation: "users-a", v1alpha1.MaxRTTAnnotation: "25ms", v1alpha1.EstimatesAnnotation: "none"}},
+		{"SLO, coordinate estimates", map[string]string{v1alpha1.DemandAnnotation: "users-b", v1alpha1.MaxRTTAnnotation: "10ms", v1alpha1.EstimatesAnnotation: "coordinates"}},
+		{"SLO on p50", map[string]string{v1alpha1.DemandAnnotation: "users-a", v1alpha1.MaxRTTAnnotation: "25ms", v1alpha1.PercentileAnnotation: "p50"}},
+		{"depends-on, weighted", map[string]string{v1alpha1.DemandAnnotation: "users-b", v1alpha1.DependsOnAnnotation: "app=db", v1alpha1.DependsOnWeightAnnotation: "2"}},
+		{"depends-on with a bound, and an SLO", map[string]string{v1alpha1.DemandAnnotation: "users-b", v1alpha1.MaxRTTAnnotation: "30ms",
+			v1alpha1.DependsOnAnnotation: "app=db", v1alpha1.DependsOnMaxRTTAnnotation: "13ms", v1alpha1.EstimatesAnnotation: "coordinates"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: types.UID("web"), Annotations: tc.annotations}}
@@ -112,7 +120,7 @@ func TestExplainAgreesWithNetworkLatency(t *testing.T) {
 			result, st := pl.PreFilter(ctx, cs, pod, nil)
 			require.True(t, st.IsSuccess(), "PreFilter: %v", st)
 
-			in, err := intent.ForPod(pod, m.Current().Profile, parseOptions)
+			in, err := placement.IntentFor(nil, pod, m.Current().Profile, placement.DefaultOptions())
 			require.NoError(t, err)
 			req, err := c.request(ctx, m.Current().View(time.Now(), args.MeasurementTTL.Duration), pod, in)
 			require.NoError(t, err)

@@ -2,7 +2,7 @@
 // memory, as immutable snapshots that the scheduler plugins read without
 // locks.
 //
-// Writers (the informers of pkg/netmap/feed, or tests and benchmarks
+// Writers (the informers of pkg/feed, or tests and benchmarks
 // directly) record changes; Flush applies everything recorded since the last flush as
 // one new snapshot. NodeNetwork updates copy only the 64-row table chunks and
 // the index buckets they touch; only a change to the set of landmarks
@@ -13,7 +13,7 @@
 // and the bucket index, and keeping them in one package is what lets a
 // snapshot stay immutable without copying on every read. Everything that
 // only uses the public API lives elsewhere: the API server feed in
-// pkg/netmap/feed, estimation in pkg/estimate.
+// pkg/feed, estimation in pkg/estimate.
 package netmap
 
 import (
@@ -131,7 +131,7 @@ func (m *Map) DeleteLandmark(name string) {
 	m.record(func(p *pending) { setKey[*v1alpha1.Location](&p.landmarks, name, nil) })
 }
 
-// EnableEstimation asks whoever runs the map (pkg/netmap/feed) to estimate
+// EnableEstimation asks whoever runs the map (pkg/feed) to estimate
 // missing and stale entries; a measurement older than ttl counts as stale.
 func (m *Map) EnableEstimation(ttl time.Duration) { m.estimateTTL.Store(int64(ttl)) }
 

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 )
@@ -45,7 +46,7 @@ type Request struct {
 type MissingLandmarkError struct{ Landmark string }
 
 func (e *MissingLandmarkError) Error() string {
-	return fmt.Sprintf("landmark %q named in %s does not exist", e.Landmark, intent.DemandAnnotation)
+	return fmt.Sprintf("landmark %q named in %s does not exist", e.Landmark, v1alpha1.DemandAnnotation)
 }
 
 // Resolve resolves the intent's demand against the view; the dependency,
@@ -252,15 +253,4 @@ func Accepted(p intent.EstimatePolicy) netmap.Source {
 		return netmap.AnyEstimate
 	}
 	return netmap.PeerEstimate
-}
-
-// Options are the intent parser's options under NetworkLatency's args:
-// every reader of a pod's intent (the plugins, their queueing hints,
-// explain) parses it with these, so that they agree on what it asks.
-func Options(args *config.NetworkLatencyArgs) intent.Options {
-	return intent.Options{
-		DefaultPercentile: args.DefaultPercentile,
-		DefaultWeight:     int64(args.DefaultDemandWeight),
-		MaxLandmarks:      int(args.MaxDemandLandmarks),
-	}
 }

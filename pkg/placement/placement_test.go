@@ -79,28 +79,28 @@ func TestCheck(t *testing.T) {
 		want        map[string]Verdict
 	}{{
 		name:        "no SLO holds no row",
-		annotations: map[string]string{intent.DemandAnnotation: "users-a"},
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "users-a"},
 		want:        map[string]Verdict{"a-0": Meets, "b-0": Meets, "c-0": Meets},
 	}, {
 		name:        "SLO on measurements; peers accepted by default",
-		annotations: map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "25ms"},
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "users-a", v1alpha1.MaxRTTAnnotation: "25ms"},
 		want:        map[string]Verdict{"a-0": Meets, "b-0": OverSLO, "c-0": Meets},
 	}, {
 		name:        "estimates none: the peer estimate does not count",
-		annotations: map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "25ms", intent.EstimatesAnnotation: "none"},
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "users-a", v1alpha1.MaxRTTAnnotation: "25ms", v1alpha1.EstimatesAnnotation: "none"},
 		want:        map[string]Verdict{"a-0": Meets, "b-0": OverSLO, "c-0": Unknown},
 	}, {
 		name:        "estimates peers: a coordinate estimate does not count",
-		annotations: map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "10ms"},
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "users-b", v1alpha1.MaxRTTAnnotation: "10ms"},
 		want:        map[string]Verdict{"a-0": OverSLO, "b-0": Meets, "c-0": Unknown},
 	}, {
 		name:        "estimates coordinates: it does",
-		annotations: map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "10ms", intent.EstimatesAnnotation: "coordinates"},
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "users-b", v1alpha1.MaxRTTAnnotation: "10ms", v1alpha1.EstimatesAnnotation: "coordinates"},
 		want:        map[string]Verdict{"a-0": OverSLO, "b-0": Meets, "c-0": Meets},
 	}, {
 		name: "depends-on bound, after the SLO",
-		annotations: map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "45ms",
-			intent.DependsOnAnnotation: "app=db", intent.DependsOnMaxRTTAnnotation: "20ms"},
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "users-b", v1alpha1.MaxRTTAnnotation: "45ms",
+			v1alpha1.DependsOnAnnotation: "app=db", v1alpha1.DependsOnMaxRTTAnnotation: "20ms"},
 		dependency: true,
 		want:       map[string]Verdict{"a-0": OverDependency, "b-0": Meets, "c-0": Unknown},
 	}} {
@@ -124,7 +124,7 @@ func TestCheck(t *testing.T) {
 
 func TestRowRTT(t *testing.T) {
 	view := testView(t)
-	r := request(t, view, map[string]string{intent.DemandAnnotation: "users-a:3,users-b:1"})
+	r := request(t, view, map[string]string{v1alpha1.DemandAnnotation: "users-a:3,users-b:1"})
 	for node, want := range map[string]int32{
 		"a-0": (3*5_000 + 40_000) / 4,
 		"b-0": (3*50_000 + 8_000) / 4,
@@ -134,7 +134,7 @@ func TestRowRTT(t *testing.T) {
 		assert.Equal(t, want, r.RowRTT(row), node)
 	}
 
-	none := request(t, view, map[string]string{intent.DemandAnnotation: "users-a", intent.MaxRTTAnnotation: "1s", intent.EstimatesAnnotation: "none"})
+	none := request(t, view, map[string]string{v1alpha1.DemandAnnotation: "users-a", v1alpha1.MaxRTTAnnotation: "1s", v1alpha1.EstimatesAnnotation: "none"})
 	row, _ := view.Row("c-0")
 	assert.Equal(t, int32(-1), none.RowRTT(row), "an estimate the SLO refuses is not scored either")
 }
@@ -142,13 +142,13 @@ func TestRowRTT(t *testing.T) {
 func TestBest(t *testing.T) {
 	view := testView(t)
 	rowOf := func(n string) int32 { r, _ := view.Row(n); return r }
-	r := request(t, view, map[string]string{intent.DemandAnnotation: "users-b"})
+	r := request(t, view, map[string]string{v1alpha1.DemandAnnotation: "users-b"})
 	byRow := make([]int32, view.NumRows())
 	r.Rows(byRow)
 	assert.Equal(t, []Ranked{{rowOf("b-0"), 8_000}, {rowOf("c-0"), 9_000}, {rowOf("a-0"), 40_000}}, r.Best(byRow, 5, -1))
 	assert.Equal(t, []Ranked{{rowOf("b-0"), 8_000}, {rowOf("a-0"), 40_000}}, r.Best(byRow, 2, rowOf("c-0")))
 
-	slo := request(t, view, map[string]string{intent.DemandAnnotation: "users-b", intent.MaxRTTAnnotation: "10ms"})
+	slo := request(t, view, map[string]string{v1alpha1.DemandAnnotation: "users-b", v1alpha1.MaxRTTAnnotation: "10ms"})
 	slo.Rows(byRow)
 	assert.Equal(t, []Ranked{{rowOf("b-0"), 8_000}}, slo.Best(byRow, 5, -1), "rows that fail the SLO are not ranked")
 }
@@ -162,7 +162,7 @@ func TestResolve(t *testing.T) {
 	assert.Equal(t, "nowhere", missing.Landmark)
 	assert.Contains(t, err.Error(), `"nowhere"`)
 
-	r := request(t, view, map[string]string{intent.DemandAnnotation: "users-a:3,users-b:1"})
+	r := request(t, view, map[string]string{v1alpha1.DemandAnnotation: "users-a:3,users-b:1"})
 	r.Narrow(func(i int) bool { return i == 1 })
 	b, _ := view.Landmark("users-b")
 	assert.Equal(t, []int32{b}, r.Demand())

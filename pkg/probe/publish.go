@@ -17,7 +17,6 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	applyv1alpha1 "github.com/edgeplace/edgeplace/pkg/generated/applyconfiguration/edgeplace/v1alpha1"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
-	"github.com/edgeplace/edgeplace/pkg/intent"
 )
 
 // FieldManager owns the status entries a probe applies.
@@ -150,7 +149,7 @@ func (p *Publisher) ensure(ctx context.Context, name string) error {
 	}
 	p.egressMbps, p.billingZone = p.target.EgressMbps, p.target.BillingZone
 	if p.egressMbps == nil {
-		if q, ok := node.Status.Capacity[intent.EgressResource]; ok {
+		if q, ok := node.Status.Capacity[v1alpha1.EgressResource]; ok {
 			v := q.Value()
 			p.egressMbps = &v
 		}

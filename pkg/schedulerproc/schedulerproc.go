@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/edgeplace/edgeplace/manifests"
+	"github.com/edgeplace/edgeplace/pkg/controlplane"
 )
 
 // Options say which binary to run against which API server.
@@ -65,7 +65,7 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := controlplane.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -164,13 +164,4 @@ func (p *Process) Kill() error {
 	}
 	<-p.done
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

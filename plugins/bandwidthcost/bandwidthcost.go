@@ -1,9 +1,3 @@
-// Package bandwidthcost is the BandwidthCost scheduler plugin. It keeps a
-// node's egress within its capacity, for pods that state their egress in an
-// annotation (pods that request the edgeplace.io/egress-mbps extended
-// resource are held to it by NodeResourcesFit, preemption and the kubelet),
-// and prefers the node whose billing zone charges least for the pod's
-// egress under 95th-percentile billing (pkg/cost).
 package bandwidthcost
 
 import (
@@ -20,14 +14,14 @@ import (
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
-	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/cost"
 	"github.com/edgeplace/edgeplace/pkg/cyclestate"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
-	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
+	"github.com/edgeplace/edgeplace/pkg/placement"
 	"github.com/edgeplace/edgeplace/pkg/shortlist"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
@@ -67,45 +61,37 @@ var (
 	_ fwk.SignPlugin        = &BandwidthCost{}
 )
 
-// New is the plugin factory: it validates the args, attaches the network
-// map (for capacities and zones from NodeNetworks) and feeds the zone ledger
-// from the scheduler's pod informer.
-func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+// New is the plugin factory (plugins.Registry hands it the map source): it
+// validates the args, reads the network map (for capacities and zones from
+// NodeNetworks) and, with the scheduler's informers, feeds the zone ledger
+// from its pod informer.
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle, maps feed.Source) (fwk.Plugin, error) {
 	args, err := argscheme.BandwidthCostArgs(obj)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	if h.KubeConfig() == nil {
-		return nil, fmt.Errorf("%s: the scheduler handle has no kubeconfig", Name)
-	}
-	m, err := feed.ForConfig(ctx, h.KubeConfig())
+	m, err := maps.Map(ctx, h.KubeConfig())
 	if err != nil {
-		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
+		return nil, fmt.Errorf("%s: the network map: %w", Name, err)
 	}
-	pl := NewWithMap(args, h, m)
-	if f := h.SharedInformerFactory(); f != nil {
-		if err := pl.watchPods(f); err != nil {
-			return nil, fmt.Errorf("%s: %w", Name, err)
-		}
-	}
-	return pl, nil
-}
-
-// NewWithMap builds the plugin on a given map, without a pod informer.
-func NewWithMap(args *config.BandwidthCostArgs, h fwk.Handle, m *netmap.Map) *BandwidthCost {
 	pl := &BandwidthCost{
 		handle: h,
 		netmap: m,
 		zones:  map[string]cost.Zone{},
 		other:  cost.Zone{PricePerMbps: args.DefaultPricePerMbps.AsApproximateFloat64()},
 		ledger: cost.NewLedger(),
-		parse:  intent.Options{DefaultPercentile: config.P90, DefaultWeight: 1, MaxLandmarks: 1024},
+		parse:  placement.DefaultOptions(),
 		state:  cyclestate.New[*cycleState](stateKey),
 	}
 	for _, z := range args.Zones {
 		pl.zones[z.Name] = cost.Zone{PricePerMbps: z.PricePerMbps.AsApproximateFloat64(), CommittedMbps: z.CommittedMbps}
 	}
-	return pl
+	if f := h.SharedInformerFactory(); f != nil {
+		if err := pl.watchPods(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", Name, err)
+		}
+	}
+	return pl, nil
 }
 
 // Name returns the plugin's name.
@@ -152,7 +138,7 @@ func (pl *BandwidthCost) recordPod(obj any) {
 // LatencyProfile) states it; malformed intents count as none.
 func (pl *BandwidthCost) egressOf(pod *v1.Pod) int64 {
 	if _, ok := pod.Annotations[v1alpha1.ProfileAnnotation]; ok {
-		if in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse); err == nil && in != nil {
+		if in, err := placement.IntentFor(nil, pod, pl.netmap.Current().Profile, pl.parse); err == nil && in != nil {
 			return in.EgressMbps
 		}
 		return 0
@@ -165,14 +151,14 @@ func (pl *BandwidthCost) egressOf(pod *v1.Pod) int64 {
 func egressOf(pod *v1.Pod) int64 {
 	var total int64
 	for i := range pod.Spec.Containers {
-		if q, ok := pod.Spec.Containers[i].Resources.Requests[intent.EgressResource]; ok {
+		if q, ok := pod.Spec.Containers[i].Resources.Requests[v1alpha1.EgressResource]; ok {
 			total += q.Value()
 		}
 	}
 	if total > 0 {
 		return total
 	}
-	if value, ok := pod.Annotations[intent.EgressAnnotation]; ok {
+	if value, ok := pod.Annotations[v1alpha1.EgressAnnotation]; ok {
 		mbps, _ := intent.ParseMbps(value)
 		return mbps
 	}
@@ -223,16 +209,9 @@ type listedNode struct {
 	known    bool    // false: the list has no location for it
 }
 
-func (s *cycleState) Clone() fwk.StateData { return s }
-
-func (pl *BandwidthCost) readState(cs fwk.CycleState) *cycleState {
-	s, _ := pl.state.Read(cs)
-	return s
-}
-
 // PreFilter reads the pod's egress; pods that state none are skipped.
 func (pl *BandwidthCost) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	in, err := placement.IntentFor(cs, pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
@@ -267,9 +246,9 @@ func (pl *BandwidthCost) PreFilterExtensions() fwk.PreFilterExtensions { return 
 // egress in an annotation; requests of the extended resource are
 // NodeResourcesFit's) and the pod's cost within its ceiling.
 func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s := pl.readState(cs)
-	if s == nil {
-		return nil
+	s, err := pl.state.Get(cs)
+	if err != nil {
+		return fwk.AsStatus(err)
 	}
 	if s.in.EgressRequested && s.in.MaxCost < 0 {
 		return nil // capacity is NodeResourcesFit's, and there is no ceiling
@@ -315,7 +294,7 @@ func (s *cycleState) facts(node *v1.Node) listedNode {
 // neither says. The NodeInfo's copy of the allocatable scalar resources is
 // read rather than the Node's: it is usually empty, and already in cache.
 func capacityOf(nodeInfo fwk.NodeInfo, fallback int64) int64 {
-	if v, ok := nodeInfo.GetAllocatable().GetScalarResources()[intent.EgressResource]; ok {
+	if v, ok := nodeInfo.GetAllocatable().GetScalarResources()[v1alpha1.EgressResource]; ok {
 		return v
 	}
 	return fallback
@@ -330,7 +309,7 @@ func (s *cycleState) marginalIn(zone string) float64 {
 
 // PreScore skips pods without egress, and all pods while no zone has a price.
 func (pl *BandwidthCost) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	if pl.readState(cs) == nil || (len(pl.zones) == 0 && pl.other.PricePerMbps == 0) {
+	if _, ok := pl.state.Read(cs); !ok || (len(pl.zones) == 0 && pl.other.PricePerMbps == 0) {
 		return fwk.NewStatus(fwk.Skip)
 	}
 	return nil
@@ -339,9 +318,9 @@ func (pl *BandwidthCost) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Po
 // Score is the marginal monthly cost of the pod's egress on the node, in
 // thousandths of the price unit (lower is better; NormalizeScore inverts).
 func (pl *BandwidthCost) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s := pl.readState(cs)
-	if s == nil {
-		return 0, nil
+	s, err := pl.state.Get(cs)
+	if err != nil {
+		return 0, fwk.AsStatus(err)
 	}
 	cost := s.facts(nodeInfo.Node()).cost
 	return int64(math.Min(cost*1000, math.MaxInt64/2)), nil
@@ -372,9 +351,9 @@ func (pl *BandwidthCost) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *
 // Reserve adds the pod's egress to its node's zone at once, so the next pod
 // sees it before the binding reaches the informer.
 func (pl *BandwidthCost) Reserve(_ context.Context, cs fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
-	s := pl.readState(cs)
-	if s == nil {
-		return nil
+	s, ok := pl.state.Read(cs)
+	if !ok {
+		return nil // PreFilter skipped the pod
 	}
 	var node *v1.Node
 	if lister := pl.handle.SnapshotSharedLister(); lister != nil {

@@ -15,20 +15,24 @@ import (
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/shortlist"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/rest"
 )
 
 type handle struct{ fwk.Handle }
 
-func (handle) SnapshotSharedLister() fwk.SharedLister { return nil }
+func (handle) SnapshotSharedLister() fwk.SharedLister                 { return nil }
+func (handle) KubeConfig() *rest.Config                               { return nil }
+func (handle) SharedInformerFactory() informers.SharedInformerFactory { return nil }
 
 func pod(name string, annotations map[string]string, egressRequest int64) *v1.Pod {
 	p := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(name), Annotations: annotations},
 		Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c"}}}}
 	if egressRequest > 0 {
-		p.Spec.Containers[0].Resources.Requests = v1.ResourceList{intent.EgressResource: *resource.NewQuantity(egressRequest, resource.DecimalSI)}
+		p.Spec.Containers[0].Resources.Requests = v1.ResourceList{v1alpha1.EgressResource: *resource.NewQuantity(egressRequest, resource.DecimalSI)}
 	}
 	return p
 }
@@ -40,7 +44,7 @@ func nodeInfo(name, zone string, allocatableMbps int64, pods ...*v1.Pod) fwk.Nod
 		n.Labels[BillingZoneLabel] = zone
 	}
 	if allocatableMbps > 0 {
-		n.Status.Allocatable = v1.ResourceList{intent.EgressResource: *resource.NewQuantity(allocatableMbps, resource.DecimalSI)}
+		n.Status.Allocatable = v1.ResourceList{v1alpha1.EgressResource: *resource.NewQuantity(allocatableMbps, resource.DecimalSI)}
 	}
 	ni := framework.NewNodeInfo(pods...)
 	ni.SetNode(n)
@@ -57,13 +61,15 @@ func plugin(t *testing.T) *BandwidthCost {
 	m.SetNodeNetwork(&v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: "from-map"},
 		Status: v1alpha1.NodeNetworkStatus{EgressCapacityMbps: &capacity, BillingZone: "dear"}})
 	m.Flush()
-	return NewWithMap(&config.BandwidthCostArgs{
+	pl, err := New(context.Background(), &config.BandwidthCostArgs{
 		Zones: []config.BillingZone{
 			{Name: "cheap", PricePerMbps: resource.MustParse("1"), CommittedMbps: 1000},
 			{Name: "dear", PricePerMbps: resource.MustParse("10")},
 		},
 		DefaultPricePerMbps: resource.MustParse("5"),
-	}, handle{}, m)
+	}, handle{}, feed.Fixed(m))
+	require.NoError(t, err)
+	return pl.(*BandwidthCost)
 }
 
 func filter(t *testing.T, pl *BandwidthCost, p *v1.Pod, ni fwk.NodeInfo) *fwk.Status {
@@ -76,7 +82,7 @@ func filter(t *testing.T, pl *BandwidthCost, p *v1.Pod, ni fwk.NodeInfo) *fwk.St
 
 func TestCapacity(t *testing.T) {
 	pl := plugin(t)
-	egress := func(v string) map[string]string { return map[string]string{intent.EgressAnnotation: v} }
+	egress := func(v string) map[string]string { return map[string]string{v1alpha1.EgressAnnotation: v} }
 	placed := []*v1.Pod{pod("a", egress("300M"), 0), pod("b", nil, 150)}
 
 	// Allocatable 500; 450 placed (an annotation and a request).
@@ -95,7 +101,7 @@ func TestCapacity(t *testing.T) {
 func TestCostCeilingAndScore(t *testing.T) {
 	pl := plugin(t)
 	ctx := context.Background()
-	p := pod("p", map[string]string{intent.EgressAnnotation: "200M", intent.MaxCostAnnotation: "100"}, 0)
+	p := pod("p", map[string]string{v1alpha1.EgressAnnotation: "200M", v1alpha1.MaxCostAnnotation: "100"}, 0)
 	cheap, dear := nodeInfo("c", "cheap", 0), nodeInfo("d", "dear", 0)
 
 	cs := framework.NewCycleState()
@@ -117,7 +123,7 @@ func TestCostCeilingAndScore(t *testing.T) {
 func TestReserveFillsTheZone(t *testing.T) {
 	pl := plugin(t)
 	ctx := context.Background()
-	big := pod("big", map[string]string{intent.EgressAnnotation: "900M"}, 0)
+	big := pod("big", map[string]string{v1alpha1.EgressAnnotation: "900M"}, 0)
 	cs := framework.NewCycleState()
 	_, st := pl.PreFilter(ctx, cs, big, nil)
 	require.True(t, st.IsSuccess())
@@ -137,7 +143,7 @@ func TestReserveFillsTheZone(t *testing.T) {
 
 func TestSign(t *testing.T) {
 	pl := plugin(t)
-	_, st := pl.SignPod(context.Background(), pod("p", map[string]string{intent.EgressAnnotation: "1G"}, 0))
+	_, st := pl.SignPod(context.Background(), pod("p", map[string]string{v1alpha1.EgressAnnotation: "1G"}, 0))
 	assert.Equal(t, fwk.Unschedulable, st.Code())
 	_, st = pl.SignPod(context.Background(), pod("q", nil, 0))
 	assert.True(t, st.IsSuccess())
@@ -155,9 +161,9 @@ func TestShortlistedNodesGetTheSameAnswers(t *testing.T) {
 	b.Add("from-map", shortlist.Entry{Row: ref.Row, Location: ref.Location, RTT: 1000})
 	list := b.Build(snap)
 
-	placed := pod("a", map[string]string{intent.EgressAnnotation: "450M"}, 0)
+	placed := pod("a", map[string]string{v1alpha1.EgressAnnotation: "450M"}, 0)
 	for _, mbps := range []string{"40M", "60M"} {
-		p := pod("p", map[string]string{intent.EgressAnnotation: mbps}, 0)
+		p := pod("p", map[string]string{v1alpha1.EgressAnnotation: mbps}, 0)
 		var answers [2]string
 		var scores [2]int64
 		for i, listed := range []bool{false, true} {

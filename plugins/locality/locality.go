@@ -1,8 +1,3 @@
-// Package locality is the Locality scheduler plugin: it keeps a pod on the
-// carriers, provinces and node types it allows (Filter), and prefers nodes on
-// the carrier of the users it serves (Score), since traffic that crosses
-// carriers inside one country pays tens of milliseconds at interconnects.
-// Node locations come from labels (pkg/topology).
 package locality
 
 import (
@@ -15,11 +10,11 @@ import (
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
-	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	"github.com/edgeplace/edgeplace/pkg/cyclestate"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
-	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
+	"github.com/edgeplace/edgeplace/pkg/placement"
 	"github.com/edgeplace/edgeplace/pkg/shortlist"
 	"github.com/edgeplace/edgeplace/pkg/topology"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
@@ -53,25 +48,17 @@ var (
 	_ fwk.SignPlugin        = &Locality{}
 )
 
-// New is the plugin factory. Locality has no args; it reads the carriers of
-// demand landmarks from the process's network map.
-func New(ctx context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-	if h.KubeConfig() == nil {
-		return nil, fmt.Errorf("%s: the scheduler handle has no kubeconfig", Name)
-	}
-	m, err := feed.ForConfig(ctx, h.KubeConfig())
+// New is the plugin factory (plugins.Registry hands it the map source).
+// Locality has no args; it reads the carriers of demand landmarks from the
+// network map.
+func New(ctx context.Context, _ runtime.Object, h fwk.Handle, maps feed.Source) (fwk.Plugin, error) {
+	m, err := maps.Map(ctx, h.KubeConfig())
 	if err != nil {
-		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
+		return nil, fmt.Errorf("%s: the network map: %w", Name, err)
 	}
-	return NewWithMap(m), nil
-}
-
-// NewWithMap builds the plugin on a given map.
-func NewWithMap(m *netmap.Map) *Locality {
-	// Demand weights and limits matter only for the carrier preference;
-	// NetworkLatency validates them against its own args.
-	return &Locality{netmap: m, parse: intent.Options{DefaultPercentile: config.P90, DefaultWeight: 1, MaxLandmarks: 1024},
-		state: cyclestate.New[*cycleState](stateKey)}
+	// NetworkLatency's default options: in a cycle, Locality reads the
+	// intent NetworkLatency resolved with its args instead.
+	return &Locality{netmap: m, parse: placement.DefaultOptions(), state: cyclestate.New[*cycleState](stateKey)}, nil
 }
 
 // Name returns the plugin's name.
@@ -118,17 +105,10 @@ func (s *cycleState) score(loc topology.Location) int64 {
 	return s.carrierShare[loc.Carrier]
 }
 
-func (s *cycleState) Clone() fwk.StateData { return s }
-
-func (pl *Locality) readState(cs fwk.CycleState) *cycleState {
-	s, _ := pl.state.Read(cs)
-	return s
-}
-
 // PreFilter parses the pod's constraints once, and works out which carriers
 // its users are on.
 func (pl *Locality) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	in, err := placement.IntentFor(cs, pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
@@ -180,9 +160,9 @@ func (pl *Locality) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 // node whose labels do not tell a constrained field fails an allow-list and
 // passes a deny-list.
 func (pl *Locality) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s := pl.readState(cs)
-	if s == nil {
-		return nil
+	s, err := pl.state.Get(cs)
+	if err != nil {
+		return fwk.AsStatus(err)
 	}
 	reason, _ := s.judge(nodeInfo.Node())
 	if reason == "" {
@@ -199,7 +179,7 @@ func (pl *Locality) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, 
 
 // PreScore skips pods whose users' carriers are unknown.
 func (pl *Locality) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	if s := pl.readState(cs); s == nil || s.carrierShare == nil {
+	if s, ok := pl.state.Read(cs); !ok || s.carrierShare == nil {
 		return fwk.NewStatus(fwk.Skip)
 	}
 	return nil
@@ -208,9 +188,9 @@ func (pl *Locality) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ 
 // Score is the share of the pod's demand whose users are on the node's
 // carrier (0..100); a multi-carrier node shares every carrier.
 func (pl *Locality) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s := pl.readState(cs)
-	if s == nil || s.carrierShare == nil {
-		return 0, nil
+	s, err := pl.state.Get(cs)
+	if err != nil {
+		return 0, fwk.AsStatus(err)
 	}
 	_, score := s.judge(nodeInfo.Node())
 	return score, nil
@@ -222,7 +202,7 @@ func (pl *Locality) ScoreExtensions() fwk.ScoreExtensions { return nil }
 // SignPod signs the constraints and demand: equal pods filter and score
 // alike, whatever was placed before them.
 func (pl *Locality) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	in, err := placement.IntentFor(nil, pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
 		return []fwk.SignFragment{{Key: "edgeplace.io/" + Name, Value: err.Error()}}, nil
 	}
@@ -251,7 +231,7 @@ func (pl *Locality) hintNode(_ klog.Logger, pod *v1.Pod, _, newObj any) (fwk.Que
 	if !ok {
 		return fwk.Queue, nil
 	}
-	in, err := intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	in, err := placement.IntentFor(nil, pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil || in == nil || !in.HasLocation() {
 		return fwk.QueueSkip, nil
 	}

@@ -12,9 +12,11 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/topology"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/rest"
 )
 
 func node(name string, labels map[string]string) fwk.NodeInfo {
@@ -34,6 +36,13 @@ var nodes = []fwk.NodeInfo{
 
 // plugin returns Locality over a map that knows half of the nodes: the
 // others are judged from their labels, as nodes the map has not seen yet.
+// handle is what Locality's New asks of the framework's: no kubeconfig, no
+// informers.
+type handle struct{ fwk.Handle }
+
+func (handle) KubeConfig() *rest.Config                               { return nil }
+func (handle) SharedInformerFactory() informers.SharedInformerFactory { return nil }
+
 func plugin() *Locality {
 	m := netmap.New()
 	for i, ni := range nodes {
@@ -45,7 +54,11 @@ func plugin() *Locality {
 	m.SetLandmarkAt("jiangsu-unicom", v1alpha1.Location{Province: "jiangsu", Carrier: "unicom"})
 	m.SetLandmark("somewhere")
 	m.Flush()
-	return NewWithMap(m)
+	pl, err := New(context.Background(), nil, handle{}, feed.Fixed(m))
+	if err != nil {
+		panic(err) // a fixed map has nothing to fail on
+	}
+	return pl.(*Locality)
 }
 
 // run returns each node's Filter reason ("" if it passes) and score.
@@ -86,36 +99,36 @@ func TestFilter(t *testing.T) {
 	}{
 		{
 			name:        "allowed carriers; multi-carrier serves all, unknown fails",
-			annotations: map[string]string{intent.CarriersAnnotation: "telecom"},
+			annotations: map[string]string{v1alpha1.CarriersAnnotation: "telecom"},
 			rejected: map[string]string{
 				"hz-unicom": ReasonCarrier, "sh-cmcc-cdn": ReasonCarrier, "unlabelled": ReasonCarrier,
 			},
 		},
 		{
 			name:        "forbidden carrier; unknown passes",
-			annotations: map[string]string{intent.ForbiddenCarriersAnnotation: "cmcc,unicom"},
+			annotations: map[string]string{v1alpha1.ForbiddenCarriersAnnotation: "cmcc,unicom"},
 			rejected:    map[string]string{"hz-unicom": ReasonForbiddenCarrier, "sh-cmcc-cdn": ReasonForbiddenCarrier},
 		},
 		{
 			name:        "allowed provinces from ENS ids and labels",
-			annotations: map[string]string{intent.ProvincesAnnotation: "zhejiang,xinjiang"},
+			annotations: map[string]string{v1alpha1.ProvincesAnnotation: "zhejiang,xinjiang"},
 			rejected: map[string]string{
 				"sh-cmcc-cdn": ReasonProvince, "wh-bgp": ReasonProvince, "unlabelled": ReasonProvince,
 			},
 		},
 		{
 			name:        "forbidden province",
-			annotations: map[string]string{intent.ForbiddenProvincesAnnotation: "xinjiang"},
+			annotations: map[string]string{v1alpha1.ForbiddenProvincesAnnotation: "xinjiang"},
 			rejected:    map[string]string{"urumqi-telecom": ReasonForbiddenProv},
 		},
 		{
 			name:        "node types: ENS ids count as ens",
-			annotations: map[string]string{intent.NodeTypesAnnotation: "ens"},
+			annotations: map[string]string{v1alpha1.NodeTypesAnnotation: "ens"},
 			rejected:    map[string]string{"sh-cmcc-cdn": ReasonNodeType, "urumqi-telecom": ReasonNodeType, "unlabelled": ReasonNodeType},
 		},
 		{
 			name:        "demand alone filters nothing",
-			annotations: map[string]string{intent.DemandAnnotation: "zhejiang-telecom"},
+			annotations: map[string]string{v1alpha1.DemandAnnotation: "zhejiang-telecom"},
 		},
 	}
 	for _, tt := range tests {
@@ -131,20 +144,20 @@ func TestFilter(t *testing.T) {
 }
 
 func TestCarrierPreference(t *testing.T) {
-	_, scores, st := run(t, plugin(), map[string]string{intent.DemandAnnotation: "zhejiang-telecom:75,jiangsu-unicom:25"})
+	_, scores, st := run(t, plugin(), map[string]string{v1alpha1.DemandAnnotation: "zhejiang-telecom:75,jiangsu-unicom:25"})
 	require.Nil(t, st)
 	assert.Equal(t, map[string]int64{
 		"hz-telecom": 75, "hz-unicom": 25, "sh-cmcc-cdn": 0, "wh-bgp": 100, "urumqi-telecom": 75, "unlabelled": 0,
 	}, scores)
 
-	_, scores, _ = run(t, plugin(), map[string]string{intent.DemandAnnotation: "somewhere"})
+	_, scores, _ = run(t, plugin(), map[string]string{v1alpha1.DemandAnnotation: "somewhere"})
 	assert.Nil(t, scores, "no preference when the users' carrier is unknown")
-	_, scores, _ = run(t, plugin(), map[string]string{intent.CarriersAnnotation: "telecom"})
+	_, scores, _ = run(t, plugin(), map[string]string{v1alpha1.CarriersAnnotation: "telecom"})
 	assert.Nil(t, scores, "no preference without demand")
 }
 
 func TestBadAnnotation(t *testing.T) {
-	_, _, st := run(t, plugin(), map[string]string{intent.CarriersAnnotation: "pigeon"})
+	_, _, st := run(t, plugin(), map[string]string{v1alpha1.CarriersAnnotation: "pigeon"})
 	require.NotNil(t, st)
 	assert.Equal(t, fwk.UnschedulableAndUnresolvable, st.Code())
 	assert.Contains(t, st.Message(), `"pigeon" is not a carrier`)

@@ -15,7 +15,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
-	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/shortlist"
 )
 
@@ -85,7 +85,7 @@ func (sequential) Until(_ context.Context, pieces int, f workqueue.DoWorkPieceFu
 
 func TestPreFilterNarrows(t *testing.T) {
 	pl, _ := narrowingCluster(t, map[string]bool{"n00": true, "n01": true})
-	pod := podRequesting("p", "1", map[string]string{intent.DemandAnnotation: "hz"})
+	pod := podRequesting("p", "1", map[string]string{v1alpha1.DemandAnnotation: "hz"})
 	cs := framework.NewCycleState()
 	res, st := pl.PreFilter(context.Background(), cs, pod, nil)
 	require.True(t, st.IsSuccess(), st.Message())
@@ -117,12 +117,12 @@ func TestPreFilterNarrows(t *testing.T) {
 
 	// No node is labelled with a carrier, so an allow-list of carriers
 	// admits none: only the window is left, where preemption would look.
-	telecom := podRequesting("telecom", "1", map[string]string{intent.DemandAnnotation: "hz", intent.CarriersAnnotation: "telecom"})
+	telecom := podRequesting("telecom", "1", map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.CarriersAnnotation: "telecom"})
 	res, st = pl.PreFilter(context.Background(), framework.NewCycleState(), telecom, nil)
 	require.True(t, st.IsSuccess())
 	assert.ElementsMatch(t, []string{"n00", "n01", "n02"}, res.NodeNames.UnsortedList(), "Locality's constraints are part of the cheap test")
 
-	slo := podRequesting("slo", "1", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "20ms"})
+	slo := podRequesting("slo", "1", map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "20ms"})
 	res, st = pl.PreFilter(context.Background(), framework.NewCycleState(), slo, nil)
 	require.True(t, st.IsSuccess())
 	assert.ElementsMatch(t, []string{"n00", "n01", "n02", "n03", "n04"}, res.NodeNames.UnsortedList(), "the nearest within the SLO, not all of it")
@@ -135,7 +135,7 @@ func TestPostFilterSpillsOutward(t *testing.T) {
 	for _, n := range []string{"n00", "n01", "n02", "n03", "n04", "n05"} {
 		h.rejects[n] = true
 	}
-	pod := podRequesting("p", "1", map[string]string{intent.DemandAnnotation: "hz"})
+	pod := podRequesting("p", "1", map[string]string{v1alpha1.DemandAnnotation: "hz"})
 	ctx := context.Background()
 	cs := framework.NewCycleState()
 	res, st := pl.PreFilter(ctx, cs, pod, nil)
@@ -164,7 +164,7 @@ func TestPostFilterLeavesPreemptionToTheCandidates(t *testing.T) {
 	for i := range 30 {
 		h.rejects[fmt.Sprintf("n%02d", i)] = true
 	}
-	pod := podRequesting("p", "1", map[string]string{intent.DemandAnnotation: "hz"})
+	pod := podRequesting("p", "1", map[string]string{v1alpha1.DemandAnnotation: "hz"})
 	ctx := context.Background()
 	cs := framework.NewCycleState()
 	res, _ := pl.PreFilter(ctx, cs, pod, nil)
@@ -206,14 +206,14 @@ func TestPreFilterWithoutMeasurements(t *testing.T) {
 	}
 	pl, h := newPlugin(t, cluster(t, rtts, stale...))
 	h.snapshot = cache.NewSnapshot(pods, nodes)
-	pod := podRequesting("p", "1", map[string]string{intent.DemandAnnotation: "hz"})
+	pod := podRequesting("p", "1", map[string]string{v1alpha1.DemandAnnotation: "hz"})
 	res, st := pl.PreFilter(context.Background(), framework.NewCycleState(), pod, nil)
 	require.True(t, st.IsSuccess(), st.Message())
 	require.NotNil(t, res)
 	assert.ElementsMatch(t, []string{"n02", "n03", "n04", "n05", "n06", "n07", "n08", "n09"}, res.NodeNames.UnsortedList(),
 		"no node has a fresh RTT: the nodes that can take the pod")
 
-	full := podRequesting("big", "5", map[string]string{intent.DemandAnnotation: "hz"})
+	full := podRequesting("big", "5", map[string]string{v1alpha1.DemandAnnotation: "hz"})
 	res, st = pl.PreFilter(context.Background(), framework.NewCycleState(), full, nil)
 	require.True(t, st.IsSuccess())
 	assert.Nil(t, res, "no node can take it anywhere: every node, rather than none")

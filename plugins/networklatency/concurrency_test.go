@@ -12,7 +12,7 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
-	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 )
 
 // TestSchedulingDuringMapUpdates runs scheduling cycles the way the
@@ -53,7 +53,7 @@ func TestSchedulingDuringMapUpdates(t *testing.T) {
 	ctx := context.Background()
 	for cycle := range 200 {
 		pod := testPod(fmt.Sprintf("p%d", cycle), map[string]string{
-			intent.DemandAnnotation: "hz:3,sh:1", intent.MaxRTTAnnotation: "30ms",
+			v1alpha1.DemandAnnotation: "hz:3,sh:1", v1alpha1.MaxRTTAnnotation: "30ms",
 		})
 		cs := framework.NewCycleState()
 		res, st := pl.PreFilter(ctx, cs, pod, infos)

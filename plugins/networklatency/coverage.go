@@ -3,8 +3,8 @@ package networklatency
 import (
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/coverage"
-	"github.com/edgeplace/edgeplace/pkg/intent"
 )
 
 // Replica coverage: the k replicas of a workload (ReplicaSet, and so
@@ -34,7 +34,7 @@ func (pl *NetworkLatency) applyCoverage(pod *v1.Pod, s *cycleState) {
 	}
 	plan := pl.workloads.Plan(owner, replicas, coverage.Demand{
 		View: s.View, Landmarks: s.Landmarks, Weights: s.Weights, Percentile: s.Percentile,
-		Key:    pod.Annotations[intent.DemandAnnotation],
+		Key:    pod.Annotations[v1alpha1.DemandAnnotation],
 		Window: func(best float64) float64 { return float64(pl.window(int64(best))) },
 	})
 	if len(plan.Slots) == 0 {

@@ -9,14 +9,10 @@ import (
 	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
-
-// DecisionReason is the reason of the event NetworkLatency records on a pod
-// when it reserves a node: its own view of the decision, at decision time,
-// for `kubectl edgeplace explain`. Other plugins' verdicts are not in it.
-const DecisionReason = "EdgeplaceDecision"
 
 // alternatives is how many runner-up nodes the decision names.
 const alternatives = 3
@@ -106,9 +102,9 @@ func (d decision) String() string {
 // record observes the decision's metrics and records it on the pod as an
 // event (asynchronously, through the framework's broadcaster).
 func (pl *NetworkLatency) record(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, node string) {
-	s := pl.readState(cs)
-	if s == nil {
-		return
+	s, ok := pl.state.Read(cs)
+	if !ok {
+		return // PreFilter skipped the pod
 	}
 	d := pl.decide(s, node)
 	d.rejected = verdicts.Summary(cs)
@@ -121,6 +117,6 @@ func (pl *NetworkLatency) record(ctx context.Context, cs fwk.CycleState, pod *v1
 		}
 	}
 	if r := pl.handle.EventRecorder(); r != nil {
-		r.Eventf(pod, nil, v1.EventTypeNormal, DecisionReason, "Scheduling", "%s", d.String())
+		r.Eventf(pod, nil, v1.EventTypeNormal, v1alpha1.DecisionReason, "Scheduling", "%s", d.String())
 	}
 }

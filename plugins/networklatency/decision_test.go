@@ -9,7 +9,7 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
-	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
@@ -23,11 +23,11 @@ func TestDecisionEvent(t *testing.T) {
 		want        string
 	}{{
 		name:        "no SLO: the runners-up among every node",
-		annotations: map[string]string{intent.DemandAnnotation: "hz:3,sh:1"},
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "hz:3,sh:1"},
 		want:        "node a: weighted RTT 4ms (hz 3ms measured 1m0s ago, sh 7ms measured 1m0s ago); next best: b 6.5ms, c 12ms",
 	}, {
 		name:        "SLO: the runners-up among the nodes it admitted",
-		annotations: map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "6ms"},
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "6ms"},
 		want:        "node a: weighted RTT 3ms (hz 3ms measured 1m0s ago); SLO admitted 2 of 4 nodes; next best: b 5ms",
 	}}
 	for _, tc := range tests {
@@ -46,7 +46,7 @@ func TestDecisionEvent(t *testing.T) {
 			require.Nil(t, pl.PreScore(context.Background(), cs, pod, []fwk.NodeInfo{nodeInfo("a"), nodeInfo("b")}))
 			require.Nil(t, pl.Reserve(context.Background(), cs, pod, "a"))
 			require.Len(t, h.events.Events, 1)
-			assert.Equal(t, "Normal "+DecisionReason+" "+tc.want, <-h.events.Events)
+			assert.Equal(t, "Normal "+v1alpha1.DecisionReason+" "+tc.want, <-h.events.Events)
 		})
 	}
 }
@@ -57,7 +57,7 @@ func TestDecisionsNotRecorded(t *testing.T) {
 	m := cluster(t, map[string]map[string]int64{"a": {"hz": 3_000}, "b": {"hz": 5_000}})
 	pl, h := newPlugin(t, m)
 	pl.args.RecordDecisions = false
-	pod := testPod("p", map[string]string{intent.DemandAnnotation: "hz"})
+	pod := testPod("p", map[string]string{v1alpha1.DemandAnnotation: "hz"})
 	cs := framework.NewCycleState()
 	_, st := pl.PreFilter(context.Background(), cs, pod, nil)
 	require.True(t, st.IsSuccess(), st.Message())
@@ -70,7 +70,7 @@ func TestDecisionsNotRecorded(t *testing.T) {
 func TestDecisionNamesRejections(t *testing.T) {
 	m := cluster(t, map[string]map[string]int64{"a": {"hz": 3_000}, "b": {"hz": 5_000}})
 	pl, h := newPlugin(t, m)
-	pod := testPod("p", map[string]string{intent.DemandAnnotation: "hz"})
+	pod := testPod("p", map[string]string{v1alpha1.DemandAnnotation: "hz"})
 	cs := framework.NewCycleState()
 	_, st := pl.PreFilter(context.Background(), cs, pod, nil)
 	require.True(t, st.IsSuccess())

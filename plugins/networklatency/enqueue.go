@@ -15,9 +15,9 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
-	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
 	"github.com/edgeplace/edgeplace/pkg/placement"
 )
 
@@ -72,7 +72,7 @@ func (pl *NetworkLatency) hintDependencyPlaced(_ klog.Logger, pod *v1.Pod, _, ne
 	if !ok {
 		return fwk.Queue, nil
 	}
-	if _, depends := pod.Annotations[intent.DependsOnAnnotation]; !depends && pod.Annotations[v1alpha1.ProfileAnnotation] == "" {
+	if _, depends := pod.Annotations[v1alpha1.DependsOnAnnotation]; !depends && pod.Annotations[v1alpha1.ProfileAnnotation] == "" {
 		return fwk.QueueSkip, nil
 	}
 	in, err := pl.intentOf(pod)
@@ -266,7 +266,7 @@ func (pl *NetworkLatency) activateHelped(ctx context.Context, snap *netmap.Snaps
 	pl.waiting.mu.Lock()
 	for uid, w := range pl.waiting.pods {
 		// Resolved again: the pod's LatencyProfile may have changed too.
-		in, err := intent.ForPod(w.pod, snap.Profile, pl.parse) // the new snapshot's profiles
+		in, err := placement.IntentFor(nil, w.pod, snap.Profile, pl.parse) // the new snapshot's profiles
 		switch {
 		case err == nil && in != nil && candidatesFor(view, in) > w.candidates:
 			helped[string(uid)] = w.pod

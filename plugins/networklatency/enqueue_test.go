@@ -16,7 +16,6 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	"github.com/edgeplace/edgeplace/pkg/intent"
 )
 
 // unstructuredOf renders an object as the scheduler's dynamic informers
@@ -32,8 +31,8 @@ func unstructuredOf(t *testing.T, obj any) *unstructured.Unstructured {
 
 func TestHintNodeNetwork(t *testing.T) {
 	pl, _ := newPlugin(t, cluster(t, map[string]map[string]int64{"a": {"hz": 30_000}}))
-	slo := testPod("slo", map[string]string{intent.DemandAnnotation: "hz,sh", intent.MaxRTTAnnotation: "10ms"})
-	noSLO := testPod("free", map[string]string{intent.DemandAnnotation: "hz"})
+	slo := testPod("slo", map[string]string{v1alpha1.DemandAnnotation: "hz,sh", v1alpha1.MaxRTTAnnotation: "10ms"})
+	noSLO := testPod("free", map[string]string{v1alpha1.DemandAnnotation: "hz"})
 	nn := func(at time.Time, rtt map[string]int64) *v1alpha1.NodeNetwork {
 		out := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: "a"}}
 		for lm, us := range rtt {
@@ -68,7 +67,7 @@ func TestHintNodeNetwork(t *testing.T) {
 
 func TestHintLandmarkAndPodUpdate(t *testing.T) {
 	pl, _ := newPlugin(t, cluster(t, map[string]map[string]int64{"a": {"hz": 30_000}}))
-	pod := testPod("p", map[string]string{intent.DemandAnnotation: "gz"})
+	pod := testPod("p", map[string]string{v1alpha1.DemandAnnotation: "gz"})
 	lm := func(name string) *unstructured.Unstructured {
 		return unstructuredOf(t, &v1alpha1.Landmark{ObjectMeta: metav1.ObjectMeta{Name: name}})
 	}
@@ -78,7 +77,7 @@ func TestHintLandmarkAndPodUpdate(t *testing.T) {
 	assert.Equal(t, fwk.QueueSkip, got)
 
 	edited := pod.DeepCopy()
-	edited.Annotations[intent.DemandAnnotation] = "hz"
+	edited.Annotations[v1alpha1.DemandAnnotation] = "hz"
 	got, _ = pl.hintPodUpdate(klog.Background(), pod, pod, edited)
 	assert.Equal(t, fwk.Queue, got)
 	relabelled := pod.DeepCopy()
@@ -89,7 +88,7 @@ func TestHintLandmarkAndPodUpdate(t *testing.T) {
 
 func TestHintNode(t *testing.T) {
 	pl, _ := newPlugin(t, cluster(t, map[string]map[string]int64{"near": {"hz": 5_000}, "far": {"hz": 50_000}}))
-	pod := testPod("p", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "10ms"})
+	pod := testPod("p", map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "10ms"})
 	node := func(name string) *v1.Node { return &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}} }
 	got, _ := pl.hintNode(klog.Background(), pod, nil, node("near"))
 	assert.Equal(t, fwk.Queue, got)
@@ -101,14 +100,14 @@ func TestHintNode(t *testing.T) {
 
 func TestHintsForNarrowedPods(t *testing.T) {
 	pl, _ := newPlugin(t, cluster(t, map[string]map[string]int64{"near": {"hz": 5_000}}))
-	narrowed := testPod("narrowed", map[string]string{intent.DemandAnnotation: "hz"})
+	narrowed := testPod("narrowed", map[string]string{v1alpha1.DemandAnnotation: "hz"})
 	node := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "far"}}
 	got, _ := pl.hintNode(klog.Background(), narrowed, nil, node)
 	assert.Equal(t, fwk.Queue, got, "a node outside the candidates may now take a pod the candidates turned down")
 	got, _ = pl.hintPodDeleted(klog.Background(), narrowed, &v1.Pod{}, nil)
 	assert.Equal(t, fwk.Queue, got, "so may room freed anywhere")
 
-	unknown := testPod("unknown", map[string]string{intent.DemandAnnotation: "gz"})
+	unknown := testPod("unknown", map[string]string{v1alpha1.DemandAnnotation: "gz"})
 	_, st := pl.PreFilter(context.Background(), framework.NewCycleState(), unknown, nil)
 	require.Equal(t, fwk.UnschedulableAndUnresolvable, st.Code())
 	got, _ = pl.hintNode(klog.Background(), unknown, nil, node)

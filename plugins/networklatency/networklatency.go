@@ -1,12 +1,3 @@
-// Package networklatency is the NetworkLatency scheduler plugin: it keeps a
-// pod within its RTT SLO of the user populations (landmarks) it serves and
-// prefers the nodes with the lowest demand-weighted measured RTT.
-//
-// The hot path (Filter, Score, NormalizeScore) is in score.go. PreFilter,
-// which resolves the pod's intent once per cycle, is in prefilter.go; the
-// rule for the nodes a pod is evaluated on (the nearest that can win) is
-// pkg/candidates, and what happens when they all turn it down is in
-// postfilter.go. Requeueing is in enqueue.go.
 package networklatency
 
 import (
@@ -18,7 +9,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -27,18 +17,14 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/coverage"
 	"github.com/edgeplace/edgeplace/pkg/cyclestate"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
-	"github.com/edgeplace/edgeplace/pkg/netmap/feed"
 	"github.com/edgeplace/edgeplace/pkg/placement"
 )
 
 // Name is the plugin's name in the registry and in configurations.
 const Name = "NetworkLatency"
-
-// ReasonLoading holds pods with a network intent while the network map
-// syncs at start-up; they are retried once it is ready.
-const ReasonLoading = "network measurements are still loading"
 
 // NetworkLatency implements the plugin.
 type NetworkLatency struct {
@@ -81,33 +67,22 @@ var (
 	_ fwk.PostFilterPlugin  = &NetworkLatency{}
 )
 
-// New is the plugin factory registered with the scheduler. It decodes and
-// validates the args (a bad value fails scheduler start-up, naming the
-// field) and attaches the process's network map, fed by its own informers
-// from the scheduler's kubeconfig.
-func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+// New is the plugin factory (plugins.Registry hands it the map source). It
+// decodes and validates the args (a bad value fails scheduler start-up,
+// naming the field), reads the map the source hands it and asks for
+// estimates within the args' TTL. With the scheduler's informers it also
+// turns on replica coverage and dependency latency, which read
+// ReplicaSets, StatefulSets and Pods.
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle, maps feed.Source) (fwk.Plugin, error) {
 	args, err := argscheme.NetworkLatencyArgs(obj)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	if h.KubeConfig() == nil {
-		return nil, fmt.Errorf("%s: the scheduler handle has no kubeconfig to watch measurements with", Name)
-	}
-	m, err := feed.ForConfig(ctx, h.KubeConfig())
+	m, err := maps.Map(ctx, h.KubeConfig())
 	if err != nil {
-		return nil, fmt.Errorf("%s: starting the network map: %w", Name, err)
+		return nil, fmt.Errorf("%s: the network map: %w", Name, err)
 	}
 	m.EnableEstimation(args.MeasurementTTL.Duration)
-	pl := NewWithMap(ctx, args, h, m)
-	if f := h.SharedInformerFactory(); f != nil {
-		pl.WithWorkloads(f)
-	}
-	return pl, nil
-}
-
-// NewWithMap builds the plugin on a given map; benchmarks and tests use it to
-// read a map they fill themselves.
-func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Handle, m *netmap.Map) *NetworkLatency {
 	pl := &NetworkLatency{
 		state:   cyclestate.New[*cycleState](stateKey),
 		handle:  h,
@@ -120,21 +95,16 @@ func NewWithMap(ctx context.Context, args *config.NetworkLatencyArgs, h fwk.Hand
 		buffers: sync.Pool{New: func() any { return &pickBuffers{} }},
 		now:     time.Now,
 	}
+	if f := h.SharedInformerFactory(); f != nil {
+		pl.workloads = coverage.NewWorkloads(f)
+		pl.pods = f.Core().V1().Pods().Lister()
+	}
 	registerMetrics()
 	m.OnUpdate(func(_, next *netmap.Snapshot) {
 		pl.activateHelped(ctx, next)
 		pl.countEntries(next)
 	})
-	return pl
-}
-
-// WithWorkloads turns on replica coverage and dependency latency, which
-// read ReplicaSets, StatefulSets and Pods through the factory. Call it
-// before the factory starts.
-func (pl *NetworkLatency) WithWorkloads(f informers.SharedInformerFactory) *NetworkLatency {
-	pl.workloads = coverage.NewWorkloads(f)
-	pl.pods = f.Core().V1().Pods().Lister()
-	return pl
+	return pl, nil
 }
 
 // Name returns the plugin's name.
@@ -147,18 +117,18 @@ func (pl *NetworkLatency) Name() string { return Name }
 // pod to whatever the stock plugins rank highest among the far nodes, not to
 // the nearest one with room.
 func (pl *NetworkLatency) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	_, demand := pod.Annotations[intent.DemandAnnotation]
+	_, demand := pod.Annotations[v1alpha1.DemandAnnotation]
 	_, profile := pod.Annotations[v1alpha1.ProfileAnnotation]
-	_, dependency := pod.Annotations[intent.DependsOnAnnotation]
+	_, dependency := pod.Annotations[v1alpha1.DependsOnAnnotation]
 	if demand || profile || dependency {
 		return nil, fwk.NewStatus(fwk.Unschedulable, "pods with a network intent are ranked against the nodes still feasible, which earlier placements change")
 	}
 	return nil, nil
 }
 
-// intentOf resolves the pod's intent with the args' options and the
-// current map's LatencyProfiles: PreFilter and every queueing hint read
-// it so.
+// intentOf resolves the pod's intent outside a scheduling cycle (the
+// queueing hints), as PreFilter does in one: with the args' options and
+// the current map's LatencyProfiles.
 func (pl *NetworkLatency) intentOf(pod *v1.Pod) (*intent.Intent, error) {
-	return intent.ForPod(pod, pl.netmap.Current().Profile, pl.parse)
+	return placement.IntentFor(nil, pod, pl.netmap.Current().Profile, pl.parse)
 }

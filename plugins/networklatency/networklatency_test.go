@@ -19,8 +19,10 @@ import (
 
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	"github.com/edgeplace/edgeplace/pkg/intent"
+	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/rest"
 )
 
 var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -46,6 +48,10 @@ func (h *fakeHandle) SnapshotSharedLister() fwk.SharedLister {
 }
 
 func (h *fakeHandle) EventRecorder() events.EventRecorderLogger { return h.events }
+
+func (h *fakeHandle) KubeConfig() *rest.Config { return nil }
+
+func (h *fakeHandle) SharedInformerFactory() informers.SharedInformerFactory { return nil }
 
 func (h *fakeHandle) Activate(_ klog.Logger, pods map[string]*v1.Pod) {
 	h.mu.Lock()
@@ -90,7 +96,9 @@ func newPlugin(t *testing.T, m *netmap.Map) (*NetworkLatency, *fakeHandle) {
 	args, err := argscheme.NetworkLatencyArgs(nil)
 	require.NoError(t, err)
 	h := &fakeHandle{events: events.NewFakeRecorder(100)}
-	pl := NewWithMap(context.Background(), args, h, m)
+	p, err := New(context.Background(), args, h, feed.Fixed(m))
+	require.NoError(t, err)
+	pl := p.(*NetworkLatency)
 	pl.now = func() time.Time { return now }
 	return pl, h
 }
@@ -205,7 +213,7 @@ func TestScoring(t *testing.T) {
 			for n := range tt.want {
 				nodes = append(nodes, n)
 			}
-			got, st := scoreAll(t, pl, testPod("p", map[string]string{intent.DemandAnnotation: tt.demand}), nodes)
+			got, st := scoreAll(t, pl, testPod("p", map[string]string{v1alpha1.DemandAnnotation: tt.demand}), nodes)
 			require.Nil(t, st)
 			assert.Equal(t, tt.want, got)
 		})
@@ -236,37 +244,37 @@ func TestSLO(t *testing.T) {
 	}{
 		{
 			name:        "narrowed to nodes within the SLO",
-			annotations: map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "25ms"},
+			annotations: map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "25ms"},
 			wantNodes:   []string{"near", "middle"},
 		},
 		{
 			name:        "every landmark must be within",
-			annotations: map[string]string{intent.DemandAnnotation: "hz,sh", intent.MaxRTTAnnotation: "25ms"},
+			annotations: map[string]string{v1alpha1.DemandAnnotation: "hz,sh", v1alpha1.MaxRTTAnnotation: "25ms"},
 			wantNodes:   []string{"middle"},
 		},
 		{
 			name:        "p50 is held against the median",
-			annotations: map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "16ms", intent.PercentileAnnotation: "p50"},
+			annotations: map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "16ms", v1alpha1.PercentileAnnotation: "p50"},
 			wantNodes:   []string{"near", "middle"},
 		},
 		{
 			name:        "none within names landmark, SLO and best",
-			annotations: map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "5ms"},
+			annotations: map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "5ms"},
 			wantMsg:     "no node within 5ms p90 of hz; best is node near at 8ms",
 		},
 		{
 			name:        "none within all landmarks at once",
-			annotations: map[string]string{intent.DemandAnnotation: "hz,sh", intent.MaxRTTAnnotation: "10ms"},
+			annotations: map[string]string{v1alpha1.DemandAnnotation: "hz,sh", v1alpha1.MaxRTTAnnotation: "10ms"},
 			wantMsg:     "no node within 10ms p90 of every demand landmark at once (hz, sh)",
 		},
 		{
 			name:        "unknown landmark",
-			annotations: map[string]string{intent.DemandAnnotation: "gz", intent.MaxRTTAnnotation: "10ms"},
+			annotations: map[string]string{v1alpha1.DemandAnnotation: "gz", v1alpha1.MaxRTTAnnotation: "10ms"},
 			wantMsg:     `landmark "gz" named in edgeplace.io/demand does not exist`,
 		},
 		{
 			name:        "malformed annotation",
-			annotations: map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "ten"},
+			annotations: map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "ten"},
 			wantMsg:     `annotation edgeplace.io/max-rtt="ten": must be a duration with a unit, such as "25ms"`,
 		},
 	}
@@ -291,7 +299,7 @@ func TestFilterReasons(t *testing.T) {
 		"near": {"hz": 5_000}, "far": {"hz": 50_000}, "stale": {"hz": 1_000},
 	}, "stale"))
 	ctx := context.Background()
-	pod := testPod("p", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "10ms"})
+	pod := testPod("p", map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "10ms"})
 	cs := framework.NewCycleState()
 	_, st := pl.PreFilter(ctx, cs, pod, nil)
 	require.True(t, st.IsSuccess())
@@ -307,9 +315,9 @@ func TestMapUpdateActivatesHelpedPods(t *testing.T) {
 	m := cluster(t, map[string]map[string]int64{"a": {"hz": 30_000}, "b": {"hz": 40_000}})
 	pl, h := newPlugin(t, m)
 	ctx := context.Background()
-	strict := testPod("strict", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "10ms"})
-	stricter := testPod("stricter", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "1ms"})
-	lost := testPod("lost", map[string]string{intent.DemandAnnotation: "gz"})
+	strict := testPod("strict", map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "10ms"})
+	stricter := testPod("stricter", map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "1ms"})
+	lost := testPod("lost", map[string]string{v1alpha1.DemandAnnotation: "gz"})
 	for _, p := range []*v1.Pod{strict, stricter, lost} {
 		_, st := pl.PreFilter(ctx, framework.NewCycleState(), p, nil)
 		require.Equal(t, fwk.UnschedulableAndUnresolvable, st.Code(), p.Name)
@@ -344,8 +352,8 @@ func TestSignPod(t *testing.T) {
 	assert.True(t, st.IsSuccess(), "pods without intent keep batching")
 	assert.Empty(t, frags)
 	for _, annotations := range []map[string]string{
-		{intent.DemandAnnotation: "hz:2,sh:1"},
-		{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "20ms"},
+		{v1alpha1.DemandAnnotation: "hz:2,sh:1"},
+		{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "20ms"},
 	} {
 		_, st := pl.SignPod(context.Background(), testPod("p", annotations))
 		assert.Equal(t, fwk.Unschedulable, st.Code(), "%v: a latency ranking must not be reused from an earlier pod", annotations)
@@ -366,14 +374,14 @@ func TestHoldsPodsWhileTheMapLoads(t *testing.T) {
 	m.Flush()
 	pl, h := newPlugin(t, m)
 
-	_, st := scoreAll(t, pl, testPod("early", map[string]string{intent.DemandAnnotation: "hz"}), []string{"a"})
+	_, st := scoreAll(t, pl, testPod("early", map[string]string{v1alpha1.DemandAnnotation: "hz"}), []string{"a"})
 	require.NotNil(t, st)
 	assert.Equal(t, "network measurements are still loading", st.Message())
 	_, st = scoreAll(t, pl, testPod("plain", nil), []string{"a"})
 	assert.True(t, st.IsSkip(), "pods without intent are not held")
-	hopeless := testPod("hopeless", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "1ms"})
+	hopeless := testPod("hopeless", map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "1ms"})
 	_, st = scoreAll(t, pl, hopeless, []string{"a"})
-	assert.Equal(t, ReasonLoading, st.Message())
+	assert.Equal(t, v1alpha1.ReasonLoading, st.Message())
 
 	m.SetNodeNetwork(measuredAt("a", "hz", 2_500)) // an update while still loading
 	m.Flush()
@@ -386,7 +394,7 @@ func TestHoldsPodsWhileTheMapLoads(t *testing.T) {
 	_, st = scoreAll(t, pl, hopeless, []string{"a"})
 	require.NotNil(t, st)
 	assert.Contains(t, st.Message(), "no node within 1ms")
-	got, st := scoreAll(t, pl, testPod("early", map[string]string{intent.DemandAnnotation: "hz"}), []string{"a"})
+	got, st := scoreAll(t, pl, testPod("early", map[string]string{v1alpha1.DemandAnnotation: "hz"}), []string{"a"})
 	require.Nil(t, st)
 	assert.Equal(t, map[string]int64{"a": 100}, got)
 }
@@ -394,7 +402,7 @@ func TestHoldsPodsWhileTheMapLoads(t *testing.T) {
 func TestCandidatesFollowTheMap(t *testing.T) {
 	m := cluster(t, map[string]map[string]int64{"a": {"hz": 5_000}, "b": {"hz": 50_000}})
 	pl, _ := newPlugin(t, m)
-	pod := testPod("p", map[string]string{intent.DemandAnnotation: "hz", intent.MaxRTTAnnotation: "10ms"})
+	pod := testPod("p", map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxRTTAnnotation: "10ms"})
 	admitted := func() []string {
 		res, st := pl.PreFilter(context.Background(), framework.NewCycleState(), pod, nil)
 		require.True(t, st.IsSuccess())

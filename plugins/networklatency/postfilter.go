@@ -42,8 +42,8 @@ import (
 
 // PostFilter looks for the nodes outside the candidates that take the pod.
 func (pl *NetworkLatency) PostFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, statuses fwk.NodeToStatusReader) (*fwk.PostFilterResult, *fwk.Status) {
-	s := pl.readState(cs)
-	if s == nil || s.short == nil || pl.handle.SnapshotSharedLister() == nil {
+	s, ok := pl.state.Read(cs)
+	if !ok || s.short == nil || pl.handle.SnapshotSharedLister() == nil {
 		return nil, fwk.NewStatus(fwk.Unschedulable) // every node was evaluated
 	}
 	logger := klog.FromContext(ctx)

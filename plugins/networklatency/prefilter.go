@@ -11,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/candidates"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
@@ -39,13 +40,6 @@ type cycleState struct {
 	listed sets.Set[string]
 }
 
-func (s *cycleState) Clone() fwk.StateData { return s }
-
-func (pl *NetworkLatency) readState(cs fwk.CycleState) *cycleState {
-	s, _ := pl.state.Read(cs)
-	return s
-}
-
 // PreFilter parses the pod's intent, pins the current network map, works
 // out every row's demand-weighted RTT and returns the nodes the pod is
 // evaluated on (narrow). A pod with an SLO is held to the nodes that meet
@@ -54,7 +48,7 @@ func (pl *NetworkLatency) readState(cs fwk.CycleState) *cycleState {
 // best RTT on offer.
 func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	pl.waiting.forget(pod)
-	in, err := pl.intentOf(pod)
+	in, err := placement.IntentFor(cs, pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
 		// A LatencyProfile created or fixed later may resolve it: any
 		// resolution is progress (-1 < every candidate count).
@@ -72,7 +66,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		// every candidate count), so that a pod no node can serve gets that
 		// verdict instead of keeping this one.
 		pl.waiting.add(pod, -1)
-		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonLoading)
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, v1alpha1.ReasonLoading)
 	}
 	req, err := placement.Resolve(snap.View(pl.now(), pl.args.MeasurementTTL.Duration), in)
 	if err != nil {

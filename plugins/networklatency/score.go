@@ -27,8 +27,11 @@ const unknownRTT int64 = -1
 // pod's SLO, or that has no fresh measurement to one. PreFilter's
 // candidates meet both by construction.
 func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s := pl.readState(cs)
-	if s == nil || !s.HoldsRows() {
+	s, err := pl.state.Get(cs)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	if !s.HoldsRows() {
 		return nil
 	}
 	node := nodeInfo.Node().Name
@@ -92,8 +95,8 @@ func reasonOf(v placement.Verdict) string {
 
 // PreScore skips pods without a network intent.
 func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	if pl.readState(cs) == nil {
-		return fwk.NewStatus(fwk.Skip)
+	if _, ok := pl.state.Read(cs); !ok {
+		return fwk.NewStatus(fwk.Skip) // PreFilter skipped the pod
 	}
 	return nil
 }
@@ -102,9 +105,9 @@ func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.P
 // NormalizeScore inverts it), or unknownRTT. PreFilter worked it out for
 // every row, and listed it for its candidates.
 func (pl *NetworkLatency) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s := pl.readState(cs)
-	if s == nil {
-		return 0, nil
+	s, err := pl.state.Get(cs)
+	if err != nil {
+		return 0, fwk.AsStatus(err)
 	}
 	name := nodeInfo.Node().Name
 	if e, listed := s.short.Get(name); listed {
@@ -127,10 +130,7 @@ func (pl *NetworkLatency) ScoreExtensions() fwk.ScoreExtensions { return pl }
 // candidate: the best scores 100, a node worse by the window or more scores 0.
 // A window of a few milliseconds, rather than the whole range of RTTs, keeps
 // a 1 ms difference worth tens of points next to the stock plugins' scores.
-func (pl *NetworkLatency) NormalizeScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
-	if pl.readState(cs) == nil {
-		return nil
-	}
+func (pl *NetworkLatency) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
 	best := unknownRTT
 	for i := range scores {
 		if rtt := scores[i].Score; rtt != unknownRTT && (best == unknownRTT || rtt < best) {

@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	"github.com/edgeplace/edgeplace/pkg/intent"
 )
 
 // hostileAnnotations are pods' annotations the intent parser must refuse,
@@ -32,18 +31,18 @@ func hostileAnnotations(lm string) []struct {
 		annotations map[string]string
 		names       string
 	}{
-		{map[string]string{intent.DemandAnnotation: lm, intent.MaxRTTAnnotation: "NaN"}, intent.MaxRTTAnnotation},
-		{map[string]string{intent.DemandAnnotation: lm, intent.MaxRTTAnnotation: "Inf"}, intent.MaxRTTAnnotation},
-		{map[string]string{intent.DemandAnnotation: lm, intent.MaxRTTAnnotation: "1e400ms"}, intent.MaxRTTAnnotation},
-		{map[string]string{intent.DemandAnnotation: lm, intent.MaxRTTAnnotation: "-5ms"}, intent.MaxRTTAnnotation},
-		{map[string]string{intent.DemandAnnotation: lm, intent.MaxRTTAnnotation: "10"}, intent.MaxRTTAnnotation}, // no unit
-		{map[string]string{intent.DemandAnnotation: lm + ":NaN"}, intent.DemandAnnotation},
-		{map[string]string{intent.DemandAnnotation: lm + ":1e400"}, intent.DemandAnnotation},
-		{map[string]string{intent.DemandAnnotation: lm + ":1," + lm + ":2"}, intent.DemandAnnotation}, // duplicate key
-		{map[string]string{intent.DemandAnnotation: strings.Join(many, ",")}, intent.DemandAnnotation},
-		{map[string]string{intent.DemandAnnotation: strings.Repeat("x", 100_000)}, intent.DemandAnnotation},
-		{map[string]string{intent.DemandAnnotation: lm, intent.PercentileAnnotation: "p99"}, intent.PercentileAnnotation},
-		{map[string]string{intent.DemandAnnotation: lm, intent.EgressAnnotation: "lots"}, intent.EgressAnnotation},
+		{map[string]string{v1alpha1.DemandAnnotation: lm, v1alpha1.MaxRTTAnnotation: "NaN"}, v1alpha1.MaxRTTAnnotation},
+		{map[string]string{v1alpha1.DemandAnnotation: lm, v1alpha1.MaxRTTAnnotation: "Inf"}, v1alpha1.MaxRTTAnnotation},
+		{map[string]string{v1alpha1.DemandAnnotation: lm, v1alpha1.MaxRTTAnnotation: "1e400ms"}, v1alpha1.MaxRTTAnnotation},
+		{map[string]string{v1alpha1.DemandAnnotation: lm, v1alpha1.MaxRTTAnnotation: "-5ms"}, v1alpha1.MaxRTTAnnotation},
+		{map[string]string{v1alpha1.DemandAnnotation: lm, v1alpha1.MaxRTTAnnotation: "10"}, v1alpha1.MaxRTTAnnotation}, // no unit
+		{map[string]string{v1alpha1.DemandAnnotation: lm + ":NaN"}, v1alpha1.DemandAnnotation},
+		{map[string]string{v1alpha1.DemandAnnotation: lm + ":1e400"}, v1alpha1.DemandAnnotation},
+		{map[string]string{v1alpha1.DemandAnnotation: lm + ":1," + lm + ":2"}, v1alpha1.DemandAnnotation}, // duplicate key
+		{map[string]string{v1alpha1.DemandAnnotation: strings.Join(many, ",")}, v1alpha1.DemandAnnotation},
+		{map[string]string{v1alpha1.DemandAnnotation: strings.Repeat("x", 100_000)}, v1alpha1.DemandAnnotation},
+		{map[string]string{v1alpha1.DemandAnnotation: lm, v1alpha1.PercentileAnnotation: "p99"}, v1alpha1.PercentileAnnotation},
+		{map[string]string{v1alpha1.DemandAnnotation: lm, v1alpha1.EgressAnnotation: "lots"}, v1alpha1.EgressAnnotation},
 	}
 }
 

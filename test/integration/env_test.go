@@ -20,7 +20,6 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/controlplane"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
-	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/schedulerproc"
 )
 
@@ -290,9 +289,9 @@ func newPod(ns, name string, annotations map[string]string, milliCPU int64) *v1.
 }
 
 func demand(landmarks string, slo string) map[string]string {
-	a := map[string]string{intent.DemandAnnotation: landmarks}
+	a := map[string]string{v1alpha1.DemandAnnotation: landmarks}
 	if slo != "" {
-		a[intent.MaxRTTAnnotation] = slo
+		a[v1alpha1.MaxRTTAnnotation] = slo
 	}
 	return a
 }

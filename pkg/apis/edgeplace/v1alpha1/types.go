@@ -115,14 +115,6 @@ const (
 	ScopeSite NodeNetworkScope = "Site"
 )
 
-// SiteLabel is the node label that names a node's site. Nodes of one site
-// share a site-scoped NodeNetwork when they have none of their own.
-const SiteLabel = "edgeplace.io/site"
-
-// BillingZoneLabel names the bandwidth billing zone a node's egress is
-// metered in; it takes precedence over the zone in the node's NodeNetwork.
-const BillingZoneLabel = "edgeplace.io/billing-zone"
-
 // NodeNetworkSpec says what a NodeNetwork speaks for.
 // +kubebuilder:validation:XValidation:rule="(has(self.scope) && self.scope == 'Site') ? (has(self.site) && size(self.site) > 0) : !has(self.site)",message="spec.site is required when scope is Site and forbidden when scope is Node"
 type NodeNetworkSpec struct {
@@ -333,11 +325,6 @@ type Dependency struct {
 	// +optional
 	MaxRTT *metav1.Duration `json:"maxRTT,omitempty"`
 }
-
-// ProfileAnnotation names the LatencyProfile, in the pod's namespace, that
-// holds the pod's network intent; the pod's own edgeplace.io annotations
-// override it field by field.
-const ProfileAnnotation = "edgeplace.io/latency-profile"
 
 // +genclient
 // +genclient:noStatus

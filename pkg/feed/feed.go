@@ -44,45 +44,6 @@ const (
 	estimateInterval = 10 * time.Second
 )
 
-var (
-	sharedMu sync.Mutex
-	shared   = map[string]*netmap.Map{}
-)
-
-// ForConfig returns the one map of this process for an API server, starting
-// its feed on first use. Every plugin of every profile reads the same map.
-// The feed stops, and the map is forgotten, when ctx (the first caller's:
-// the scheduler's lifetime) ends.
-func ForConfig(ctx context.Context, cfg *rest.Config) (*netmap.Map, error) {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	if m, ok := shared[cfg.Host]; ok {
-		return m, nil
-	}
-	m := netmap.New()
-	if err := Start(ctx, m, cfg); err != nil {
-		return nil, err
-	}
-	shared[cfg.Host] = m
-	go func() {
-		<-ctx.Done()
-		sharedMu.Lock()
-		defer sharedMu.Unlock()
-		if shared[cfg.Host] == m {
-			delete(shared, cfg.Host)
-		}
-	}()
-	return m, nil
-}
-
-// Shared returns the running map for an API server, if any plugin started one.
-func Shared(cfg *rest.Config) (*netmap.Map, bool) {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	m, ok := shared[cfg.Host]
-	return m, ok
-}
-
 // JSONConfig returns a copy of cfg that speaks JSON: custom resources have
 // no protobuf encoding, and schedulers default their clients to protobuf.
 func JSONConfig(cfg *rest.Config) *rest.Config {

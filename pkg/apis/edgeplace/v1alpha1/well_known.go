@@ -1,0 +1,78 @@
+package v1alpha1
+
+import v1 "k8s.io/api/core/v1"
+
+// Node labels edgeplace reads.
+const (
+	// SiteLabel names a node's site. Nodes of one site share a site-scoped
+	// NodeNetwork when they have none of their own.
+	SiteLabel = "edgeplace.io/site"
+	// BillingZoneLabel names the bandwidth billing zone a node's egress is
+	// metered in; it takes precedence over the zone in the node's
+	// NodeNetwork.
+	BillingZoneLabel = "edgeplace.io/billing-zone"
+)
+
+// Pod annotations edgeplace reads (pkg/intent parses them).
+const (
+	// ProfileAnnotation names the LatencyProfile, in the pod's namespace,
+	// that holds the pod's network intent; the pod's own edgeplace.io
+	// annotations override it field by field.
+	ProfileAnnotation = "edgeplace.io/latency-profile"
+
+	// DemandAnnotation lists the landmarks a pod serves, with optional
+	// integer weights: "zhejiang-telecom:60,jiangsu-unicom:40".
+	DemandAnnotation = "edgeplace.io/demand"
+	// MaxRTTAnnotation is a hard SLO: every demand landmark must be within
+	// this RTT of the chosen node, for example "25ms".
+	MaxRTTAnnotation = "edgeplace.io/max-rtt"
+	// PercentileAnnotation picks the RTT figure the SLO and the score use:
+	// "p50" or "p90".
+	PercentileAnnotation = "edgeplace.io/rtt-percentile"
+
+	// Hard location constraints, comma-separated lists.
+	CarriersAnnotation           = "edgeplace.io/carriers"           // allowed carriers
+	ForbiddenCarriersAnnotation  = "edgeplace.io/forbidden-carriers" // e.g. "cmcc"
+	ProvincesAnnotation          = "edgeplace.io/provinces"          // allowed provinces
+	ForbiddenProvincesAnnotation = "edgeplace.io/forbidden-provinces"
+	NodeTypesAnnotation          = "edgeplace.io/node-types" // "ens", "cdn" or both
+
+	// EstimatesAnnotation says which estimates of a missing or stale RTT a
+	// hard SLO may rely on: "none", "peers" (the default) or "coordinates"
+	// (peers, then network coordinates). Scoring uses any estimate.
+	EstimatesAnnotation = "edgeplace.io/estimates"
+
+	// EgressAnnotation is the pod's expected sustained egress, with a unit:
+	// "200M" or "200Mbps", "1.5G" or "1.5Gbps". A pod may instead request
+	// the EgressResource extended resource.
+	EgressAnnotation = "edgeplace.io/egress"
+	// DependsOnAnnotation names a workload the pod talks to, as a label
+	// selector in its namespace ("app=mysql"); DependsOnWeightAnnotation
+	// weighs it against the demand (default 1) and DependsOnMaxRTTAnnotation
+	// bounds the RTT to every site where it runs.
+	DependsOnAnnotation       = "edgeplace.io/depends-on"
+	DependsOnWeightAnnotation = "edgeplace.io/depends-on-weight"
+	DependsOnMaxRTTAnnotation = "edgeplace.io/depends-on-max-rtt"
+
+	// MaxCostAnnotation is a ceiling on the monthly bandwidth cost the pod
+	// may add to its billing zone, in the zones' price unit: "40".
+	MaxCostAnnotation = "edgeplace.io/max-cost"
+)
+
+// EgressResource is the extended resource for egress bandwidth in Mbps:
+// nodes advertise it in their capacity (the probe sets it), pods request
+// it, and the stock NodeResourcesFit, preemption and the kubelet enforce
+// it.
+const EgressResource v1.ResourceName = "edgeplace.io/egress-mbps"
+
+// What the scheduler writes on pods, which explain and the demo read.
+const (
+	// DecisionReason is the reason of the event NetworkLatency records on
+	// a pod when it reserves a node: its own view of the decision, at
+	// decision time. Other plugins' verdicts are not in it.
+	DecisionReason = "EdgeplaceDecision"
+	// ReasonLoading is the PodScheduled message of pods with a network
+	// intent held while the network map syncs at start-up; they are
+	// retried once it is ready.
+	ReasonLoading = "network measurements are still loading"
+)
