@@ -5,11 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/edgeplace/edgeplace/pkg/topology"
-)
-
-// Source says where an RTT value comes from; a set of them says which a
+) // Source says where an RTT value comes from; a set of them says which a
 // reader accepts.
 type Source uint8
 
@@ -71,27 +67,6 @@ func (e *estimates) at(row, lm int32) *estEntry {
 	return &e.chunks[row/chunkRows][int(lm)*chunkRows+int(row%chunkRows)]
 }
 
-// Value returns the fresh measurement of (row, landmark) or, failing that,
-// an estimate from an accepted source.
-func (v View) Value(row, landmark int32, p Percentile, accept Source) (int32, Source, bool) {
-	if rtt, fresh := v.RTT(row, landmark, p); fresh {
-		return rtt, Measured, true
-	}
-	return v.estimated(row, landmark, p, accept)
-}
-
-func (v View) estimated(row, landmark int32, p Percentile, accept Source) (int32, Source, bool) {
-	e := v.est
-	if accept == 0 || e == nil || int(row) >= len(e.objects) || int(landmark) >= len(e.landmarks) ||
-		e.objects[row] != v.rows[row].object {
-		return 0, 0, false
-	}
-	if x := e.at(row, landmark); x.source&accept != 0 {
-		return x.rtt[p], x.source, true
-	}
-	return 0, 0, false
-}
-
 // Estimated reports when the snapshot's estimates were made (zero: none).
 func (s *Snapshot) Estimated() time.Time {
 	if s.est == nil {
@@ -135,19 +110,4 @@ func (b *Estimates) sort() {
 			slices.SortFunc(b.est.within[lm][p], func(a, b estRow) int { return cmp.Compare(a.rtt, b.rtt) })
 		}
 	}
-}
-
-// RowLocation returns where a row's nodes are: the location of its first
-// node, with the row's own site for a site-scoped object. False for a row
-// that no node resolves to.
-func (v View) RowLocation(row int32) (topology.Location, bool) {
-	if int(row) >= len(v.rows) || v.rows[row].object == "" || len(v.rows[row].nodes) == 0 {
-		return topology.Location{}, false
-	}
-	loc := topology.Location{}
-	if ref, ok := v.Node(v.rows[row].nodes[0]); ok {
-		loc = v.locations[ref.Location]
-	}
-	loc.Site = cmp.Or(v.rows[row].site, loc.Site)
-	return loc, true
 }
