@@ -5,7 +5,7 @@ BIN   := $(CURDIR)/bin
 
 # Packages whose state is read by concurrent scheduling goroutines; their
 # tests also run under the race detector.
-RACE_PKGS := ./pkg/netmap/... ./plugins/... ./pkg/probe/... ./pkg/responder/... ./pkg/verdicts/... ./pkg/cyclestate/... ./pkg/placement/... ./pkg/feed/...
+RACE_PKGS := ./pkg/netmap/... ./plugins/... ./pkg/agent/... ./pkg/verdicts/... ./pkg/cyclestate/... ./pkg/placement/... ./pkg/feed/...
 
 .PHONY: all build test unit race integration bench-smoke verify generate demo bench bench-e2e fuzz clean
 
@@ -80,7 +80,7 @@ $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe: FORCE
 # Every fuzz target for FUZZTIME each (their seed corpora also run in
 # `make unit`, as ordinary tests).
 FUZZTIME ?= 20s
-FUZZ_TARGETS := FuzzForPod:./pkg/intent FuzzFromLabels:./pkg/topology FuzzLoad:./pkg/evaluate FuzzLoadSites:./pkg/evaluate \
+FUZZ_TARGETS := FuzzForPod:./pkg/intent FuzzFromLabels:./pkg/topology FuzzLoad:./cmd/kubectl-edgeplace/evaluate FuzzLoadSites:./cmd/kubectl-edgeplace/evaluate \
   FuzzArgs:./pkg/apis/config/scheme FuzzNodeNetwork:./pkg/netmap
 
 fuzz:

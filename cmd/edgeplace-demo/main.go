@@ -1,5 +1,5 @@
 // Command edgeplace-demo runs edgeplace end to end on one machine (see
-// pkg/demo): an embedded control plane, an ENS-style topology, the real
+// app): an embedded control plane, an ENS-style topology, the real
 // edgeplace-scheduler binary with the shipped configuration, sample
 // workloads, and the same workloads placed again by the stock profile. It
 // prints both placements side by side and writes a chart.
@@ -15,7 +15,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/edgeplace/edgeplace/pkg/demo"
+	"github.com/edgeplace/edgeplace/cmd/edgeplace-demo/app"
 	"github.com/edgeplace/edgeplace/pkg/version"
 )
 
@@ -39,10 +39,10 @@ func main() {
 		}
 	}
 	fmt.Println("The workloads:")
-	for _, w := range demo.Workloads {
+	for _, w := range app.Workloads {
 		fmt.Printf("    %-16s %s\n", w.Name, w.What)
 	}
-	report, err := demo.Run(ctx, demo.Options{
+	report, err := app.Run(ctx, app.Options{
 		SchedulerBinary: *scheduler, NodesPerSite: *nodesPerSite, AllProvinces: !*small,
 		Plot: *plot, Progress: os.Stdout,
 		// For debugging, e.g. EDGEPLACE_SCHEDULER_ARGS=-v=4.

@@ -25,9 +25,9 @@ import (
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
+	"github.com/edgeplace/edgeplace/pkg/agent/probe"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
-	"github.com/edgeplace/edgeplace/pkg/probe"
 	"github.com/edgeplace/edgeplace/pkg/version"
 )
 

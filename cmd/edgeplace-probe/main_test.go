@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/edgeplace/edgeplace/pkg/probe"
+	"github.com/edgeplace/edgeplace/pkg/agent/probe"
 )
 
 func TestValidate(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 	"k8s.io/component-base/cli"
 	"k8s.io/klog/v2"
 
-	"github.com/edgeplace/edgeplace/pkg/responder"
+	"github.com/edgeplace/edgeplace/pkg/agent/responder"
 	"github.com/edgeplace/edgeplace/pkg/version"
 )
 

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgeplace/edgeplace/pkg/responder"
+	"github.com/edgeplace/edgeplace/pkg/agent/responder"
 )
 
 func TestParseListen(t *testing.T) {

@@ -1,6 +1,6 @@
 // Command kubectl-edgeplace is edgeplace's operator tool, usable as a
 // kubectl plugin ("kubectl edgeplace ...") or on its own; the commands are
-// in pkg/kubectlplugin.
+// in the app package.
 package main
 
 import (
@@ -8,9 +8,9 @@ import (
 
 	"k8s.io/component-base/cli"
 
-	"github.com/edgeplace/edgeplace/pkg/kubectlplugin"
+	"github.com/edgeplace/edgeplace/cmd/kubectl-edgeplace/app"
 )
 
 func main() {
-	os.Exit(cli.Run(kubectlplugin.NewCommand()))
+	os.Exit(cli.Run(app.NewCommand()))
 }

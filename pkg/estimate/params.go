@@ -9,7 +9,7 @@ import (
 // Params are the map estimator's choices: how hard and how fast the
 // coordinates are fitted, whether they carry heights, which fallbacks
 // stand in for a missing pair, and how much an estimate is doubted. None
-// is tuned on the network it is reported on: pkg/evaluate's
+// is tuned on the network it is reported on: cmd/kubectl-edgeplace/evaluate's
 // TestQualityTargets chooses them leaving one network out at a time
 // (bench/README, "Placement quality"), and DefaultParams is the choice
 // made on every network there.

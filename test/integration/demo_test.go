@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/edgeplace/edgeplace/pkg/demo"
+	demoapp "github.com/edgeplace/edgeplace/cmd/edgeplace-demo/app"
 )
 
 // TestDemoScenario runs `make demo`'s scenario at a small size (only the
@@ -17,7 +17,7 @@ import (
 // workload is placed beyond an SLO that some site meets.
 func TestDemoScenario(t *testing.T) {
 	plot := filepath.Join(t.TempDir(), "placements.png")
-	report, err := demo.Run(t.Context(), demo.Options{SchedulerBinary: schedulerBinary, NodesPerSite: 1, Plot: plot})
+	report, err := demoapp.Run(t.Context(), demoapp.Options{SchedulerBinary: schedulerBinary, NodesPerSite: 1, Plot: plot})
 	require.NoError(t, err)
 	var out testWriter
 	report.Print(&out)

@@ -15,14 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/edgeplace/edgeplace/pkg/kubectlplugin"
+	kubectlapp "github.com/edgeplace/edgeplace/cmd/kubectl-edgeplace/app"
 )
 
 // kubectlEdgeplace runs `kubectl edgeplace ARGS...` against the test's API
 // server.
 func (f *fixture) kubectlEdgeplace(args ...string) string {
 	f.t.Helper()
-	cmd := kubectlplugin.NewCommand()
+	cmd := kubectlapp.NewCommand()
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)

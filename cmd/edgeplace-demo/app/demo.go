@@ -1,4 +1,4 @@
-// Package demo runs edgeplace end to end on one machine: an embedded etcd
+// Package app runs edgeplace end to end on one machine: an embedded etcd
 // and kube-apiserver with the Deployment and ReplicaSet controllers, an
 // ENS-style topology of edge sites and CDN points of presence with RTT
 // synthesised from geography (pkg/synthetic), the real edgeplace-scheduler
@@ -6,7 +6,7 @@
 // workloads are then placed again by the same binary running the stock
 // default profile, and both sets of bindings, read back from the API
 // server, are compared.
-package demo
+package app
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package kubectlplugin
+package app
 
 import (
 	"encoding/json"
@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
-	"github.com/edgeplace/edgeplace/pkg/evaluate"
+	"github.com/edgeplace/edgeplace/cmd/kubectl-edgeplace/evaluate"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 )
 

@@ -1,7 +1,7 @@
-// Package kubectlplugin is `kubectl edgeplace`: explain (why a pod went
+// Package app is `kubectl edgeplace`: explain (why a pod went
 // where it went), top (measurement freshness and RTT per site) and evaluate
 // (placement quality on an RTT table, no cluster needed).
-package kubectlplugin
+package app
 
 import (
 	"fmt"

@@ -32,7 +32,7 @@ var matrices = []struct {
 	open          func() (*Matrix, error)
 	known         misses
 }{
-	{"ripe-atlas", "ripe-atlas", file("../estimate/testdata/ripe-atlas-country-rtt.csv.gz", Format{Columns: Columns{From: "cty1", To: "cty2", RTT: "rtt_avg"}}, "None"),
+	{"ripe-atlas", "ripe-atlas", file("../../../pkg/estimate/testdata/ripe-atlas-country-rtt.csv.gz", Format{Columns: Columns{From: "cty1", To: "cty2", RTT: "rtt_avg"}}, "None"),
 		misses{within: 0.84, hit: 0.84}},
 	{"aws", "aws", file("testdata/aws-inter-region-p50-ms.json", Format{}), misses{within: 0.89, hit: 0.89}},
 	{"seattle", "seattle", file("testdata/seattle-median-rtt-ms.txt", Format{}), misses{replicas: 1.23}},

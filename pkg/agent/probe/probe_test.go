@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgeplace/edgeplace/pkg/agent/responder"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	"github.com/edgeplace/edgeplace/pkg/responder"
 )
 
 func listen(t *testing.T, network string, delay time.Duration) *responder.Listener {
