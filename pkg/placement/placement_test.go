@@ -15,6 +15,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/netmap/netmaptest"
 )
 
 // testView is three single-node sites and three landmarks: users-a and
@@ -27,36 +28,17 @@ import (
 func testView(t *testing.T) netmap.View {
 	t.Helper()
 	now := time.Now()
-	m := netmap.New()
-	m.SetLandmark("users-a")
-	m.SetLandmark("users-b")
-	m.SetLandmarkAt("db", v1alpha1.Location{Site: "c"})
-	rtt := func(lm string, ms int64) v1alpha1.LandmarkRTT {
-		return v1alpha1.LandmarkRTT{Landmark: lm, RTTP50Microseconds: ms * 1000, RTTP90Microseconds: ms * 1000, Samples: 10, ObservedTime: metav1.NewTime(now)}
-	}
-	for site, lms := range map[string][]v1alpha1.LandmarkRTT{
-		"a": {rtt("users-a", 5), rtt("users-b", 40), rtt("db", 30)},
-		"b": {rtt("users-a", 50), rtt("users-b", 8), rtt("db", 12)},
-		"c": {rtt("db", 1)},
-	} {
-		m.SetNode(site+"-0", map[string]string{v1alpha1.SiteLabel: site})
-		m.SetNodeNetwork(&v1alpha1.NodeNetwork{
-			ObjectMeta: metav1.ObjectMeta{Name: "site-" + site},
-			Spec:       v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site},
-			Status:     v1alpha1.NodeNetworkStatus{Landmarks: lms},
-		})
-	}
-	snap := m.Flush()
-	m.EnableEstimation(time.Hour)
-	view := snap.View(now, time.Hour)
-	row, _ := view.Row("c-0")
-	a, _ := view.Landmark("users-a")
-	b, _ := view.Landmark("users-b")
-	est := netmap.NewEstimates(snap, now)
-	est.Set(row, a, 20_000, 20_000, netmap.PeerEstimate)
-	est.Set(row, b, 9_000, 9_000, netmap.CoordinateEstimate)
-	m.PublishEstimates(est)
-	return m.Flush().View(now, time.Hour)
+	ms := func(v int64) netmaptest.RTT { return netmaptest.RTT{P50: v, P90: v} }
+	m := netmaptest.Sites(now,
+		map[string]v1alpha1.Location{"users-a": {}, "users-b": {}, "db": {Site: "c"}},
+		map[string]map[string]netmaptest.RTT{
+			"a": {"users-a": ms(5), "users-b": ms(40), "db": ms(30)},
+			"b": {"users-a": ms(50), "users-b": ms(8), "db": ms(12)},
+			"c": {"db": ms(1)},
+		},
+		netmaptest.Estimate{Site: "c", Landmark: "users-a", RTT: ms(20), Source: netmap.PeerEstimate},
+		netmaptest.Estimate{Site: "c", Landmark: "users-b", RTT: ms(9), Source: netmap.CoordinateEstimate})
+	return m.Current().View(now, time.Hour)
 }
 
 func request(t *testing.T, view netmap.View, annotations map[string]string) *Request {

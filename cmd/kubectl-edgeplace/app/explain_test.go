@@ -20,6 +20,7 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/netmap/netmaptest"
 	"github.com/edgeplace/edgeplace/pkg/placement"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 	"k8s.io/client-go/rest"
@@ -42,41 +43,18 @@ func (h handle) SharedInformerFactory() informers.SharedInformerFactory { return
 // landmark of site d, where the database runs; site c has only estimates
 // to the users, a peer estimate to users-a and a coordinate estimate to
 // users-b, and site b's measurements of users-a are p50 20 ms, p90 30 ms.
-func agreementMap(t *testing.T, now time.Time) *netmap.Map {
-	t.Helper()
-	m := netmap.New()
-	m.SetLandmark("users-a")
-	m.SetLandmark("users-b")
-	m.SetLandmarkAt("db", v1alpha1.Location{Site: "d"})
-	rtt := func(lm string, p50, p90 int64) v1alpha1.LandmarkRTT {
-		return v1alpha1.LandmarkRTT{Landmark: lm, RTTP50Microseconds: p50 * 1000, RTTP90Microseconds: p90 * 1000, Samples: 10, ObservedTime: metav1.NewTime(now)}
-	}
-	for site, lms := range map[string][]v1alpha1.LandmarkRTT{
-		"a": {rtt("users-a", 5, 6), rtt("users-b", 40, 44), rtt("db", 30, 33)},
-		"b": {rtt("users-a", 20, 30), rtt("users-b", 8, 9), rtt("db", 12, 14)},
-		"c": {rtt("db", 9, 10)},
-		"d": {rtt("users-a", 60, 70), rtt("users-b", 25, 27), rtt("db", 1, 1)},
-	} {
-		m.SetNode(site+"-0", map[string]string{v1alpha1.SiteLabel: site})
-		m.SetNodeNetwork(&v1alpha1.NodeNetwork{
-			ObjectMeta: metav1.ObjectMeta{Name: "site-" + site},
-			Spec:       v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site},
-			Status:     v1alpha1.NodeNetworkStatus{Landmarks: lms},
-		})
-	}
-	m.SetState(netmap.Ready)
-	snap := m.Flush()
-	m.EnableEstimation(time.Hour)
-	view := snap.View(now, time.Hour)
-	row, _ := view.Row("c-0")
-	a, _ := view.Landmark("users-a")
-	b, _ := view.Landmark("users-b")
-	est := netmap.NewEstimates(snap, now)
-	est.Set(row, a, 10_000, 12_000, netmap.PeerEstimate)
-	est.Set(row, b, 7_000, 8_000, netmap.CoordinateEstimate)
-	m.PublishEstimates(est)
-	m.Flush()
-	return m
+func agreementMap(now time.Time) *netmap.Map {
+	rtt := func(p50, p90 int64) netmaptest.RTT { return netmaptest.RTT{P50: p50, P90: p90} }
+	return netmaptest.Sites(now,
+		map[string]v1alpha1.Location{"users-a": {}, "users-b": {}, "db": {Site: "d"}},
+		map[string]map[string]netmaptest.RTT{
+			"a": {"users-a": rtt(5, 6), "users-b": rtt(40, 44), "db": rtt(30, 33)},
+			"b": {"users-a": rtt(20, 30), "users-b": rtt(8, 9), "db": rtt(12, 14)},
+			"c": {"db": rtt(9, 10)},
+			"d": {"users-a": rtt(60, 70), "users-b": rtt(25, 27), "db": rtt(1, 1)},
+		},
+		netmaptest.Estimate{Site: "c", Landmark: "users-a", RTT: rtt(10, 12), Source: netmap.PeerEstimate},
+		netmaptest.Estimate{Site: "c", Landmark: "users-b", RTT: rtt(7, 8), Source: netmap.CoordinateEstimate})
 }
 
 // TestExplainAgreesWithNetworkLatency holds explain's re-simulation to
@@ -85,7 +63,7 @@ func agreementMap(t *testing.T, now time.Time) *netmap.Map {
 func TestExplainAgreesWithNetworkLatency(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
-	m := agreementMap(t, now)
+	m := agreementMap(now)
 	db := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db-0", Namespace: "default", UID: "db-0", Labels: map[string]string{"app": "db"}},
 		Spec: v1.PodSpec{NodeName: "d-0"}, Status: v1.PodStatus{Phase: v1.PodRunning}}
 	kube := fake.NewClientset(db)
