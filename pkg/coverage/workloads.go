@@ -176,8 +176,21 @@ func makePlan(d Demand, replicas int) *WorkloadPlan {
 	// where NetworkLatency puts the replica. So each slot moves to the best
 	// row anywhere for the landmarks it serves (which can only lower the
 	// plan's total), and the rows nearly as good count as the slot.
+	served := make([]struct {
+		lms     []int32
+		weights []int64
+	}, len(p.Slots))
+	for l, slot := range solved.Serving {
+		if l < len(d.Landmarks) {
+			served[slot].lms = append(served[slot].lms, d.Landmarks[l])
+			served[slot].weights = append(served[slot].weights, d.Weights[l])
+		}
+	}
+	// A row's demand-weighted RTT to the landmarks a slot serves, estimates
+	// counted.
 	cost := func(row int32, slot int) (float64, bool) {
-		return servedRTT(d, solved.Serving, slot, row)
+		rtt, ok := d.View.MeanRTT(row, served[slot].lms, served[slot].weights, d.Percentile, netmap.AnyEstimate)
+		return float64(rtt), ok
 	}
 	usable := func(row int32) bool { return len(d.View.RowNodes(row)) > 0 }
 	best, near := nearRows(int32(d.View.NumRows()), len(p.Slots), cost, usable, d.Window)
@@ -246,28 +259,6 @@ func nearRows(rows int32, k int, cost func(row int32, slot int) (float64, bool),
 		}
 	}
 	return best, near
-}
-
-// servedRTT is a row's demand-weighted mean RTT to the landmarks slot j
-// serves (estimates count); false if one is unknown or the slot serves
-// none.
-func servedRTT(d Demand, serving []int, j int, row int32) (float64, bool) {
-	var sum, weight float64
-	for l, slot := range serving {
-		if slot != j || l >= len(d.Landmarks) {
-			continue
-		}
-		rtt, _, ok := d.View.Value(row, d.Landmarks[l], d.Percentile, netmap.AnyEstimate)
-		if !ok {
-			return 0, false
-		}
-		sum += float64(d.Weights[l]) * float64(rtt)
-		weight += float64(d.Weights[l])
-	}
-	if weight == 0 {
-		return 0, false
-	}
-	return sum / weight, true
 }
 
 // valid says whether every slot's row still holds the same NodeNetwork.

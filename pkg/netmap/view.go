@@ -134,6 +134,25 @@ func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, accept Sou
 	WeightedMean(cols, weights, out)
 }
 
+// MeanRTT is one row's weighted mean RTT (us) to the landmarks, each as
+// Value reads it under accept, rounded down as WeightedRTT rounds it; false
+// when one is unknown or the weights sum to nothing.
+func (v View) MeanRTT(row int32, lms []int32, weights []int64, p Percentile, accept Source) (int32, bool) {
+	var sum, total int64
+	for i, lm := range lms {
+		rtt, _, known := v.Value(row, lm, p, accept)
+		if !known {
+			return 0, false
+		}
+		sum += int64(rtt) * weights[i]
+		total += weights[i]
+	}
+	if total <= 0 {
+		return 0, false
+	}
+	return int32(sum / total), true
+}
+
 // WeightedMean writes to out[row] the weighted mean of the columns' values
 // at row, rounded down, or -1 where any value is negative (unknown).
 func WeightedMean(cols [][]int32, weights []int64, out []int32) {

@@ -186,18 +186,10 @@ func (r *Request) Over(row int32, lms []int32, bound int32) Verdict {
 // the request, rounded down, or -1 when one is unknown: the figure Score
 // ranks by, as Rows has it for every row.
 func (r *Request) RowRTT(row int32) int32 {
-	if r.TotalWeight <= 0 {
-		return -1
+	if rtt, ok := r.View.MeanRTT(row, r.Landmarks, r.Weights, r.Percentile, r.Accept); ok {
+		return rtt
 	}
-	var sum int64
-	for i, lm := range r.Landmarks {
-		rtt, _, known := r.View.Value(row, lm, r.Percentile, r.Accept)
-		if !known {
-			return -1
-		}
-		sum += int64(rtt) * r.Weights[i]
-	}
-	return int32(sum / r.TotalWeight)
+	return -1
 }
 
 // Rows writes every row's RowRTT to out, which holds NumRows values, in
