@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	v1 "k8s.io/api/core/v1"
@@ -196,10 +198,7 @@ func TestPickSkipsRowsWithoutNodes(t *testing.T) {
 }
 
 func node(name string, cpu string, mutate ...func(*v1.Node)) *v1.Node {
-	n := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"type": "ens"}},
-		Status: v1.NodeStatus{Allocatable: v1.ResourceList{
-			v1.ResourceCPU: resource.MustParse(cpu), v1.ResourceMemory: resource.MustParse("8Gi"), v1.ResourcePods: resource.MustParse("10"),
-		}}}
+	n := st.MakeNode().Name(name).Label("type", "ens").Capacity(map[v1.ResourceName]string{v1.ResourceCPU: cpu, v1.ResourceMemory: "8Gi", v1.ResourcePods: "10"}).Obj()
 	for _, m := range mutate {
 		m(n)
 	}

@@ -27,11 +27,7 @@ func (cp *ControlPlane) InstallCRDs(ctx context.Context) error {
 // InstallCRDs installs the CRDs from manifests/crds on any API server, for
 // harnesses that start their own (such as scheduler_perf).
 func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
-	client, err := apiextensions.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	crds, err := readCRDs(manifests.CRDs())
+	client, crds, err := edgeplaceCRDs(cfg)
 	if err != nil {
 		return err
 	}
@@ -71,11 +67,7 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
 
 // UninstallCRDs deletes the edgeplace CRDs and waits until they are gone.
 func (cp *ControlPlane) UninstallCRDs(ctx context.Context) error {
-	client, err := apiextensions.NewForConfig(cp.Config())
-	if err != nil {
-		return err
-	}
-	crds, err := readCRDs(manifests.CRDs())
+	client, crds, err := edgeplaceCRDs(cp.Config())
 	if err != nil {
 		return err
 	}
@@ -93,6 +85,17 @@ func (cp *ControlPlane) UninstallCRDs(ctx context.Context) error {
 		}
 		return true, nil
 	})
+}
+
+// edgeplaceCRDs is a client for CRDs on cfg's API server, and the CRDs
+// from manifests/crds.
+func edgeplaceCRDs(cfg *rest.Config) (*apiextensions.Clientset, []*apiextensionsv1.CustomResourceDefinition, error) {
+	client, err := apiextensions.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	crds, err := readCRDs(manifests.CRDs())
+	return client, crds, err
 }
 
 func readCRDs(fsys fs.FS) ([]*apiextensionsv1.CustomResourceDefinition, error) {

@@ -22,8 +22,8 @@ type Slot[S any] struct {
 }
 
 type written[S any] struct {
-	cs    fwk.CycleState
-	entry *entry[S]
+	cs fwk.CycleState
+	s  S
 }
 
 // entry is the state as the cycle state holds it: immutable, so that its
@@ -38,9 +38,8 @@ func New[S any](key fwk.StateKey) *Slot[S] { return &Slot[S]{key: key} }
 // Write puts s in cs and remembers the pair. The slot keeps cs alive until
 // the next Write, so no later cycle state can take its address.
 func (sl *Slot[S]) Write(cs fwk.CycleState, s S) {
-	e := &entry[S]{s: s}
-	cs.Write(sl.key, e)
-	sl.last.Store(&written[S]{cs: cs, entry: e})
+	cs.Write(sl.key, &entry[S]{s: s})
+	sl.last.Store(&written[S]{cs: cs, s: s})
 }
 
 // Read returns the state cs holds: the one written last when cs is the
@@ -49,28 +48,35 @@ func (sl *Slot[S]) Write(cs fwk.CycleState, s S) {
 // none, as when the plugin's PreFilter skipped the pod.
 func (sl *Slot[S]) Read(cs fwk.CycleState) (S, bool) {
 	if w := sl.last.Load(); w != nil && w.cs == cs {
-		return w.entry.s, true
+		return w.s, true // small enough to inline: Filter and Score call it per node
 	}
+	return sl.lookup(cs)
+}
+
+// Get is Read for the extension points that run only after the plugin's
+// PreFilter wrote its state (Filter, Score): missing state is an error
+// there, as it is for the in-tree plugins.
+func (sl *Slot[S]) Get(cs fwk.CycleState) (S, error) {
+	if w := sl.last.Load(); w != nil && w.cs == cs {
+		return w.s, nil
+	}
+	if s, ok := sl.lookup(cs); ok {
+		return s, nil
+	}
+	var none S
+	return none, fmt.Errorf("reading %q from cycle state: %w", sl.key, fwk.ErrNotFound)
+}
+
+// lookup reads the state from the cycle state's own map.
+func (sl *Slot[S]) lookup(cs fwk.CycleState) (S, bool) {
+	var none S
 	data, err := cs.Read(sl.key)
 	if err != nil {
-		var none S
 		return none, false
 	}
 	e, ok := data.(*entry[S])
 	if !ok {
-		var none S
 		return none, false
 	}
 	return e.s, true
-}
-
-// Get is Read for the extension points that run only after the plugin's
-// PreFilter wrote its state (Filter, Score, NormalizeScore): missing state
-// is an error there, as it is for the in-tree plugins.
-func (sl *Slot[S]) Get(cs fwk.CycleState) (S, error) {
-	s, ok := sl.Read(cs)
-	if !ok {
-		return s, fmt.Errorf("reading %q from cycle state: %w", sl.key, fwk.ErrNotFound)
-	}
-	return s, nil
 }

@@ -208,14 +208,7 @@ type rtt struct {
 func (f *fixture) publish(node *v1.Node, measurements ...rtt) {
 	f.t.Helper()
 	api := f.e.edge.EdgeplaceV1alpha1().NodeNetworks()
-	nn, err := api.Get(f.ctx, node.Name, metav1.GetOptions{})
-	if err != nil {
-		nn, err = api.Create(f.ctx, &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{
-			Name: node.Name, Labels: f.testLabel(),
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}},
-		}}, metav1.CreateOptions{})
-		require.NoError(f.t, err)
-	}
+	nn := f.nodeNetwork(node)
 	nn.Status.Landmarks = nil
 	for _, m := range measurements {
 		observed := m.observed
@@ -228,7 +221,7 @@ func (f *fixture) publish(node *v1.Node, measurements ...rtt) {
 			Samples: 30, ObservedTime: metav1.NewTime(observed),
 		})
 	}
-	_, err = api.UpdateStatus(f.ctx, nn, metav1.UpdateOptions{})
+	_, err := api.UpdateStatus(f.ctx, nn, metav1.UpdateOptions{})
 	require.NoError(f.t, err)
 }
 
@@ -374,9 +367,9 @@ func (f *fixture) condition(name string) string {
 
 func controlplaneOptions() controlplane.Options { return controlplane.Options{} }
 
-// publishEgress sets the egress capacity and billing zone in the node's
-// NodeNetwork, as a probe configured with them would.
-func (f *fixture) publishEgress(node *v1.Node, capacityMbps int64, zone string) {
+// nodeNetwork is the node's NodeNetwork, created (owned by the node) if it
+// has none yet.
+func (f *fixture) nodeNetwork(node *v1.Node) *v1alpha1.NodeNetwork {
 	f.t.Helper()
 	api := f.e.edge.EdgeplaceV1alpha1().NodeNetworks()
 	nn, err := api.Get(f.ctx, node.Name, metav1.GetOptions{})
@@ -387,8 +380,17 @@ func (f *fixture) publishEgress(node *v1.Node, capacityMbps int64, zone string) 
 		}}, metav1.CreateOptions{})
 		require.NoError(f.t, err)
 	}
+	return nn
+}
+
+// publishEgress sets the egress capacity and billing zone in the node's
+// NodeNetwork, as a probe configured with them would.
+func (f *fixture) publishEgress(node *v1.Node, capacityMbps int64, zone string) {
+	f.t.Helper()
+	api := f.e.edge.EdgeplaceV1alpha1().NodeNetworks()
+	nn := f.nodeNetwork(node)
 	nn.Status.EgressCapacityMbps = &capacityMbps
 	nn.Status.BillingZone = zone
-	_, err = api.UpdateStatus(f.ctx, nn, metav1.UpdateOptions{})
+	_, err := api.UpdateStatus(f.ctx, nn, metav1.UpdateOptions{})
 	require.NoError(f.t, err)
 }
