@@ -53,18 +53,11 @@ func (sl *Slot[S]) Read(cs fwk.CycleState) (S, bool) {
 	return sl.lookup(cs)
 }
 
-// Get is Read for the extension points that run only after the plugin's
-// PreFilter wrote its state (Filter, Score): missing state is an error
-// there, as it is for the in-tree plugins.
-func (sl *Slot[S]) Get(cs fwk.CycleState) (S, error) {
-	if w := sl.last.Load(); w != nil && w.cs == cs {
-		return w.s, nil
-	}
-	if s, ok := sl.lookup(cs); ok {
-		return s, nil
-	}
-	var none S
-	return none, fmt.Errorf("reading %q from cycle state: %w", sl.key, fwk.ErrNotFound)
+// Missing is the error status for an extension point that runs only
+// after the plugin's PreFilter wrote its state (Filter, Score) and finds
+// none, as the in-tree plugins return it.
+func (sl *Slot[S]) Missing() *fwk.Status {
+	return fwk.AsStatus(fmt.Errorf("reading %q from cycle state: %w", sl.key, fwk.ErrNotFound))
 }
 
 // lookup reads the state from the cycle state's own map.

@@ -17,9 +17,9 @@ func TestSlot(t *testing.T) {
 
 	_, ok := slot.Read(a)
 	assert.False(t, ok, "nothing written")
-	_, err := slot.Get(a)
-	assert.ErrorIs(t, err, fwk.ErrNotFound)
-	assert.ErrorContains(t, err, `"test"`, "names the key")
+	st := slot.Missing()
+	assert.ErrorIs(t, st.AsError(), fwk.ErrNotFound)
+	assert.Contains(t, st.Message(), `"test"`, "names the key")
 
 	sa, sb := &state{1}, &state{2}
 	slot.Write(a, sa)

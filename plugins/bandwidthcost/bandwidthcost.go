@@ -246,9 +246,9 @@ func (pl *BandwidthCost) PreFilterExtensions() fwk.PreFilterExtensions { return 
 // egress in an annotation; requests of the extended resource are
 // NodeResourcesFit's) and the pod's cost within its ceiling.
 func (pl *BandwidthCost) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s, err := pl.state.Get(cs)
-	if err != nil {
-		return fwk.AsStatus(err)
+	s, ok := pl.state.Read(cs)
+	if !ok {
+		return pl.state.Missing()
 	}
 	if s.in.EgressRequested && s.in.MaxCost < 0 {
 		return nil // capacity is NodeResourcesFit's, and there is no ceiling
@@ -318,9 +318,9 @@ func (pl *BandwidthCost) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Po
 // Score is the marginal monthly cost of the pod's egress on the node, in
 // thousandths of the price unit (lower is better; NormalizeScore inverts).
 func (pl *BandwidthCost) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s, err := pl.state.Get(cs)
-	if err != nil {
-		return 0, fwk.AsStatus(err)
+	s, ok := pl.state.Read(cs)
+	if !ok {
+		return 0, pl.state.Missing()
 	}
 	cost := s.facts(nodeInfo.Node()).cost
 	return int64(math.Min(cost*1000, math.MaxInt64/2)), nil

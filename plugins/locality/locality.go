@@ -160,9 +160,9 @@ func (pl *Locality) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 // node whose labels do not tell a constrained field fails an allow-list and
 // passes a deny-list.
 func (pl *Locality) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s, err := pl.state.Get(cs)
-	if err != nil {
-		return fwk.AsStatus(err)
+	s, ok := pl.state.Read(cs)
+	if !ok {
+		return pl.state.Missing()
 	}
 	reason, _ := s.judge(nodeInfo.Node())
 	if reason == "" {
@@ -188,9 +188,9 @@ func (pl *Locality) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ 
 // Score is the share of the pod's demand whose users are on the node's
 // carrier (0..100); a multi-carrier node shares every carrier.
 func (pl *Locality) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s, err := pl.state.Get(cs)
-	if err != nil {
-		return 0, fwk.AsStatus(err)
+	s, ok := pl.state.Read(cs)
+	if !ok {
+		return 0, pl.state.Missing()
 	}
 	_, score := s.judge(nodeInfo.Node())
 	return score, nil

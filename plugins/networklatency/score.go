@@ -27,9 +27,9 @@ const unknownRTT int64 = -1
 // pod's SLO, or that has no fresh measurement to one. PreFilter's
 // candidates meet both by construction.
 func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s, err := pl.state.Get(cs)
-	if err != nil {
-		return fwk.AsStatus(err)
+	s, ok := pl.state.Read(cs)
+	if !ok {
+		return pl.state.Missing()
 	}
 	if !s.HoldsRows() {
 		return nil
@@ -105,9 +105,9 @@ func (pl *NetworkLatency) PreScore(_ context.Context, cs fwk.CycleState, _ *v1.P
 // NormalizeScore inverts it), or unknownRTT. PreFilter worked it out for
 // every row, and listed it for its candidates.
 func (pl *NetworkLatency) Score(_ context.Context, cs fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s, err := pl.state.Get(cs)
-	if err != nil {
-		return 0, fwk.AsStatus(err)
+	s, ok := pl.state.Read(cs)
+	if !ok {
+		return 0, pl.state.Missing()
 	}
 	name := nodeInfo.Node().Name
 	if e, listed := s.short.Get(name); listed {
