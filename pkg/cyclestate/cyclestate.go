@@ -21,25 +21,26 @@ type Slot[S any] struct {
 	last atomic.Pointer[written[S]]
 }
 
+// written is the state as the cycle state holds it, with the cycle state
+// it was written to: one allocation per cycle. It is immutable, so the
+// framework's copies of the cycle state share it.
 type written[S any] struct {
 	cs fwk.CycleState
 	s  S
 }
 
-// entry is the state as the cycle state holds it: immutable, so that its
-// copies share it.
-type entry[S any] struct{ s S }
-
-func (e *entry[S]) Clone() fwk.StateData { return e }
+func (w *written[S]) Clone() fwk.StateData { return w }
 
 // New returns a slot for key.
 func New[S any](key fwk.StateKey) *Slot[S] { return &Slot[S]{key: key} }
 
 // Write puts s in cs and remembers the pair. The slot keeps cs alive until
-// the next Write, so no later cycle state can take its address.
+// the next Write, so no later cycle state can take its address; a copy of
+// cs holds the same entry, which names the original.
 func (sl *Slot[S]) Write(cs fwk.CycleState, s S) {
-	cs.Write(sl.key, &entry[S]{s: s})
-	sl.last.Store(&written[S]{cs: cs, s: s})
+	w := &written[S]{cs: cs, s: s}
+	cs.Write(sl.key, w)
+	sl.last.Store(w)
 }
 
 // Read returns the state cs holds: the one written last when cs is the
@@ -67,9 +68,9 @@ func (sl *Slot[S]) lookup(cs fwk.CycleState) (S, bool) {
 	if err != nil {
 		return none, false
 	}
-	e, ok := data.(*entry[S])
+	w, ok := data.(*written[S])
 	if !ok {
 		return none, false
 	}
-	return e.s, true
+	return w.s, true
 }

@@ -40,7 +40,7 @@ type resolved struct {
 	err  error
 }
 
-var intents = cyclestate.New[*resolved]("edgeplace.io/intent")
+var intents = cyclestate.New[resolved]("edgeplace.io/intent")
 
 // IntentFor resolves the pod's intent (its annotations and LatencyProfile)
 // once per scheduling cycle: the first of edgeplace's plugins to ask in a
@@ -55,7 +55,7 @@ func IntentFor(cs fwk.CycleState, pod *v1.Pod, profiles intent.ProfileGetter, op
 	}
 	in, err := intent.ForPod(pod, profiles, opts)
 	if cs != nil {
-		intents.Write(cs, &resolved{opts: opts, in: in, err: err})
+		intents.Write(cs, resolved{opts: opts, in: in, err: err})
 	}
 	return in, err
 }
