@@ -5,6 +5,10 @@
 //
 // The scheduler never waits for the feed: until the edgeplace CRDs are
 // installed and the informers synced, the map says so through its state.
+//
+// A Source hands the plugins their map (plugins.Registry): FromAPIServer
+// starts one feed for the scheduler; Fixed hands out a map that tests,
+// benchmarks and the placement evaluation fill themselves.
 package feed
 
 import (

@@ -3,11 +3,9 @@ package feed
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 
 	"github.com/edgeplace/edgeplace/pkg/netmap"
@@ -31,9 +29,12 @@ func TestAPIServerSource(t *testing.T) {
 	assert.True(t, ok)
 	assert.Same(t, a, started)
 
+	_, err = src.Map(context.Background(), &rest.Config{Host: "http://127.0.0.1:2"})
+	assert.ErrorContains(t, err, "127.0.0.1:1", "one API server at a time")
+
 	cancel() // the scheduler that started it ends
-	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 10*time.Second, true,
-		func(context.Context) (bool, error) { _, ok := src.Started(); return !ok, nil }))
+	_, ok = src.Started()
+	assert.False(t, ok, "a map whose feed ended is not handed out")
 	next, cancelNext := context.WithCancel(context.Background())
 	defer cancelNext()
 	c, err := src.Map(next, cfg)

@@ -22,9 +22,7 @@ func Options(args *config.NetworkLatencyArgs) intent.Options {
 }
 
 // DefaultOptions are Options under NetworkLatency's default args: what
-// Locality and BandwidthCost parse with when NetworkLatency has not
-// resolved the pod's intent in the same cycle, and what explain assumes
-// of the scheduler it explains.
+// explain assumes of the scheduler it explains.
 func DefaultOptions() intent.Options {
 	return intent.Options{
 		DefaultPercentile: config.Percentile(configv1.DefaultPercentile),
@@ -32,6 +30,21 @@ func DefaultOptions() intent.Options {
 		MaxLandmarks:      int(configv1.DefaultMaxDemandLandmarks),
 	}
 }
+
+// LenientOptions are what Locality and BandwidthCost parse with when no
+// plugin has resolved the pod's intent in the cycle (and outside one):
+// they read only the constraints and egress, so they allow as many
+// landmarks as NetworkLatency's args may (its validation's limit) and
+// leave holding the demand to NetworkLatency's own args.
+func LenientOptions() intent.Options {
+	o := DefaultOptions()
+	o.MaxLandmarks = maxLandmarksAllowed
+	return o
+}
+
+// maxLandmarksAllowed is the most NetworkLatency's args may allow a pod
+// (pkg/apis/config/validation).
+const maxLandmarksAllowed = 1024
 
 // resolved is a pod's intent as one cycle resolved it, and with what.
 type resolved struct {
@@ -43,16 +56,31 @@ type resolved struct {
 var intents = cyclestate.New[resolved]("edgeplace.io/intent")
 
 // IntentFor resolves the pod's intent (its annotations and LatencyProfile)
-// once per scheduling cycle: the first of edgeplace's plugins to ask in a
-// cycle resolves it and writes it to cs, and the others read it when they
-// parse with the same options. cs nil (queueing hints, SignPod) resolves
-// it afresh.
+// with opts, once per scheduling cycle: NetworkLatency's PreFilter, which
+// runs first, resolves it with its args' options and writes it to cs. It
+// reads an intent already in cs only when it was parsed with the same
+// options, so that its own limits always hold. cs nil (queueing hints,
+// SignPod) resolves it afresh.
 func IntentFor(cs fwk.CycleState, pod *v1.Pod, profiles intent.ProfileGetter, opts intent.Options) (*intent.Intent, error) {
 	if cs != nil {
 		if r, ok := intents.Read(cs); ok && r.opts == opts {
 			return r.in, r.err
 		}
 	}
+	return resolve(cs, pod, profiles, opts)
+}
+
+// SharedIntent is the intent an earlier plugin resolved in the cycle,
+// whatever its options, or else the pod's intent resolved with fallback
+// (and written for the next): Locality and BandwidthCost read it so.
+func SharedIntent(cs fwk.CycleState, pod *v1.Pod, profiles intent.ProfileGetter, fallback intent.Options) (*intent.Intent, error) {
+	if r, ok := intents.Read(cs); ok {
+		return r.in, r.err
+	}
+	return resolve(cs, pod, profiles, fallback)
+}
+
+func resolve(cs fwk.CycleState, pod *v1.Pod, profiles intent.ProfileGetter, opts intent.Options) (*intent.Intent, error) {
 	in, err := intent.ForPod(pod, profiles, opts)
 	if cs != nil {
 		intents.Write(cs, resolved{opts: opts, in: in, err: err})

@@ -2,9 +2,11 @@
 // one pinned view of the network map: which landmarks it is scored against
 // and with what weights, which RTT figure and estimates count, whether a
 // row meets the pod's SLO and its dependency's bound, a row's
-// demand-weighted RTT, and the best rows. NetworkLatency's Filter, Score
-// and decision record, its queueing hints, and `kubectl edgeplace explain`
-// all ask it, so that they cannot disagree.
+// demand-weighted RTT, and the best rows. NetworkLatency's Filter and
+// decision record, its queueing hints and PostFilter, and `kubectl
+// edgeplace explain` ask it. Score reads PreFilter's one pass over every
+// row (memoised columns, netmap.WeightedMean), which the tests hold equal
+// to Rows and RowRTT here.
 package placement
 
 import (
@@ -205,11 +207,19 @@ type Ranked struct {
 }
 
 // Best returns up to n rows that some node resolves to, pass Check and
-// have a known RTT in byRow (Rows'), nearest first, ties by row; skip is
-// left out (-1: none). It keeps the best few as it goes rather than
-// sorting every row.
+// have a known RTT in byRow (Rows'), nearest first, ties by the name of
+// the row's first node (as explain lists nodes); skip is left out (-1:
+// none). It keeps the best few as it goes rather than sorting every row.
 func (r *Request) Best(byRow []int32, n int, skip int32) []Ranked {
-	less := func(a, b Ranked) int { return cmp.Or(cmp.Compare(a.RTT, b.RTT), cmp.Compare(a.Row, b.Row)) }
+	first := func(row int32) string {
+		if nodes := r.View.RowNodes(row); len(nodes) > 0 {
+			return nodes[0]
+		}
+		return ""
+	}
+	less := func(a, b Ranked) int {
+		return cmp.Or(cmp.Compare(a.RTT, b.RTT), cmp.Compare(first(a.Row), first(b.Row)))
+	}
 	var out []Ranked
 	for i, rtt := range byRow {
 		row := int32(i)

@@ -1,8 +1,12 @@
 package placement
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -168,4 +172,33 @@ func TestDependencySites(t *testing.T) {
 		pod("self", "c-0", v1.PodRunning), // the pod itself
 		pod("5", "b-0", v1.PodSucceeded),
 	}))
+}
+
+func TestIntentSharing(t *testing.T) {
+	var lms []string
+	for i := range 100 {
+		lms = append(lms, fmt.Sprintf("users-%d", i))
+	}
+	many := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "many", Namespace: "default",
+		Annotations: map[string]string{v1alpha1.DemandAnnotation: strings.Join(lms, ",")}}}
+	one := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: "default",
+		Annotations: map[string]string{v1alpha1.DemandAnnotation: "users-a"}}}
+	none := func(string, string) (*v1alpha1.LatencyProfile, bool) { return nil, false }
+
+	cs := framework.NewCycleState()
+	first, err := IntentFor(cs, one, none, DefaultOptions())
+	require.NoError(t, err)
+	shared, err := SharedIntent(cs, one, none, LenientOptions())
+	require.NoError(t, err)
+	assert.Same(t, first, shared, "Locality and BandwidthCost read what NetworkLatency resolved")
+
+	// Without NetworkLatency in the cycle, the lenient options parse 100
+	// landmarks; NetworkLatency, coming later, still holds its own limit.
+	cs = framework.NewCycleState()
+	_, err = SharedIntent(cs, many, none, LenientOptions())
+	require.NoError(t, err)
+	_, err = IntentFor(cs, many, none, DefaultOptions())
+	assert.ErrorContains(t, err, "64")
+	_, err = SharedIntent(cs, many, none, LenientOptions())
+	assert.Error(t, err, "and the plugins after it see its verdict")
 }

@@ -80,7 +80,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle, maps feed.Source
 		zones:  map[string]cost.Zone{},
 		other:  cost.Zone{PricePerMbps: args.DefaultPricePerMbps.AsApproximateFloat64()},
 		ledger: cost.NewLedger(),
-		parse:  placement.DefaultOptions(),
+		parse:  placement.LenientOptions(), // in a cycle, NetworkLatency's intent is read instead
 		state:  cyclestate.New[*cycleState](stateKey),
 	}
 	for _, z := range args.Zones {
@@ -211,7 +211,7 @@ type listedNode struct {
 
 // PreFilter reads the pod's egress; pods that state none are skipped.
 func (pl *BandwidthCost) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	in, err := placement.IntentFor(cs, pod, pl.netmap.Current().Profile, pl.parse)
+	in, err := placement.SharedIntent(cs, pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}

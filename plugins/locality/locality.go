@@ -56,9 +56,9 @@ func New(ctx context.Context, _ runtime.Object, h fwk.Handle, maps feed.Source) 
 	if err != nil {
 		return nil, fmt.Errorf("%s: the network map: %w", Name, err)
 	}
-	// NetworkLatency's default options: in a cycle, Locality reads the
-	// intent NetworkLatency resolved with its args instead.
-	return &Locality{netmap: m, parse: placement.DefaultOptions(), state: cyclestate.New[*cycleState](stateKey)}, nil
+	// In a cycle, Locality reads the intent NetworkLatency resolved with
+	// its args; it parses with these only without one.
+	return &Locality{netmap: m, parse: placement.LenientOptions(), state: cyclestate.New[*cycleState](stateKey)}, nil
 }
 
 // Name returns the plugin's name.
@@ -108,7 +108,7 @@ func (s *cycleState) score(loc topology.Location) int64 {
 // PreFilter parses the pod's constraints once, and works out which carriers
 // its users are on.
 func (pl *Locality) PreFilter(_ context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	in, err := placement.IntentFor(cs, pod, pl.netmap.Current().Profile, pl.parse)
+	in, err := placement.SharedIntent(cs, pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}

@@ -35,14 +35,17 @@
 // # Reasons
 //
 // Filter's, categorical so that the framework groups them:
-// ReasonNoMeasurement, ReasonOverSLO, ReasonOverDepSLO. PreFilter's:
+// ReasonNoMeasurement, ReasonOverSLO, ReasonOverDepSLO. Filter and Score
+// need PreFilter's state, as the in-tree plugins do: a profile enables
+// the three together (multiPoint does). PreFilter's:
 // v1alpha1.ReasonLoading while the map syncs, a missing landmark, or no
 // node within the SLO. Events: v1alpha1.DecisionReason on each placed pod.
 //
-// # Metrics (scheduler_ prefix on /metrics)
+// # Metrics (on the scheduler's /metrics)
 //
 //   - edgeplace_chosen_node_rtt_seconds: the weighted RTT of each decision.
-//   - edgeplace_slo_rejections_total{landmark}: pods no node could serve.
+//   - edgeplace_slo_rejections_total{landmark}: scheduling attempts refused
+//     because no node met the SLO, by the landmark no node was near enough.
 //   - edgeplace_estimated_decisions_total{source}: decisions that relied on
 //     an estimate.
 //   - edgeplace_network_map_entries{state}: the map's entries by state.

@@ -202,10 +202,6 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	return &fwk.PreFilterResult{NodeNames: names}
 }
 
-// holdsRows says whether NetworkLatency's Filter turns some rows down: the
-// pod has an SLO or a bound on its dependency's RTT.
-func (s *cycleState) holdsRows() bool { return s.Bound > 0 || s.DepBound > 0 }
-
 // eachUnranked calls visit with every node, and its row (-1: none), that
 // passes NetworkLatency's Filter without a known weighted RTT: with an SLO,
 // the nodes of rows within it whose RTT to an unbounded dependency is

@@ -69,8 +69,8 @@ func explain(ctx context.Context, c *clients, ttl time.Duration, name string, ou
 		fmt.Fprintf(out, "  intent: invalid: %v\n", err)
 		return nil
 	}
-	if in == nil || len(in.Demand) == 0 {
-		fmt.Fprintln(out, "  no network intent (edgeplace.io/demand): edgeplace's plugins did not take part")
+	if in == nil || (len(in.Demand) == 0 && in.DependsOn == nil) {
+		fmt.Fprintln(out, "  no network intent (edgeplace.io/demand, edgeplace.io/depends-on): edgeplace's plugins did not take part")
 		return nil
 	}
 	var demand []string

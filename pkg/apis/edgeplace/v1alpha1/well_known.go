@@ -39,7 +39,8 @@ const (
 
 	// EstimatesAnnotation says which estimates of a missing or stale RTT a
 	// hard SLO may rely on: "none", "peers" (the default) or "coordinates"
-	// (peers, then network coordinates). Scoring uses any estimate.
+	// (peers, then network coordinates). A pod with an SLO is scored on the
+	// same; without one, any estimate counts.
 	EstimatesAnnotation = "edgeplace.io/estimates"
 
 	// EgressAnnotation is the pod's expected sustained egress, with a unit:
