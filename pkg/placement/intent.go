@@ -6,6 +6,7 @@ import (
 
 	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	configv1 "github.com/edgeplace/edgeplace/pkg/apis/config/v1"
+	"github.com/edgeplace/edgeplace/pkg/apis/config/validation"
 	"github.com/edgeplace/edgeplace/pkg/cyclestate"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 )
@@ -38,13 +39,9 @@ func DefaultOptions() intent.Options {
 // leave holding the demand to NetworkLatency's own args.
 func LenientOptions() intent.Options {
 	o := DefaultOptions()
-	o.MaxLandmarks = maxLandmarksAllowed
+	o.MaxLandmarks = validation.MaxDemandLandmarks
 	return o
 }
-
-// maxLandmarksAllowed is the most NetworkLatency's args may allow a pod
-// (pkg/apis/config/validation).
-const maxLandmarksAllowed = 1024
 
 // resolved is a pod's intent as one cycle resolved it, and with what.
 type resolved struct {

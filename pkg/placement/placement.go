@@ -29,12 +29,11 @@ import (
 // workload the pod depends on, parallel to Weights. It is not written
 // after it is resolved, so readers on many goroutines may share it.
 type Request struct {
-	View        netmap.View
-	Intent      *intent.Intent
-	Landmarks   []int32
-	Weights     []int64
-	TotalWeight int64
-	Percentile  netmap.Percentile
+	View       netmap.View
+	Intent     *intent.Intent
+	Landmarks  []int32
+	Weights    []int64
+	Percentile netmap.Percentile
 	// Bound is the SLO in microseconds on the demand landmarks (0: none);
 	// DepBound the bound on the dependency's (0: none).
 	Bound, DepBound int32
@@ -62,7 +61,7 @@ func Resolve(view netmap.View, in *intent.Intent) (Request, error) {
 		Accept:     netmap.AnyEstimate,
 	}
 	if in.HasSLO() {
-		r.Accept = Accepted(in.Estimates)
+		r.Accept = accepted(in.Estimates)
 	}
 	for _, d := range in.Demand {
 		id, ok := view.Landmark(d.Landmark)
@@ -71,7 +70,6 @@ func Resolve(view netmap.View, in *intent.Intent) (Request, error) {
 		}
 		r.Landmarks = append(r.Landmarks, id)
 		r.Weights = append(r.Weights, d.Weight)
-		r.TotalWeight += d.Weight
 	}
 	r.DepFrom = len(r.Landmarks)
 	return r, nil
@@ -83,16 +81,15 @@ func Resolve(view netmap.View, in *intent.Intent) (Request, error) {
 func (r *Request) Narrow(keep func(i int) bool) {
 	var lms []int32
 	var weights []int64
-	var total int64
 	for i, lm := range r.Landmarks[:r.DepFrom] {
 		if keep(i) {
-			lms, weights, total = append(lms, lm), append(weights, r.Weights[i]), total+r.Weights[i]
+			lms, weights = append(lms, lm), append(weights, r.Weights[i])
 		}
 	}
 	if len(lms) == 0 {
 		return
 	}
-	r.Landmarks, r.Weights, r.TotalWeight, r.DepFrom = lms, weights, total, len(lms)
+	r.Landmarks, r.Weights, r.DepFrom = lms, weights, len(lms)
 }
 
 // AddDependency adds, as weighted landmarks, the site landmarks of where
@@ -107,7 +104,6 @@ func (r *Request) AddDependency(sites []int32) {
 	for _, lm := range sites {
 		r.Landmarks = append(r.Landmarks, lm)
 		r.Weights = append(r.Weights, share)
-		r.TotalWeight += share
 	}
 	r.DepBound = int32(r.Intent.DependsOnMaxRTT / time.Microsecond)
 }
@@ -246,8 +242,8 @@ func Percentile(p config.Percentile) netmap.Percentile {
 	return netmap.P90
 }
 
-// Accepted maps a pod's estimate policy to the sources an SLO accepts.
-func Accepted(p intent.EstimatePolicy) netmap.Source {
+// accepted maps a pod's estimate policy to the sources an SLO accepts.
+func accepted(p intent.EstimatePolicy) netmap.Source {
 	switch p {
 	case intent.EstimatesNone:
 		return 0

@@ -151,7 +151,7 @@ func TestResolve(t *testing.T) {
 	r.Narrow(func(i int) bool { return i == 1 })
 	b, _ := view.Landmark("users-b")
 	assert.Equal(t, []int32{b}, r.Demand())
-	assert.Equal(t, int64(1), r.TotalWeight)
+	assert.Equal(t, []int64{1}, r.Weights, "and its weight alone")
 	r.Narrow(func(int) bool { return false })
 	assert.Equal(t, []int32{b}, r.Demand(), "a narrowing that keeps nothing is ignored")
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,4 +126,23 @@ func TestExplainAgreesWithNetworkLatency(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExplainMarksRefusedEstimates: the RTT table shows an estimate the
+// pod's SLO does not accept, and says the policy refuses it.
+func TestExplainMarksRefusedEstimates(t *testing.T) {
+	now := time.Now()
+	m := agreementMap(now)
+	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Annotations: map[string]string{
+		v1alpha1.DemandAnnotation: "users-a", v1alpha1.MaxRTTAnnotation: "25ms", v1alpha1.EstimatesAnnotation: "none"}}}
+	in, err := placement.IntentFor(nil, pod, m.Current().Profile, placement.DefaultOptions())
+	require.NoError(t, err)
+	req, err := placement.Resolve(m.Current().View(now, time.Hour), in)
+	require.NoError(t, err)
+	var out strings.Builder
+	printNodeRTT(&out, &req, "c-0")
+	assert.Regexp(t, `users-a\s+1\s+12ms\s+peer-estimated \(the SLO's estimates policy refuses it\)`, out.String())
+	out.Reset()
+	printNodeRTT(&out, &req, "a-0")
+	assert.NotContains(t, out.String(), "refuses", "a measurement is never refused")
 }

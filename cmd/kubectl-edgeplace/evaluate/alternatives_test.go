@@ -46,8 +46,7 @@ type masked struct {
 
 func newMasked(t *testing.T, m *Matrix, seed uint64) *masked {
 	sc := protocol(seed, nil)
-	rng := rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15))
-	c, err := layout(context.Background(), m, sc, rng)
+	c, err := layout(context.Background(), m, sc, sc.rng())
 	require.NoError(t, err)
 	d := &masked{c: c, hidden: map[[2]int]bool{}, view: c.netmap.Current().View(time.Now(), time.Hour), rowOf: map[int]int32{}}
 	for _, h := range c.hidden {
@@ -115,9 +114,6 @@ func (d *masked) hiddenAndBetter() int {
 }
 
 func TestAlternativeEstimators(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fits every matrix's draws several ways")
-	}
 	for _, mx := range matrices {
 		m := matrixNamed(t, mx.name)
 		var places, shipped, onlyEstimates int

@@ -167,6 +167,12 @@ type cluster struct {
 
 const podCPU = "100m"
 
+// rng is the scenario's random source: every draw of a seed (its sites,
+// hidden pairs and pods) comes from it, in Run's order.
+func (sc Scenario) rng() *rand.Rand {
+	return rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15))
+}
+
 // Run evaluates the scenario on the matrix.
 func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
 	if sc.NodesPerSite < 1 {
@@ -183,7 +189,7 @@ func Run(ctx context.Context, m *Matrix, sc Scenario) (*Result, error) {
 			return nil, err
 		}
 	}
-	rng := rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15))
+	rng := sc.rng()
 	c, err := layout(ctx, m, sc, rng)
 	if err != nil {
 		return nil, err

@@ -16,10 +16,13 @@ const (
 	maxScoreWindowMin     = 10 * time.Second
 	maxScoreWindowPercent = 1000
 	maxDemandWeight       = 1_000_000
-	maxDemandLandmarks    = 1024
 	maxMbps               = 10_000_000
 	maxMinCandidates      = 100_000
 )
+
+// MaxDemandLandmarks is the most landmarks NetworkLatency's args may allow
+// one pod.
+const MaxDemandLandmarks = 1024
 
 // ValidateNetworkLatencyArgs returns every problem with args; path is where
 // the args sit in the configuration, so that messages name the field.
@@ -38,7 +41,7 @@ func ValidateNetworkLatencyArgs(path *field.Path, args *config.NetworkLatencyArg
 	if w := args.DefaultDemandWeight; w < 1 || w > maxDemandWeight {
 		errs = append(errs, field.Invalid(path.Child("defaultDemandWeight"), w, "must be between 1 and 1000000"))
 	}
-	if n := args.MaxDemandLandmarks; n < 1 || n > maxDemandLandmarks {
+	if n := args.MaxDemandLandmarks; n < 1 || n > MaxDemandLandmarks {
 		errs = append(errs, field.Invalid(path.Child("maxDemandLandmarks"), n, "must be between 1 and 1024"))
 	}
 	if w := args.ScoreWindowMin.Duration; w <= 0 || w > maxScoreWindowMin {
