@@ -33,7 +33,7 @@ const (
 // annotations are every key edgeplace reads from a pod.
 var annotations = []string{
 	v1alpha1.ProfileAnnotation,
-	v1alpha1.DemandAnnotation, v1alpha1.MaxRTTAnnotation, v1alpha1.PercentileAnnotation, v1alpha1.EstimatesAnnotation, v1alpha1.EgressAnnotation, v1alpha1.MaxCostAnnotation,
+	v1alpha1.DemandAnnotation, v1alpha1.MaxRTTAnnotation, v1alpha1.MaxLossAnnotation, v1alpha1.MaxJitterAnnotation, v1alpha1.PercentileAnnotation, v1alpha1.EstimatesAnnotation, v1alpha1.EgressAnnotation, v1alpha1.MaxCostAnnotation,
 	v1alpha1.DependsOnAnnotation, v1alpha1.DependsOnWeightAnnotation, v1alpha1.DependsOnMaxRTTAnnotation,
 	v1alpha1.CarriersAnnotation, v1alpha1.ForbiddenCarriersAnnotation, v1alpha1.ProvincesAnnotation, v1alpha1.ForbiddenProvincesAnnotation, v1alpha1.NodeTypesAnnotation,
 }
@@ -62,7 +62,11 @@ type Intent struct {
 	// pod states only location constraints.
 	Demand []Demand
 	// MaxRTT is the hard SLO; zero means the pod has none.
-	MaxRTT     time.Duration
+	MaxRTT time.Duration
+	// MaxLossPPM (parts per million) and MaxJitter bound the measured loss
+	// and jitter to every demand landmark; zero means none.
+	MaxLossPPM int64
+	MaxJitter  time.Duration
 	Percentile config.Percentile
 	// Estimates is which estimates the SLO accepts.
 	Estimates EstimatePolicy
@@ -123,6 +127,10 @@ func (in *Intent) LocationViolation(loc topology.Location) string {
 
 // HasSLO says whether the pod must be kept within MaxRTT of its demand.
 func (in *Intent) HasSLO() bool { return in.MaxRTT > 0 }
+
+// HasQualityBound says whether the pod bounds the loss or jitter of its
+// demand's paths.
+func (in *Intent) HasQualityBound() bool { return in.MaxLossPPM > 0 || in.MaxJitter > 0 }
 
 // Options are the defaults and limits applied while parsing.
 type Options struct {
@@ -202,6 +210,10 @@ func profileAnnotations(p *v1alpha1.LatencyProfileSpec) map[string]string {
 			out[key] = value
 		}
 	}
+	set(v1alpha1.MaxLossAnnotation, p.MaxLoss)
+	if p.MaxJitter != nil {
+		out[v1alpha1.MaxJitterAnnotation] = p.MaxJitter.Duration.String()
+	}
 	set(v1alpha1.PercentileAnnotation, p.Percentile)
 	set(v1alpha1.EstimatesAnnotation, p.Estimates)
 	if p.EgressMbps > 0 {
@@ -259,7 +271,7 @@ func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
 	}
 	demand, hasDemand := pod.Annotations[v1alpha1.DemandAnnotation]
 	if !hasDemand {
-		for _, key := range []string{v1alpha1.MaxRTTAnnotation, v1alpha1.PercentileAnnotation, v1alpha1.EstimatesAnnotation} {
+		for _, key := range []string{v1alpha1.MaxRTTAnnotation, v1alpha1.MaxLossAnnotation, v1alpha1.MaxJitterAnnotation, v1alpha1.PercentileAnnotation, v1alpha1.EstimatesAnnotation} {
 			if value, ok := pod.Annotations[key]; ok {
 				return nil, &Error{key, value, "needs " + v1alpha1.DemandAnnotation + " to say which landmarks it applies to"}
 			}
@@ -284,6 +296,16 @@ func FromPod(pod *v1.Pod, opts Options) (*Intent, error) {
 	if hasMaxRTT {
 		if in.MaxRTT, err = ParseMaxRTT(maxRTT); err != nil {
 			return nil, err
+		}
+	}
+	if value, ok := pod.Annotations[v1alpha1.MaxLossAnnotation]; ok {
+		if in.MaxLossPPM, err = ParseMaxLoss(value); err != nil {
+			return nil, err
+		}
+	}
+	if value, ok := pod.Annotations[v1alpha1.MaxJitterAnnotation]; ok {
+		if in.MaxJitter, err = ParseMaxRTT(value); err != nil {
+			return nil, &Error{v1alpha1.MaxJitterAnnotation, value, err.(*Error).Reason}
 		}
 	}
 	if hasPct {
@@ -486,6 +508,21 @@ func ParseMaxRTT(value string) (time.Duration, error) {
 		return 0, &Error{v1alpha1.MaxRTTAnnotation, value, "must be greater than 0 and at most " + maxRTT.String()}
 	}
 	return d, nil
+}
+
+// ParseMaxLoss reads a loss bound, a percentage such as "1%" or "0.05%",
+// into parts per million.
+func ParseMaxLoss(value string) (int64, error) {
+	fail := &Error{v1alpha1.MaxLossAnnotation, value, `must be a percentage greater than 0 and at most 100%, such as "1%" or "0.05%"`}
+	number, isPercent := strings.CutSuffix(strings.TrimSpace(value), "%")
+	if !isPercent {
+		return 0, fail
+	}
+	pct, err := strconv.ParseFloat(strings.TrimSpace(number), 64)
+	if err != nil || math.IsNaN(pct) || pct <= 0 || pct > 100 {
+		return 0, fail
+	}
+	return max(1, int64(math.Round(pct*10_000))), nil
 }
 
 func quote(s string) string {

@@ -51,6 +51,24 @@ func TestFromPod(t *testing.T) {
 			annotations: map[string]string{v1alpha1.DemandAnnotation: "a", v1alpha1.MaxRTTAnnotation: "1.5ms"},
 			want:        &Intent{Percentile: config.P90, Estimates: EstimatesPeers, MaxCost: -1, MaxRTT: 1500 * time.Microsecond, Demand: []Demand{{Landmark: "a", Weight: 1}}},
 		},
+		{
+			name:        "loss and jitter bounds",
+			annotations: map[string]string{v1alpha1.DemandAnnotation: "a", v1alpha1.MaxLossAnnotation: " 0.5% ", v1alpha1.MaxJitterAnnotation: "5ms"},
+			want:        &Intent{Percentile: config.P90, Estimates: EstimatesPeers, MaxCost: -1, MaxLossPPM: 5000, MaxJitter: 5 * time.Millisecond, Demand: []Demand{{Landmark: "a", Weight: 1}}},
+		},
+		{
+			name:        "the smallest loss bound is one part per million",
+			annotations: map[string]string{v1alpha1.DemandAnnotation: "a", v1alpha1.MaxLossAnnotation: "0.00001%"},
+			want:        &Intent{Percentile: config.P90, Estimates: EstimatesPeers, MaxCost: -1, MaxLossPPM: 1, Demand: []Demand{{Landmark: "a", Weight: 1}}},
+		},
+		{name: "loss without a percent sign", annotations: map[string]string{v1alpha1.DemandAnnotation: "a", v1alpha1.MaxLossAnnotation: "0.01"}, wantErr: `edgeplace.io/max-loss="0.01": must be a percentage`},
+		{name: "zero loss", annotations: map[string]string{v1alpha1.DemandAnnotation: "a", v1alpha1.MaxLossAnnotation: "0%"}, wantErr: `edgeplace.io/max-loss="0%": must be a percentage greater than 0`},
+		{name: "loss over 100%", annotations: map[string]string{v1alpha1.DemandAnnotation: "a", v1alpha1.MaxLossAnnotation: "101%"}, wantErr: `edgeplace.io/max-loss="101%"`},
+		{name: "NaN loss", annotations: map[string]string{v1alpha1.DemandAnnotation: "a", v1alpha1.MaxLossAnnotation: "NaN%"}, wantErr: `edgeplace.io/max-loss="NaN%"`},
+		{name: "jitter without unit", annotations: map[string]string{v1alpha1.DemandAnnotation: "a", v1alpha1.MaxJitterAnnotation: "5"}, wantErr: `edgeplace.io/max-jitter="5": must be a duration with a unit`},
+		{name: "negative jitter", annotations: map[string]string{v1alpha1.DemandAnnotation: "a", v1alpha1.MaxJitterAnnotation: "-1ms"}, wantErr: `edgeplace.io/max-jitter="-1ms": must be greater than 0`},
+		{name: "loss without demand", annotations: map[string]string{v1alpha1.MaxLossAnnotation: "1%"}, wantErr: `edgeplace.io/max-loss="1%": needs edgeplace.io/demand`},
+		{name: "jitter without demand", annotations: map[string]string{v1alpha1.MaxJitterAnnotation: "5ms"}, wantErr: `edgeplace.io/max-jitter="5ms": needs edgeplace.io/demand`},
 		{name: "SLO without demand", annotations: map[string]string{v1alpha1.MaxRTTAnnotation: "25ms"}, wantErr: "edgeplace.io/max-rtt=\"25ms\": needs edgeplace.io/demand"},
 		{name: "percentile without demand", annotations: map[string]string{v1alpha1.PercentileAnnotation: "p90"}, wantErr: "edgeplace.io/rtt-percentile=\"p90\": needs"},
 		{name: "non-numeric weight", annotations: map[string]string{v1alpha1.DemandAnnotation: "a:abc"}, wantErr: `weight "abc" of landmark "a" must be a whole number`},
@@ -144,6 +162,8 @@ func TestForPodWithProfile(t *testing.T) {
 		return &v1alpha1.LatencyProfile{Spec: v1alpha1.LatencyProfileSpec{
 			Demand:     []v1alpha1.DemandEntry{{Landmark: "zhejiang-telecom", Weight: 3}, {Landmark: "jiangsu-telecom"}},
 			MaxRTT:     &metav1.Duration{Duration: 25 * time.Millisecond},
+			MaxLoss:    "1%",
+			MaxJitter:  &metav1.Duration{Duration: 5 * time.Millisecond},
 			EgressMbps: 200,
 			Carriers:   []v1alpha1.Carrier{"telecom"},
 		}}, true
@@ -156,6 +176,7 @@ func TestForPodWithProfile(t *testing.T) {
 		Percentile: config.P90, Estimates: EstimatesPeers, MaxCost: -1,
 		Demand:     []Demand{{Landmark: "jiangsu-telecom", Weight: 1}, {Landmark: "zhejiang-telecom", Weight: 3}},
 		MaxRTT:     15 * time.Millisecond, // the pod's annotation overrides the profile
+		MaxLossPPM: 10_000, MaxJitter: 5 * time.Millisecond,
 		EgressMbps: 200, Carriers: []string{"telecom"},
 	}, got)
 

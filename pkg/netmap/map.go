@@ -502,6 +502,7 @@ func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPe
 			e.rtt[P50] = int32(m.RTTP50Microseconds)
 			e.rtt[P90] = int32(m.RTTP90Microseconds)
 			e.observed = uint32(min(max(m.ObservedTime.Unix(), 1), math.MaxUint32))
+			e.loss, e.jitter = lossUnits(m.LossPartsPerMillion), jitterUnits(m.JitterMicroseconds)
 		}
 	}
 	for lm := range fresh {

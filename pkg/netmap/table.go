@@ -2,6 +2,7 @@ package netmap
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 )
@@ -16,10 +17,29 @@ const (
 )
 
 // entry is one node-or-site x landmark measurement. observed is the
-// measurement time in Unix seconds; zero means "never measured".
+// measurement time in Unix seconds; zero means "never measured". Loss and
+// jitter ride in the 4 bytes that round the entry up to 16, rounded up to
+// their units so that a bound never passes what was measured above it.
 type entry struct {
 	rtt      [numPercentiles]int32 // microseconds
 	observed uint32
+	loss     uint16 // lossUnitPPM parts per million
+	jitter   uint16 // jitterUnitUS microseconds, saturating
+}
+
+// The units of an entry's loss and jitter: 0.01% and 10 us. Jitter
+// saturates at about 655 ms, far above any bound a pod would state.
+const (
+	lossUnitPPM  = 100
+	jitterUnitUS = 10
+)
+
+func lossUnits(ppm int64) uint16 {
+	return uint16(min((max(ppm, 0)+lossUnitPPM-1)/lossUnitPPM, 1_000_000/lossUnitPPM))
+}
+
+func jitterUnits(us int64) uint16 {
+	return uint16(min((max(us, 0)+jitterUnitUS-1)/jitterUnitUS, math.MaxUint16))
 }
 
 // chunkRows rows share one copy-on-write block of the table: an update
@@ -68,7 +88,7 @@ func (t *table) column(c int, lm int32) []entry {
 const maxRTT = 60_000_000
 
 // plausible says whether an entry is one the CRD schema admits (0 <= p50 <=
-// p90 <= 60 s, at least one sample). An API server that skipped the schema
+// p90 <= 60 s, loss at most all, jitter at most 60 s, at least one sample). An API server that skipped the schema
 // (or an object written before it) could carry anything; such an entry reads
 // as missing rather than as a measurement.
 func plausible(m *v1alpha1.LandmarkRTT) bool { return implausibility(m) == "" }
@@ -83,6 +103,10 @@ func implausibility(m *v1alpha1.LandmarkRTT) string {
 		return fmt.Sprintf("rttP90Microseconds=%d is outside 0..%d", m.RTTP90Microseconds, maxRTT)
 	case m.RTTP50Microseconds > m.RTTP90Microseconds:
 		return fmt.Sprintf("rttP50Microseconds=%d exceeds rttP90Microseconds=%d", m.RTTP50Microseconds, m.RTTP90Microseconds)
+	case m.LossPartsPerMillion < 0 || m.LossPartsPerMillion > 1_000_000:
+		return fmt.Sprintf("lossPartsPerMillion=%d is outside 0..1000000", m.LossPartsPerMillion)
+	case m.JitterMicroseconds < 0 || m.JitterMicroseconds > maxRTT:
+		return fmt.Sprintf("jitterMicroseconds=%d is outside 0..%d", m.JitterMicroseconds, maxRTT)
 	case m.Samples < 1:
 		return fmt.Sprintf("samples=%d is below 1", m.Samples)
 	}

@@ -77,6 +77,35 @@ func (v View) RTT(row, landmark int32, p Percentile) (us int32, ok bool) {
 	return e.rtt[p], true
 }
 
+// Quality returns a fresh measurement's loss (parts per million) and jitter
+// (us), each rounded up to the map's units (0.01%, 10 us); false when the
+// entry is missing or stale. Estimates stand in for RTTs only: no peer or
+// coordinate says what a path loses.
+func (v View) Quality(row, landmark int32) (lossPPM, jitterUS int32, ok bool) {
+	e := v.table.at(row, landmark)
+	if e.observed < v.freshSince {
+		return 0, 0, false
+	}
+	return int32(e.loss) * lossUnitPPM, int32(e.jitter) * jitterUnitUS, true
+}
+
+// LossPenalty is k in the effective RTT that rows are ranked by,
+// rtt x (1 + k x loss), loss being the measured share of probes lost. A
+// lost packet costs a request about one more round trip before the sender
+// resends it, and a response of k packets (10 is a TCP initial congestion
+// window, about 14 KB) meets k times the per-packet loss. It is a model,
+// not a fit: this repository has no way to make a path lossy (bench/README,
+// "Loss and jitter"). SLOs hold the RTT itself, not this figure.
+const LossPenalty = 10
+
+// effective is an entry's RTT as rows are ranked: penalised by its loss.
+func (e *entry) effective(p Percentile) int32 {
+	if e.loss == 0 {
+		return e.rtt[p]
+	}
+	return int32(int64(e.rtt[p]) * (1_000_000/lossUnitPPM + LossPenalty*int64(e.loss)) / (1_000_000 / lossUnitPPM))
+}
+
 // Observed returns when an entry was measured (zero if never).
 func (v View) Observed(row, landmark int32) time.Time {
 	if e := v.table.at(row, landmark); e.observed != 0 {
@@ -88,8 +117,9 @@ func (v View) Observed(row, landmark int32) time.Time {
 // NumRows is the number of rows; row IDs are below it.
 func (v View) NumRows() int { return len(v.rows) }
 
-// Column writes to out[row] each row's RTT to one landmark: the fresh
-// measurement, else an estimate from an accepted source, else -1. out must
+// Column writes to out[row] each row's effective RTT to one landmark: the
+// fresh measurement penalised by its loss (LossPenalty), else an estimate
+// from an accepted source, else -1. out must
 // hold NumRows values. It reads the table in memory order; a column is a
 // pure function of the view, so a reader that needs it for many pods
 // computes it once per view.
@@ -105,7 +135,7 @@ func (v View) Column(lm int32, p Percentile, accept Source, out []int32) {
 		col, dst := v.table.column(c, lm)[:n], out[base:base+n]
 		var stale uint64
 		for r := range col {
-			dst[r] = col[r].rtt[p]
+			dst[r] = col[r].effective(p)
 			if col[r].observed < fresh {
 				stale |= 1 << r
 			}
@@ -134,13 +164,13 @@ func (v View) WeightedRTT(lms []int32, weights []int64, p Percentile, accept Sou
 	WeightedMean(cols, weights, out)
 }
 
-// MeanRTT is one row's weighted mean RTT (us) to the landmarks, each as
-// Value reads it under accept, rounded down as WeightedRTT rounds it; false
-// when one is unknown or the weights sum to nothing.
+// MeanRTT is one row's weighted mean effective RTT (us) to the landmarks,
+// each as Column reads it under accept, rounded down as WeightedRTT rounds
+// it; false when one is unknown or the weights sum to nothing.
 func (v View) MeanRTT(row int32, lms []int32, weights []int64, p Percentile, accept Source) (int32, bool) {
 	var sum, total int64
 	for i, lm := range lms {
-		rtt, _, known := v.Value(row, lm, p, accept)
+		rtt, known := v.EffectiveRTT(row, lm, p, accept)
 		if !known {
 			return 0, false
 		}
@@ -426,6 +456,16 @@ func (v View) Value(row, landmark int32, p Percentile, accept Source) (int32, So
 		return rtt, Measured, true
 	}
 	return v.estimated(row, landmark, p, accept)
+}
+
+// EffectiveRTT is one entry as Column reads it: the fresh measurement
+// penalised by its loss, else an accepted estimate.
+func (v View) EffectiveRTT(row, landmark int32, p Percentile, accept Source) (int32, bool) {
+	if e := v.table.at(row, landmark); e.observed >= v.freshSince {
+		return e.effective(p), true
+	}
+	rtt, _, ok := v.estimated(row, landmark, p, accept)
+	return rtt, ok
 }
 
 func (v View) estimated(row, landmark int32, p Percentile, accept Source) (int32, Source, bool) {

@@ -37,7 +37,10 @@ type Request struct {
 	// Bound is the SLO in microseconds on the demand landmarks (0: none);
 	// DepBound the bound on the dependency's (0: none).
 	Bound, DepBound int32
-	DepFrom         int
+	// LossBound (parts per million) and JitterBound (us) hold the measured
+	// loss and jitter to the demand landmarks (0: none).
+	LossBound, JitterBound int32
+	DepFrom                int
 	// Accept is which estimates stand in for a missing or stale
 	// measurement: the pod's policy under an SLO, any estimate otherwise.
 	Accept netmap.Source
@@ -54,11 +57,13 @@ func (e *MissingLandmarkError) Error() string {
 // which needs the pods it names, comes with AddDependency.
 func Resolve(view netmap.View, in *intent.Intent) (Request, error) {
 	r := Request{
-		View:       view,
-		Intent:     in,
-		Percentile: Percentile(in.Percentile),
-		Bound:      int32(in.MaxRTT / time.Microsecond),
-		Accept:     netmap.AnyEstimate,
+		View:        view,
+		Intent:      in,
+		Percentile:  Percentile(in.Percentile),
+		Bound:       int32(in.MaxRTT / time.Microsecond),
+		LossBound:   int32(in.MaxLossPPM),
+		JitterBound: int32(in.MaxJitter / time.Microsecond),
+		Accept:      netmap.AnyEstimate,
 	}
 	if in.HasSLO() {
 		r.Accept = accepted(in.Estimates)
@@ -131,8 +136,11 @@ func (r *Request) Demand() []int32     { return r.Landmarks[:r.DepFrom] }
 func (r *Request) Dependency() []int32 { return r.Landmarks[r.DepFrom:] }
 
 // HoldsRows says whether some rows can fail the request: the pod has an
-// SLO on its demand, or a bound on its dependency's RTT.
-func (r *Request) HoldsRows() bool { return (r.Bound > 0 && r.DepFrom > 0) || r.DepBound > 0 }
+// SLO or a loss or jitter bound on its demand, or a bound on its
+// dependency's RTT.
+func (r *Request) HoldsRows() bool {
+	return (r.DepFrom > 0 && (r.Bound > 0 || r.LossBound > 0 || r.JitterBound > 0)) || r.DepBound > 0
+}
 
 // Verdict is whether a row meets a request's bounds, and if not, why.
 type Verdict uint8
@@ -144,6 +152,8 @@ const (
 	Unknown
 	OverSLO
 	OverDependency
+	OverLoss
+	OverJitter
 )
 
 // Check holds a row to the SLO on the demand, then to the bound on the
@@ -153,6 +163,9 @@ func (r *Request) Check(row int32) Verdict {
 		if v := r.Over(row, r.Demand(), r.Bound); v != Meets {
 			return v
 		}
+	}
+	if v := r.OverQuality(row); v != Meets {
+		return v
 	}
 	if r.DepBound > 0 {
 		if v := r.Over(row, r.Dependency(), r.DepBound); v != Meets {
@@ -175,6 +188,27 @@ func (r *Request) Over(row int32, lms []int32, bound int32) Verdict {
 		}
 		if rtt > bound {
 			return OverSLO
+		}
+	}
+	return Meets
+}
+
+// OverQuality holds a row's measured loss and jitter to the demand
+// landmarks to the request's bounds: Meets, Unknown (no fresh
+// measurement: estimates say nothing of loss), OverLoss or OverJitter.
+func (r *Request) OverQuality(row int32) Verdict {
+	if r.LossBound == 0 && r.JitterBound == 0 {
+		return Meets
+	}
+	for _, lm := range r.Demand() {
+		loss, jitter, ok := r.View.Quality(row, lm)
+		switch {
+		case !ok:
+			return Unknown
+		case r.LossBound > 0 && loss > r.LossBound:
+			return OverLoss
+		case r.JitterBound > 0 && jitter > r.JitterBound:
+			return OverJitter
 		}
 	}
 	return Meets

@@ -201,3 +201,67 @@ func TestIntentSharing(t *testing.T) {
 	_, err = SharedIntent(cs, many, none, LenientOptions())
 	assert.Error(t, err, "and the plugins after it see its verdict")
 }
+
+// TestLossAndJitter: the bounds hold measured loss and jitter only, and a
+// lossy path ranks behind a clean one of about the same RTT.
+//
+//	node    users           loss    jitter
+//	a-0     10 ms           0       1 ms
+//	b-0     9 ms            2%      1 ms
+//	c-0     12 ms           0       8 ms
+//	d-0     (peer est. 5)
+func TestLossAndJitter(t *testing.T) {
+	now := time.Now()
+	m := netmaptest.Sites(now,
+		map[string]v1alpha1.Location{"users": {}},
+		map[string]map[string]netmaptest.RTT{
+			"a": {"users": {P50: 10, P90: 10, JitterUS: 1000}},
+			"b": {"users": {P50: 9, P90: 9, LossPPM: 20_000, JitterUS: 1000}},
+			"c": {"users": {P50: 12, P90: 12, JitterUS: 8000}},
+			"d": {},
+		},
+		netmaptest.Estimate{Site: "d", Landmark: "users", RTT: netmaptest.RTT{P50: 5, P90: 5}, Source: netmap.PeerEstimate})
+	view := m.Current().View(now, time.Hour)
+	for _, tc := range []struct {
+		name        string
+		annotations map[string]string
+		want        map[string]Verdict
+	}{{
+		name:        "no bound",
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "users"},
+		want:        map[string]Verdict{"a-0": Meets, "b-0": Meets, "c-0": Meets, "d-0": Meets},
+	}, {
+		name:        "loss bound; an estimate says nothing of loss",
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "users", v1alpha1.MaxLossAnnotation: "1%"},
+		want:        map[string]Verdict{"a-0": Meets, "b-0": OverLoss, "c-0": Meets, "d-0": Unknown},
+	}, {
+		name:        "jitter bound",
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "users", v1alpha1.MaxJitterAnnotation: "5ms"},
+		want:        map[string]Verdict{"a-0": Meets, "b-0": Meets, "c-0": OverJitter, "d-0": Unknown},
+	}, {
+		name:        "the RTT SLO first",
+		annotations: map[string]string{v1alpha1.DemandAnnotation: "users", v1alpha1.MaxRTTAnnotation: "11ms", v1alpha1.MaxLossAnnotation: "1%", v1alpha1.MaxJitterAnnotation: "5ms"},
+		want:        map[string]Verdict{"a-0": Meets, "b-0": OverLoss, "c-0": OverSLO, "d-0": Unknown},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := request(t, view, tc.annotations)
+			assert.Equal(t, len(tc.annotations) > 1, r.HoldsRows())
+			for node, want := range tc.want {
+				row, ok := view.Row(node)
+				require.True(t, ok)
+				assert.Equal(t, want, r.Check(row), node)
+			}
+		})
+	}
+
+	r := request(t, view, map[string]string{v1alpha1.DemandAnnotation: "users"})
+	rowA, _ := view.Row("a-0")
+	rowB, _ := view.Row("b-0")
+	assert.EqualValues(t, 10_000, r.RowRTT(rowA))
+	assert.EqualValues(t, 9_000*(1+netmap.LossPenalty*0.02), r.RowRTT(rowB), "2% loss costs 20% of the RTT")
+	byRow := make([]int32, view.NumRows())
+	r.Rows(byRow)
+	best := r.Best(byRow, 2, -1)
+	require.Len(t, best, 2)
+	assert.Equal(t, []int32{rowA}, []int32{best[1].Row}, "behind the estimated 5 ms, the clean 10 ms path beats the lossy 9 ms one")
+}

@@ -35,7 +35,9 @@
 // # Reasons
 //
 // Filter's, categorical so that the framework groups them:
-// ReasonNoMeasurement, ReasonOverSLO, ReasonOverDepSLO. Filter and Score
+// ReasonNoMeasurement, ReasonOverSLO, ReasonOverLoss, ReasonOverJitter,
+// ReasonOverDepSLO. Score ranks by the effective RTT, the RTT penalised by
+// its measured loss (netmap.LossPenalty); SLOs hold the RTT. Filter and Score
 // need PreFilter's state, as the in-tree plugins do: a profile enables
 // the three together (multiPoint does). PreFilter's:
 // v1alpha1.ReasonLoading while the map syncs, a missing landmark, or no

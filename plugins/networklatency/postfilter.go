@@ -92,7 +92,7 @@ func (s *cycleState) leftOut() string {
 		counts[reason] += nodes
 	}
 	var out []string
-	for _, reason := range []string{ReasonOverSLO, ReasonOverDepSLO, ReasonNoMeasurement} {
+	for _, reason := range []string{ReasonOverSLO, ReasonOverLoss, ReasonOverJitter, ReasonOverDepSLO, ReasonNoMeasurement} {
 		if counts[reason] > 0 {
 			out = append(out, fmt.Sprintf("%d %s", counts[reason], reason))
 		}

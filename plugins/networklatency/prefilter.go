@@ -102,6 +102,12 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		pl.waiting.add(pod, s.admitted.Len())
 		klog.FromContext(ctx).V(5).Info("nodes within the RTT SLO", "pod", klog.KObj(pod), "nodes", s.admitted.Len())
 	}
+	if s.LossBound > 0 || s.JitterBound > 0 {
+		if why := pl.whyNoneQuality(s); why != "" {
+			pl.waiting.add(pod, 0)
+			return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, why)
+		}
+	}
 	s.byRow = pl.byRow.get(memoKey{view: s.View, landmarks: s.Landmarks, weights: s.Weights, pct: s.Percentile, accept: s.Accept}, func() []int32 {
 		return pl.weightedRTT(s)
 	})
@@ -238,6 +244,9 @@ func (s *cycleState) eligible(row int32) bool {
 	if s.Bound > 0 && s.DepFrom > 0 && !s.admitted.HasRow(row) {
 		return false
 	}
+	if s.OverQuality(row) != placement.Meets {
+		return false
+	}
 	return s.DepBound == 0 || s.Over(row, s.Dependency(), s.DepBound) == placement.Meets
 }
 
@@ -278,6 +287,62 @@ func (pl *NetworkLatency) whyNone(s *cycleState) string {
 	sloRejections.WithLabelValues("(all at once)").Inc()
 	return fmt.Sprintf("no node within %s of every demand landmark at once (%s)", slo, strings.Join(names, ", "))
 }
+
+// whyNoneQuality explains a loss or jitter bound that no row meets (as
+// well as the RTT SLO, if any), naming a landmark and the best figure on
+// offer; "" when some row meets them. It is one pass over the rows, paid
+// only by pods that state such a bound.
+func (pl *NetworkLatency) whyNoneQuality(s *cycleState) string {
+	demand := s.Demand()
+	bestLoss := make([]int32, len(demand))
+	bestJitter := make([]int32, len(demand))
+	bestLossRow := make([]int32, len(demand))
+	bestJitterRow := make([]int32, len(demand))
+	for i := range demand {
+		bestLoss[i], bestJitter[i], bestLossRow[i], bestJitterRow[i] = -1, -1, -1, -1
+	}
+	for row := range int32(s.View.NumRows()) {
+		if len(s.View.RowNodes(row)) == 0 || (s.Bound > 0 && !s.admitted.HasRow(row)) {
+			continue
+		}
+		if s.OverQuality(row) == placement.Meets {
+			return ""
+		}
+		for i, lm := range demand {
+			loss, jitter, ok := s.View.Quality(row, lm)
+			if !ok {
+				continue
+			}
+			if bestLoss[i] < 0 || loss < bestLoss[i] {
+				bestLoss[i], bestLossRow[i] = loss, row
+			}
+			if bestJitter[i] < 0 || jitter < bestJitter[i] {
+				bestJitter[i], bestJitterRow[i] = jitter, row
+			}
+		}
+	}
+	within := ""
+	if s.Bound > 0 {
+		within = fmt.Sprintf(" within %s %s", fmtRTT(s.Bound), s.Intent.Percentile)
+	}
+	for i, lm := range demand {
+		name := s.View.LandmarkName(lm)
+		switch {
+		case bestLoss[i] < 0:
+			return fmt.Sprintf("no node%s has a measurement of %s fresher than %s, which %s and %s need",
+				within, name, pl.args.MeasurementTTL.Duration, v1alpha1.MaxLossAnnotation, v1alpha1.MaxJitterAnnotation)
+		case s.LossBound > 0 && bestLoss[i] > s.LossBound:
+			return fmt.Sprintf("no node%s loses at most %s of probes to %s; best is %s at %s",
+				within, fmtLoss(s.LossBound), name, s.View.Describe(bestLossRow[i]), fmtLoss(bestLoss[i]))
+		case s.JitterBound > 0 && bestJitter[i] > s.JitterBound:
+			return fmt.Sprintf("no node%s has at most %s of jitter to %s; best is %s at %s",
+				within, fmtRTT(s.JitterBound), name, s.View.Describe(bestJitterRow[i]), fmtRTT(bestJitter[i]))
+		}
+	}
+	return fmt.Sprintf("no node%s meets the loss and jitter bounds to every demand landmark at once", within)
+}
+
+func fmtLoss(ppm int32) string { return fmt.Sprintf("%.2f%%", float64(ppm)/10_000) }
 
 func fmtRTT(us int32) string {
 	return (time.Duration(us) * time.Microsecond).Round(100 * time.Microsecond).String()

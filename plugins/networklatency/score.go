@@ -17,6 +17,8 @@ const (
 	ReasonNoMeasurement = "node(s) had no fresh RTT measurement (or accepted estimate) to a demand landmark"
 	ReasonOverSLO       = "node(s) exceeded the pod's RTT SLO to a demand landmark"
 	ReasonOverDepSLO    = "node(s) exceeded the pod's RTT SLO to the workload it depends on (edgeplace.io/depends-on-max-rtt)"
+	ReasonOverLoss      = "node(s) lost more probes to a demand landmark than the pod allows (edgeplace.io/max-loss)"
+	ReasonOverJitter    = "node(s) had more jitter to a demand landmark than the pod allows (edgeplace.io/max-jitter)"
 )
 
 // unknownRTT marks a node whose RTT to some demand landmark is missing or
@@ -50,6 +52,11 @@ func (pl *NetworkLatency) Filter(ctx context.Context, cs fwk.CycleState, pod *v1
 			verdicts.Reject(cs, Name, st.Message())
 			return st
 		}
+	}
+	if v := s.OverQuality(row); v != placement.Meets {
+		reason := reasonOf(v)
+		verdicts.Reject(cs, Name, reason)
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reason)
 	}
 	if s.DepBound > 0 {
 		if st := s.check(ctx, pod, node, row, s.Dependency(), s.DepBound, ReasonOverDepSLO); st != nil {
@@ -89,6 +96,10 @@ func reasonOf(v placement.Verdict) string {
 		return ReasonOverSLO
 	case placement.OverDependency:
 		return ReasonOverDepSLO
+	case placement.OverLoss:
+		return ReasonOverLoss
+	case placement.OverJitter:
+		return ReasonOverJitter
 	}
 	return ""
 }

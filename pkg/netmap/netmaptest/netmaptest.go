@@ -12,8 +12,12 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 )
 
-// RTT is a measurement's p50 and p90, in milliseconds.
-type RTT struct{ P50, P90 int64 }
+// RTT is a measurement's p50 and p90, in milliseconds, and its loss
+// (parts per million) and jitter (microseconds).
+type RTT struct {
+	P50, P90          int64
+	LossPPM, JitterUS int64
+}
 
 // Estimate is an estimated entry of a site's node, in milliseconds.
 type Estimate struct {
@@ -39,7 +43,7 @@ func Sites(now time.Time, landmarks map[string]v1alpha1.Location, sites map[stri
 		for lm, rtt := range rtts {
 			nn.Status.Landmarks = append(nn.Status.Landmarks, v1alpha1.LandmarkRTT{
 				Landmark: lm, RTTP50Microseconds: rtt.P50 * 1000, RTTP90Microseconds: rtt.P90 * 1000,
-				Samples: 10, ObservedTime: metav1.NewTime(now),
+				LossPartsPerMillion: rtt.LossPPM, JitterMicroseconds: rtt.JitterUS, Samples: 10, ObservedTime: metav1.NewTime(now),
 			})
 		}
 		m.SetNode(site+"-0", map[string]string{v1alpha1.SiteLabel: site})

@@ -246,6 +246,7 @@ type NodeType string
 // LatencyProfileSpec is a pod's network intent, the same fields as the pod
 // annotations (see the README), for reuse by many pods.
 // +kubebuilder:validation:XValidation:rule="!has(self.maxRTT) || has(self.demand)",message="maxRTT needs demand"
+// +kubebuilder:validation:XValidation:rule="(!has(self.maxLoss) && !has(self.maxJitter)) || has(self.demand)",message="maxLoss and maxJitter need demand"
 type LatencyProfileSpec struct {
 	// Demand lists the landmarks the pods serve.
 	// +kubebuilder:validation:MaxItems=1024
@@ -257,6 +258,16 @@ type LatencyProfileSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('60s')",message="maxRTT must be greater than 0 and at most 60s"
 	// +optional
 	MaxRTT *metav1.Duration `json:"maxRTT,omitempty"`
+	// MaxLoss bounds the measured loss to every demand landmark, as a
+	// percentage such as "1%" or "0.05%".
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?%$`
+	// +kubebuilder:validation:MaxLength=16
+	// +optional
+	MaxLoss string `json:"maxLoss,omitempty"`
+	// MaxJitter bounds the measured jitter to every demand landmark.
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('60s')",message="maxJitter must be greater than 0 and at most 60s"
+	// +optional
+	MaxJitter *metav1.Duration `json:"maxJitter,omitempty"`
 	// Percentile is the RTT figure the SLO and the score use.
 	// +kubebuilder:validation:Enum=p50;p90
 	// +optional

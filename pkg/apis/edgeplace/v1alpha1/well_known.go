@@ -26,6 +26,11 @@ const (
 	// MaxRTTAnnotation is a hard SLO: every demand landmark must be within
 	// this RTT of the chosen node, for example "25ms".
 	MaxRTTAnnotation = "edgeplace.io/max-rtt"
+	// MaxLossAnnotation and MaxJitterAnnotation are hard bounds on the
+	// measured loss and jitter to every demand landmark, such as "1%" and
+	// "5ms"; estimates never meet them.
+	MaxLossAnnotation   = "edgeplace.io/max-loss"
+	MaxJitterAnnotation = "edgeplace.io/max-jitter"
 	// PercentileAnnotation picks the RTT figure the SLO and the score use:
 	// "p50" or "p90".
 	PercentileAnnotation = "edgeplace.io/rtt-percentile"

@@ -219,6 +219,11 @@ func (in *LatencyProfileSpec) DeepCopyInto(out *LatencyProfileSpec) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.MaxJitter != nil {
+		in, out := &in.MaxJitter, &out.MaxJitter
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.MaxCost != nil {
 		in, out := &in.MaxCost, &out.MaxCost
 		x := (*in).DeepCopy()

@@ -18,6 +18,11 @@ type LatencyProfileSpecApplyConfiguration struct {
 	Demand []DemandEntryApplyConfiguration `json:"demand,omitempty"`
 	// MaxRTT is a hard SLO: every demand landmark within this RTT.
 	MaxRTT *v1.Duration `json:"maxRTT,omitempty"`
+	// MaxLoss bounds the measured loss to every demand landmark, as a
+	// percentage such as "1%" or "0.05%".
+	MaxLoss *string `json:"maxLoss,omitempty"`
+	// MaxJitter bounds the measured jitter to every demand landmark.
+	MaxJitter *v1.Duration `json:"maxJitter,omitempty"`
 	// Percentile is the RTT figure the SLO and the score use.
 	Percentile *string `json:"percentile,omitempty"`
 	// Estimates is which estimates of a missing RTT the SLO accepts.
@@ -64,6 +69,22 @@ func (b *LatencyProfileSpecApplyConfiguration) WithDemand(values ...*DemandEntry
 // If called multiple times, the MaxRTT field is set to the value of the last call.
 func (b *LatencyProfileSpecApplyConfiguration) WithMaxRTT(value v1.Duration) *LatencyProfileSpecApplyConfiguration {
 	b.MaxRTT = &value
+	return b
+}
+
+// WithMaxLoss sets the MaxLoss field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the MaxLoss field is set to the value of the last call.
+func (b *LatencyProfileSpecApplyConfiguration) WithMaxLoss(value string) *LatencyProfileSpecApplyConfiguration {
+	b.MaxLoss = &value
+	return b
+}
+
+// WithMaxJitter sets the MaxJitter field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the MaxJitter field is set to the value of the last call.
+func (b *LatencyProfileSpecApplyConfiguration) WithMaxJitter(value v1.Duration) *LatencyProfileSpecApplyConfiguration {
+	b.MaxJitter = &value
 	return b
 }
 
