@@ -2,7 +2,6 @@ package networklatency
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -63,28 +62,33 @@ func TestLossRanksBehind(t *testing.T) {
 // A bound no node meets is refused in PreFilter, with the best on offer.
 func TestNoNodeMeetsTheLossBound(t *testing.T) {
 	pl, _ := newPlugin(t, lossyCluster())
-	for annotations, want := range map[string]string{
-		"0.5%|":  "no node loses at most 0.50% of probes to hz; best is clean at 0.00%",
-		"|0.1ms": "no node has at most 100µs of jitter to hz; best is",
+	for _, tc := range []struct {
+		name, maxRTT, maxLoss, maxJitter string
+		want                             string // "": PreFilter succeeds
+	}{
+		{name: "within the SLO only the lossy node", maxRTT: "9.2ms", maxLoss: "1%", want: "no node within 9.2ms p90 loses at most 1.00% of probes to hz; best is node lossy at 2.00%"},
+		{name: "the clean node meets the loss bound", maxLoss: "0.5%"},
+		{name: "no node meets the jitter bound", maxJitter: "0.1ms", want: "no node has at most 100µs of jitter to hz; best is"},
+		{name: "loss met, jitter not", maxLoss: "0.01%", maxJitter: "0.1ms", want: "jitter to hz"},
 	} {
-		loss, jitter, _ := strings.Cut(annotations, "|")
-		a := map[string]string{v1alpha1.DemandAnnotation: "hz"}
-		if loss != "" {
-			a[v1alpha1.MaxLossAnnotation] = loss
-		}
-		if jitter != "" {
-			a[v1alpha1.MaxJitterAnnotation] = jitter
-		}
-		_, st := pl.PreFilter(context.Background(), framework.NewCycleState(), testPod("p", a), nil)
-		if loss != "" {
-			assert.True(t, st.IsSuccess(), "the clean node meets 0.5%%: %s", st.Message())
-			continue
-		}
-		assert.Equal(t, fwk.UnschedulableAndUnresolvable, st.Code())
-		assert.Contains(t, st.Message(), want)
+		t.Run(tc.name, func(t *testing.T) {
+			a := map[string]string{v1alpha1.DemandAnnotation: "hz"}
+			if tc.maxRTT != "" {
+				a[v1alpha1.MaxRTTAnnotation] = tc.maxRTT
+			}
+			if tc.maxLoss != "" {
+				a[v1alpha1.MaxLossAnnotation] = tc.maxLoss
+			}
+			if tc.maxJitter != "" {
+				a[v1alpha1.MaxJitterAnnotation] = tc.maxJitter
+			}
+			_, st := pl.PreFilter(context.Background(), framework.NewCycleState(), testPod("p", a), nil)
+			if tc.want == "" {
+				assert.True(t, st.IsSuccess(), st.Message())
+				return
+			}
+			assert.Equal(t, fwk.UnschedulableAndUnresolvable, st.Code())
+			assert.Contains(t, st.Message(), tc.want)
+		})
 	}
-	a := map[string]string{v1alpha1.DemandAnnotation: "hz", v1alpha1.MaxLossAnnotation: "0.01%", v1alpha1.MaxJitterAnnotation: "0.1ms"}
-	_, st := pl.PreFilter(context.Background(), framework.NewCycleState(), testPod("p", a), nil)
-	assert.Equal(t, fwk.UnschedulableAndUnresolvable, st.Code())
-	assert.Contains(t, st.Message(), "jitter to hz", "the clean node meets the loss bound, none the jitter one")
 }
