@@ -27,6 +27,12 @@ kube::codegen::gen_helpers \
 	--boilerplate hack/boilerplate.go.txt \
 	./pkg/apis
 
+# The rebalancer's args, which the descheduler decodes into the plugin's
+# own type, as its in-tree plugins' args are.
+kube::codegen::gen_helpers \
+	--boilerplate hack/boilerplate.go.txt \
+	./plugins/rebalance
+
 kube::codegen::gen_client \
 	--with-watch \
 	--with-applyconfig \

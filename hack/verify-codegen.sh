@@ -10,7 +10,7 @@ trap 'rm -rf "${TMP}"' EXIT
 "${ROOT}/hack/update-codegen.sh" "${TMP}/tree" >/dev/null
 
 status=0
-for path in pkg/apis pkg/generated manifests/crds; do
+for path in pkg/apis pkg/generated plugins/rebalance manifests/crds; do
 	if ! diff -Nru "${ROOT}/${path}" "${TMP}/tree/${path}"; then
 		status=1
 	fi

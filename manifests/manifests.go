@@ -17,6 +17,16 @@ const SchedulerConfigFile = "scheduler/config.yaml"
 //go:embed scheduler/config.yaml
 var schedulerConfig []byte
 
+// DeschedulerPolicyFile is the path, relative to this directory, of the
+// DeschedulerPolicy that the descheduler Deployment mounts.
+const DeschedulerPolicyFile = "descheduler/policy.yaml"
+
+//go:embed descheduler/policy.yaml
+var deschedulerPolicy []byte
+
+// DeschedulerPolicy returns the shipped DeschedulerPolicy.
+func DeschedulerPolicy() []byte { return append([]byte(nil), deschedulerPolicy...) }
+
 // CRDs returns the generated CustomResourceDefinition files.
 func CRDs() fs.FS {
 	sub, err := fs.Sub(crds, "crds")

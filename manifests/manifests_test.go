@@ -14,6 +14,9 @@ import (
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	schedscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
 	schedvalidation "k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
+	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/descheduler/pkg/descheduler"
+	"sigs.k8s.io/descheduler/pkg/framework/pluginregistry"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/resid"
@@ -21,6 +24,7 @@ import (
 
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/plugins/rebalance"
 )
 
 // TestKustomization builds manifests/ the way `kubectl apply -k manifests/`
@@ -33,9 +37,9 @@ func TestKustomization(t *testing.T) {
 		kinds[r.GetKind()] = append(kinds[r.GetKind()], r.GetName())
 	}
 	assert.ElementsMatch(t, []string{"landmarks.edgeplace.io", "nodenetworks.edgeplace.io", "latencyprofiles.edgeplace.io"}, kinds["CustomResourceDefinition"])
-	assert.Equal(t, []string{"edgeplace-scheduler"}, kinds["Deployment"])
+	assert.ElementsMatch(t, []string{"edgeplace-scheduler", "edgeplace-descheduler"}, kinds["Deployment"])
 	assert.ElementsMatch(t, []string{"edgeplace-probe", "edgeplace-responder"}, kinds["DaemonSet"])
-	assert.ElementsMatch(t, []string{"edgeplace-scheduler", "edgeplace-probe"}, kinds["ServiceAccount"])
+	assert.ElementsMatch(t, []string{"edgeplace-scheduler", "edgeplace-descheduler", "edgeplace-probe"}, kinds["ServiceAccount"])
 	assert.Equal(t, []string{"edgeplace-probe-own-node"}, kinds["ValidatingAdmissionPolicy"])
 	assert.Equal(t, []string{"edgeplace-probe-own-node"}, kinds["ValidatingAdmissionPolicyBinding"])
 
@@ -80,6 +84,7 @@ func TestKustomization(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{
 		"ghcr.io/edgeplace/edgeplace-scheduler:latest", "ghcr.io/edgeplace/edgeplace-probe:latest", "ghcr.io/edgeplace/edgeplace-responder:latest",
+		"ghcr.io/edgeplace/edgeplace-descheduler:latest",
 	}, images)
 
 	cm, err := resources.GetById(resourceID("ConfigMap", "kube-system", "edgeplace-scheduler-config"))
@@ -89,6 +94,45 @@ func TestKustomization(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(file), data["config.yaml"], "the ConfigMap carries scheduler/config.yaml verbatim")
 	assert.Equal(t, string(file), string(SchedulerConfig()), "the embedded copy is the file")
+
+	cm, err = resources.GetById(resourceID("ConfigMap", "kube-system", "edgeplace-descheduler-policy"))
+	require.NoError(t, err, "the descheduler Deployment mounts this ConfigMap by name")
+	file, err = os.ReadFile(DeschedulerPolicyFile)
+	require.NoError(t, err)
+	assert.Equal(t, string(file), cm.GetDataMap()["policy.yaml"], "the ConfigMap carries descheduler/policy.yaml verbatim")
+	assert.Equal(t, string(file), string(DeschedulerPolicy()), "the embedded copy is the file")
+}
+
+// TestDeschedulerPolicy loads the shipped DeschedulerPolicy with the
+// descheduler's own loader, with the rebalancer registered as
+// edgeplace-descheduler registers it: the plugin's args decode, validate
+// and default, and they are the documented defaults.
+func TestDeschedulerPolicy(t *testing.T) {
+	descheduler.SetupPlugins()
+	rebalance.Register(pluginregistry.PluginRegistry, &rebalance.Env{})
+	policy, err := descheduler.LoadPolicyConfig(DeschedulerPolicyFile, fake.NewClientset(), pluginregistry.PluginRegistry)
+	require.NoError(t, err)
+	require.Len(t, policy.Profiles, 1)
+	prof := policy.Profiles[0]
+	assert.Equal(t, []string{rebalance.PluginName}, prof.Plugins.Deschedule.Enabled)
+	var args *rebalance.EdgeplaceRebalanceArgs
+	for _, pc := range prof.PluginConfigs {
+		if pc.Name == rebalance.PluginName {
+			args, _ = pc.Args.(*rebalance.EdgeplaceRebalanceArgs)
+		}
+	}
+	require.NotNil(t, args, "the plugin's args decode into its own type")
+	want := &rebalance.EdgeplaceRebalanceArgs{}
+	rebalance.SetDefaults(want)
+	want.TypeMeta = args.TypeMeta
+	assert.Equal(t, want, args, "the shipped policy states the defaults")
+
+	bad := []byte(strings.Replace(string(DeschedulerPolicy()), "minGapPercent: 30", "minGapPercent: -3", 1))
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	require.NoError(t, os.WriteFile(path, bad, 0o600))
+	_, err = descheduler.LoadPolicyConfig(path, fake.NewClientset(), pluginregistry.PluginRegistry)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "minGapPercent: Invalid value: -3", "a bad value is refused, naming the field and value")
 }
 
 // TestSchedulerConfig loads the shipped KubeSchedulerConfiguration with the

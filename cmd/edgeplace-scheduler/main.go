@@ -20,7 +20,7 @@ import (
 
 func main() {
 	// kube-scheduler's own --version names only the Kubernetes release.
-	if versionRequested(os.Args[1:]) {
+	if version.Requested(os.Args[1:]) {
 		fmt.Println("edgeplace-scheduler", version.Get())
 		return
 	}
@@ -31,19 +31,4 @@ func main() {
 	}
 	command := app.NewSchedulerCommand(options...)
 	os.Exit(cli.Run(command))
-}
-
-// versionRequested says whether the arguments ask for the version, as
-// kube-scheduler's flag takes it: --version, --version=true or
-// --version=raw.
-func versionRequested(args []string) bool {
-	for _, a := range args {
-		switch a {
-		case "--version", "--version=true", "--version=raw":
-			return true
-		case "--":
-			return false
-		}
-	}
-	return false
 }

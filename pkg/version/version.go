@@ -88,3 +88,19 @@ func (i Info) String() string {
 	}
 	return fmt.Sprintf("%s (commit %s), built on Kubernetes %s with %s", i.Release, commit, i.Kubernetes, i.Go)
 }
+
+// Requested says whether a command's arguments ask for its version, as
+// the component-base --version flag takes it: --version, --version=true or
+// --version=raw. The edgeplace commands built on kube-scheduler and the
+// descheduler answer it with their own release first.
+func Requested(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--version", "--version=true", "--version=raw":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
+}

@@ -82,3 +82,17 @@ const (
 	// retried once it is ready.
 	ReasonLoading = "network measurements are still loading"
 )
+
+// What the rebalancer (edgeplace-descheduler) writes, which explain reads.
+const (
+	// RebalanceReason is the reason of the events the rebalancer records
+	// on a pod it moves, would move in a dry run, or leaves where it is for
+	// safety; each names the pod's RTT, the expected one and why. The event
+	// relates to the pod's workload, so that explain finds it for the
+	// replacement too.
+	RebalanceReason = "EdgeplaceRebalance"
+	// Its actions.
+	RebalanceEvicted    = "Evicted"
+	RebalanceWouldEvict = "WouldEvict"
+	RebalanceSkipped    = "Skipped"
+)

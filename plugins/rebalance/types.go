@@ -1,0 +1,38 @@
+package rebalance
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// +k8s:deepcopy-gen=true
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// EdgeplaceRebalanceArgs configures the EdgeplaceRebalance plugin, in the
+// DeschedulerPolicy's pluginConfig. Every field has a default
+// (SetDefaults); a zero duration means the default.
+type EdgeplaceRebalanceArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// SchedulerName: only pods of this scheduler are moved, since only it
+	// places their replacements by latency.
+	SchedulerName string `json:"schedulerName,omitempty"`
+	// MeasurementTTL is how long a measurement counts as fresh, as in the
+	// scheduler's NetworkLatency args; keep the two equal.
+	MeasurementTTL metav1.Duration `json:"measurementTTL,omitempty"`
+	// SLOGracePeriod is how long a pod's hard bounds (edgeplace.io/max-rtt,
+	// max-loss, max-jitter, depends-on-max-rtt) must be violated on fresh
+	// measurements before it is moved.
+	SLOGracePeriod metav1.Duration `json:"sloGracePeriod,omitempty"`
+	// GapGracePeriod is how long the pod's demand-weighted RTT must be
+	// behind the best node that fits it by more than max(MinGap,
+	// MinGapPercent% of the best) before it is moved.
+	GapGracePeriod metav1.Duration `json:"gapGracePeriod,omitempty"`
+	MinGap         metav1.Duration `json:"minGap,omitempty"`
+	MinGapPercent  *int32          `json:"minGapPercent,omitempty"`
+	// Cooldown is how long a workload rests after one of its pods is
+	// moved: no other pod of it is moved in that time.
+	Cooldown metav1.Duration `json:"cooldown,omitempty"`
+	// MinReplicas: workloads that want fewer replicas are never moved
+	// (moving the only replica is downtime).
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+	// MaxEvictionsPerMinute bounds the evictions across the cluster.
+	MaxEvictionsPerMinute *int32 `json:"maxEvictionsPerMinute,omitempty"`
+}
