@@ -36,8 +36,9 @@ unit:
 race:
 	$(GO) test -race $(RACE_PKGS)
 
-integration: $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe
-	EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler EDGEPLACE_PROBE=$(BIN)/edgeplace-probe $(GO) test -count=1 -timeout 20m ./test/integration/...
+integration: $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN)/edgeplace-descheduler
+	EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler EDGEPLACE_PROBE=$(BIN)/edgeplace-probe \
+	  EDGEPLACE_DESCHEDULER=$(BIN)/edgeplace-descheduler $(GO) test -count=1 -timeout 20m ./test/integration/...
 
 # The benchmarks once each at their smallest size, so that they never rot.
 bench-smoke: $(BIN)/etcd
@@ -74,7 +75,7 @@ bench-e2e: $(BIN)/etcd
 $(BIN)/etcd:
 	hack/install-etcd.sh
 
-$(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe: FORCE
+$(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN)/edgeplace-descheduler: FORCE
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/$(notdir $@)
 
 # Every fuzz target for FUZZTIME each (their seed corpora also run in

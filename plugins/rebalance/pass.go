@@ -129,7 +129,9 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		p.skip(ctx, &m, skipRateLimit, fmt.Sprintf("the cluster-wide limit of %d evictions a minute is reached", *p.pl.args.MaxEvictionsPerMinute))
 		return
 	}
-	if err := ev.Evict(ctx, pod, evictions.EvictOptions{StrategyName: PluginName, Reason: m.why()}); err != nil {
+	// The descheduler's own event takes Reason as its reason: a short word;
+	// the plugin's event below has the figures.
+	if err := ev.Evict(ctx, pod, evictions.EvictOptions{StrategyName: PluginName, Reason: evictReason[rule]}); err != nil {
 		p.skip(ctx, &m, skipRefused, "the eviction was refused: "+err.Error())
 		return
 	}
@@ -143,6 +145,8 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 	klog.FromContext(ctx).Info("moving a pod", "pod", klog.KObj(pod), "node", pod.Spec.NodeName, "rule", rule, "target", m.target, "dryRun", p.pl.dryRun)
 	p.pl.cluster.events.Eventf(pod, w.object, v1.EventTypeNormal, v1alpha1.RebalanceReason, action, "%s: %s", verb, m.why())
 }
+
+var evictReason = map[rebalance.Rule]string{rebalance.RuleSLO: "NetworkSLOViolated", rebalance.RuleGap: "NetworkBehindBestNode"}
 
 // move is a pod the rules found bad for long enough, and where it would go.
 type move struct {

@@ -13,10 +13,11 @@ import (
 	"testing"
 )
 
-// schedulerBinary and probeBinary are the commands under test:
-// $EDGEPLACE_SCHEDULER and $EDGEPLACE_PROBE when set (make test builds
-// them), otherwise built here.
-var schedulerBinary, probeBinary string
+// schedulerBinary, probeBinary and deschedulerBinary are the commands
+// under test: $EDGEPLACE_SCHEDULER, $EDGEPLACE_PROBE and
+// $EDGEPLACE_DESCHEDULER when set (make test builds them), otherwise built
+// here.
+var schedulerBinary, probeBinary, deschedulerBinary string
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -36,6 +37,7 @@ func run(m *testing.M) int {
 	}{
 		{&schedulerBinary, "EDGEPLACE_SCHEDULER", "edgeplace-scheduler"},
 		{&probeBinary, "EDGEPLACE_PROBE", "edgeplace-probe"},
+		{&deschedulerBinary, "EDGEPLACE_DESCHEDULER", "edgeplace-descheduler"},
 	} {
 		if *b.path = os.Getenv(b.env); *b.path == "" {
 			*b.path = filepath.Join(tmp, b.cmd)

@@ -1,0 +1,385 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/edgeplace/edgeplace/manifests"
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/controlplane"
+)
+
+// The rebalancer's tests run the real edgeplace-descheduler with the
+// shipped DeschedulerPolicy, its minutes scaled to seconds, as the
+// edgeplace-descheduler service account with the shipped RBAC. No kubelet
+// runs here: kubelet() stands in for the part of one the rebalancer
+// depends on (pods report Running and Ready, and a deleted pod goes).
+
+// policyArgs are the EdgeplaceRebalance args a test overrides.
+type policyArgs map[string]any
+
+// startDescheduler runs edgeplace-descheduler until the test ends, one pass
+// a second, and returns its log's path.
+func (f *fixture) startDescheduler(args policyArgs, extra ...string) string {
+	f.t.Helper()
+	applyManifest(f.t, f.e.kube, "descheduler/rbac.yaml")
+	kubeconfig, _, _ := serviceAccountKubeconfig(f.t, f.e, "kube-system", "edgeplace-descheduler")
+	policy := scaledPolicy(f.t, args)
+	dir := f.t.TempDir()
+	policyPath := filepath.Join(dir, "policy.yaml")
+	require.NoError(f.t, os.WriteFile(policyPath, policy, 0o600))
+	port, err := controlplane.FreePort()
+	require.NoError(f.t, err)
+	logPath := filepath.Join(f.e.logs, "descheduler-"+f.prefix+".log")
+	out, err := os.Create(logPath)
+	require.NoError(f.t, err)
+	cmd := exec.Command(deschedulerBinary, append([]string{
+		"--policy-config-file=" + policyPath, "--kubeconfig=" + kubeconfig,
+		"--descheduling-interval=1s", "--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
+		"--cert-dir=" + dir, "-v=2",
+	}, extra...)...)
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(f.t, cmd.Start())
+	f.t.Logf("descheduler: log in %s", logPath)
+	f.t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			f.t.Errorf("the descheduler did not stop within 10s of SIGTERM (log in %s)", logPath)
+		}
+		out.Close()
+	})
+	return logPath
+}
+
+// scaledPolicy is manifests/descheduler/policy.yaml with the plugin's args
+// overridden.
+func scaledPolicy(t *testing.T, args policyArgs) []byte {
+	t.Helper()
+	var doc map[string]any
+	require.NoError(t, yaml.Unmarshal(manifests.DeschedulerPolicy(), &doc))
+	profile := doc["profiles"].([]any)[0].(map[string]any)
+	found := false
+	for _, pc := range profile["pluginConfig"].([]any) {
+		pc := pc.(map[string]any)
+		if pc["name"] == "EdgeplaceRebalance" {
+			found = true
+			for k, v := range args {
+				pc["args"].(map[string]any)[k] = v
+			}
+		}
+	}
+	require.True(t, found, "the shipped policy configures EdgeplaceRebalance")
+	out, err := yaml.Marshal(doc)
+	require.NoError(t, err)
+	return out
+}
+
+// kubelet marks the fixture's bound pods Running and Ready and removes the
+// ones being deleted, until the test ends, as kubelets would.
+func (f *fixture) kubelet() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	f.t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		_ = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			pods, err := f.e.kube.CoreV1().Pods(f.ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, nil
+			}
+			now := int64(0)
+			for i := range pods.Items {
+				p := &pods.Items[i]
+				switch {
+				case p.DeletionTimestamp != nil:
+					_ = f.e.kube.CoreV1().Pods(f.ns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &now})
+				case p.Spec.NodeName != "" && p.Status.Phase == v1.PodPending:
+					p.Status.Phase = v1.PodRunning
+					p.Status.Conditions = append(p.Status.Conditions, v1.PodCondition{Type: v1.PodReady, Status: v1.ConditionTrue, LastTransitionTime: metav1.Now()})
+					_, _ = f.e.kube.CoreV1().Pods(f.ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+				}
+			}
+			return false, nil
+		})
+	}()
+}
+
+// replicaSet creates a ReplicaSet of n pods with the intent annotations,
+// each requesting milliCPU, and waits until they are bound; it returns
+// their nodes by pod name.
+func (f *fixture) replicaSet(name string, n int32, annotations map[string]string, milliCPU int64) map[string]string {
+	f.t.Helper()
+	labels := map[string]string{"app": name}
+	template := newPod(f.ns, "", annotations, milliCPU)
+	_, err := f.e.kube.AppsV1().ReplicaSets(f.ns).Create(f.ctx, &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.ReplicaSetSpec{
+			Replicas: ptr.To(n),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: v1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations}, Spec: template.Spec},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(f.t, err)
+	return f.waitReplicas(name, int(n), func(map[string]string) bool { return true })
+}
+
+// waitReplicas polls until the workload has n bound, ready pods that ok
+// accepts (pod name -> node) and returns them.
+func (f *fixture) waitReplicas(app string, n int, ok func(map[string]string) bool) map[string]string {
+	f.t.Helper()
+	var nodes map[string]string
+	err := wait.PollUntilContextTimeout(f.ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := f.e.kube.CoreV1().Pods(f.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+		if err != nil {
+			return false, err
+		}
+		nodes = map[string]string{}
+		for _, p := range pods.Items {
+			if p.Spec.NodeName != "" && p.DeletionTimestamp == nil && p.Status.Phase == v1.PodRunning {
+				nodes[p.Name] = p.Spec.NodeName
+			}
+		}
+		return len(nodes) == n && ok(nodes), nil
+	})
+	require.NoError(f.t, err, "%d replicas of %s bound and running; have %v", n, app, nodes)
+	return nodes
+}
+
+// rebalanceEvents returns the rebalancer's events on the fixture's pods
+// with the action, oldest first.
+func (f *fixture) rebalanceEvents(action string) []eventsv1.Event {
+	f.t.Helper()
+	sel := fields.Set{"reason": v1alpha1.RebalanceReason}.AsSelector().String()
+	list, err := f.e.kube.EventsV1().Events(f.ns).List(f.ctx, metav1.ListOptions{FieldSelector: sel})
+	require.NoError(f.t, err)
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitRebalanceEvent polls until the rebalancer records an event with the
+// action whose note contains want.
+func (f *fixture) waitRebalanceEvent(action, want string) eventsv1.Event {
+	f.t.Helper()
+	var found eventsv1.Event
+	var seen []string
+	err := wait.PollUntilContextTimeout(f.ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		seen = seen[:0]
+		for _, e := range f.rebalanceEvents(action) {
+			seen = append(seen, e.Note)
+			if strings.Contains(e.Note, want) {
+				found = e
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	require.NoError(f.t, err, "an %s event containing %q; saw %q", action, want, seen)
+	return found
+}
+
+// edgeSites makes the nodes and measurements every rebalancing test starts
+// from: users at lm, nodes a (5 ms), b (10 ms) and spare (15 ms), one core
+// each, and a ReplicaSet of two 600m pods with a 20 ms SLO, which fill a
+// and b.
+func (f *fixture) edgeSites(lm string) (a, b, spare *v1.Node, pods map[string]string) {
+	f.t.Helper()
+	f.landmark(lm)
+	a, b, spare = f.node(f.prefix+"-a", 1, nil), f.node(f.prefix+"-b", 1, nil), f.node(f.prefix+"-spare", 1, nil)
+	f.publish(a, rtt{landmark: lm, p90: 5 * time.Millisecond})
+	f.publish(b, rtt{landmark: lm, p90: 10 * time.Millisecond})
+	f.publish(spare, rtt{landmark: lm, p90: 15 * time.Millisecond})
+	f.syncMeasurements()
+	f.cordonBarrier()
+	f.kubelet()
+	pods = f.replicaSet("live", 2, demand(lm, "20ms"), 600)
+	got := map[string]bool{}
+	for _, n := range pods {
+		got[n] = true
+	}
+	require.Equal(f.t, map[string]bool{a.Name: true, b.Name: true}, got, "the replicas fill the two nearest nodes")
+	return a, b, spare, pods
+}
+
+func podOn(pods map[string]string, node string) string {
+	for p, n := range pods {
+		if n == node {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestRebalanceMovesAPodOffADegradedSite: a site's RTT to the users rises
+// past the SLO; once it has for the grace period, the rebalancer evicts
+// the pod there, with an event naming both RTTs, and the scheduler places
+// the replacement on the free node within the SLO. When the new node
+// degrades too, the workload's cooldown keeps it from moving again.
+func TestRebalanceMovesAPodOffADegradedSite(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	lm := f.prefix + "-users"
+	a, b, spare, pods := f.edgeSites(lm)
+	f.startDescheduler(policyArgs{"sloGracePeriod": "2s", "gapGracePeriod": "1h", "cooldown": "1h"})
+	degraded := podOn(pods, a.Name)
+
+	degradedAt := time.Now()
+	f.publish(a, rtt{landmark: lm, p90: 50 * time.Millisecond})
+	ev := f.waitRebalanceEvent(v1alpha1.RebalanceEvicted, "expected 15.0ms on node "+spare.Name)
+	assert.Equal(t, degraded, ev.Regarding.Name)
+	assert.Equal(t, "ReplicaSet", ev.Related.Kind, "the event relates to the workload")
+	assert.Contains(t, ev.Note, "on node "+a.Name+" the demand-weighted RTT is 50.0ms")
+	assert.Contains(t, ev.Note, "beyond its 20.0ms SLO")
+	assert.GreaterOrEqual(t, ev.EventTime.Sub(degradedAt), 2*time.Second, "not before the grace period")
+
+	moved := f.waitReplicas("live", 2, func(nodes map[string]string) bool { return podOn(nodes, spare.Name) != "" })
+	assert.Empty(t, podOn(moved, a.Name), "nothing left on the degraded node")
+	assert.NotEmpty(t, podOn(moved, b.Name), "the healthy replica stays")
+	_, err := f.e.kube.CoreV1().Pods(f.ns).Get(f.ctx, degraded, metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the evicted pod is gone")
+
+	// The new home degrades too, and a is healthy again: the workload is
+	// cooling down, so the pod stays, and says why.
+	f.publish(a, rtt{landmark: lm, p90: 5 * time.Millisecond})
+	f.publish(spare, rtt{landmark: lm, p90: 60 * time.Millisecond})
+	skip := f.waitRebalanceEvent(v1alpha1.RebalanceSkipped, "cooldown")
+	assert.Equal(t, podOn(moved, spare.Name), skip.Regarding.Name)
+	assert.Equal(t, v1.EventTypeWarning, skip.Type)
+	assert.Len(t, f.rebalanceEvents(v1alpha1.RebalanceEvicted), 1, "one move per cooldown")
+}
+
+// TestRebalanceRespectsPDB: a PodDisruptionBudget that allows no
+// disruption refuses the eviction; the pod stays and its event says so.
+func TestRebalanceRespectsPDB(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	lm := f.prefix + "-users"
+	a, _, _, pods := f.edgeSites(lm)
+	pdb, err := f.e.kube.PolicyV1().PodDisruptionBudgets(f.ns).Create(f.ctx, &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "live"},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MinAvailable: ptr.To(intstr.FromInt32(2)),
+			Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "live"}},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	// The status the disruption controller (which does not run here) would
+	// write: two of two healthy, none may go.
+	pdb.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation, DisruptionsAllowed: 0,
+		CurrentHealthy: 2, DesiredHealthy: 2, ExpectedPods: 2}
+	_, err = f.e.kube.PolicyV1().PodDisruptionBudgets(f.ns).UpdateStatus(f.ctx, pdb, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	f.startDescheduler(policyArgs{"sloGracePeriod": "1s", "gapGracePeriod": "1h"})
+
+	f.publish(a, rtt{landmark: lm, p90: 50 * time.Millisecond})
+	skip := f.waitRebalanceEvent(v1alpha1.RebalanceSkipped, "the eviction was refused")
+	assert.Equal(t, podOn(pods, a.Name), skip.Regarding.Name)
+	assert.Contains(t, skip.Note, "disruption budget", "the refusal names the budget")
+	p, err := f.e.kube.CoreV1().Pods(f.ns).Get(f.ctx, podOn(pods, a.Name), metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Nil(t, p.DeletionTimestamp, "the pod stays")
+	assert.Empty(t, f.rebalanceEvents(v1alpha1.RebalanceEvicted))
+}
+
+// TestRebalanceIgnoresAnOscillatingNetwork: a site that flips between
+// good and bad faster than the grace period never loses its pod; held bad,
+// it does, a grace period after it last turned bad.
+func TestRebalanceIgnoresAnOscillatingNetwork(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	lm := f.prefix + "-users"
+	a, _, spare, _ := f.edgeSites(lm)
+	f.startDescheduler(policyArgs{"sloGracePeriod": "3s", "gapGracePeriod": "1h"})
+
+	// Bad for a second, good for a second, for four grace periods: the
+	// network this test drives, not a wait for the rebalancer.
+	flip := time.NewTicker(time.Second)
+	defer flip.Stop()
+	for i := range 12 {
+		d := 5 * time.Millisecond
+		if i%2 == 0 {
+			d = 50 * time.Millisecond
+		}
+		f.publish(a, rtt{landmark: lm, p90: d})
+		<-flip.C
+	}
+	assert.Empty(t, f.rebalanceEvents(v1alpha1.RebalanceEvicted), "no move while the network oscillates")
+
+	heldAt := time.Now()
+	f.publish(a, rtt{landmark: lm, p90: 50 * time.Millisecond})
+	ev := f.waitRebalanceEvent(v1alpha1.RebalanceEvicted, "expected 15.0ms on node "+spare.Name)
+	assert.GreaterOrEqual(t, ev.EventTime.Sub(heldAt), 3*time.Second, "a grace period after it turned bad for good")
+}
+
+// TestRebalanceDryRun: with --dry-run the rebalancer says what it would
+// move and moves nothing.
+func TestRebalanceDryRun(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	lm := f.prefix + "-users"
+	a, _, spare, pods := f.edgeSites(lm)
+	f.startDescheduler(policyArgs{"sloGracePeriod": "1s", "gapGracePeriod": "1h"}, "--dry-run")
+
+	f.publish(a, rtt{landmark: lm, p90: 50 * time.Millisecond})
+	ev := f.waitRebalanceEvent(v1alpha1.RebalanceWouldEvict, "expected 15.0ms on node "+spare.Name)
+	assert.Contains(t, ev.Note, "would evict (dry run)")
+	p, err := f.e.kube.CoreV1().Pods(f.ns).Get(f.ctx, podOn(pods, a.Name), metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Nil(t, p.DeletionTimestamp, "nothing is evicted")
+	assert.Empty(t, f.rebalanceEvents(v1alpha1.RebalanceEvicted))
+}
+
+// TestDeschedulerLeastPrivilege: the shipped RBAC lets the rebalancer read
+// and evict (the tests above run with it) and nothing more.
+func TestDeschedulerLeastPrivilege(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	applyManifest(t, f.e.kube, "descheduler/rbac.yaml")
+	_, kube, edge := serviceAccountKubeconfig(t, f.e, "kube-system", "edgeplace-descheduler")
+	ctx := t.Context()
+	node := f.node(f.prefix+"-n", 1, nil)
+	pod := f.pod("p", nil, 0)
+
+	_, err := kube.CoreV1().Pods(f.ns).List(ctx, metav1.ListOptions{})
+	assert.NoError(t, err, "reads pods")
+	_, err = edge.EdgeplaceV1alpha1().NodeNetworks().List(ctx, metav1.ListOptions{})
+	assert.NoError(t, err, "reads measurements")
+	forbidden := func(what string, err error) {
+		t.Helper()
+		assert.True(t, apierrors.IsForbidden(err), "%s: want Forbidden, got %v", what, err)
+	}
+	forbidden("delete a pod", kube.CoreV1().Pods(f.ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}))
+	forbidden("delete a node", kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}))
+	_, err = kube.CoreV1().Pods(f.ns).Create(ctx, newPod(f.ns, "q", nil, 0), metav1.CreateOptions{})
+	forbidden("create a pod", err)
+	_, err = kube.AppsV1().ReplicaSets(f.ns).Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "r"}}, metav1.CreateOptions{})
+	forbidden("create a ReplicaSet", err)
+	forbidden("delete a NodeNetwork", edge.EdgeplaceV1alpha1().NodeNetworks().Delete(ctx, node.Name, metav1.DeleteOptions{}))
+	_, err = kube.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{})
+	forbidden("list secrets", err)
+}
