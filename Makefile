@@ -7,7 +7,7 @@ BIN   := $(CURDIR)/bin
 # tests also run under the race detector.
 RACE_PKGS := ./pkg/netmap/... ./plugins/... ./pkg/agent/... ./pkg/verdicts/... ./pkg/cyclestate/... ./pkg/placement/... ./pkg/feed/...
 
-.PHONY: all build test unit race integration bench-smoke verify generate demo bench bench-e2e fuzz clean
+.PHONY: all build test unit race integration bench-smoke verify generate demo bench bench-e2e bench-rebalance fuzz clean
 
 all: build
 
@@ -41,13 +41,17 @@ integration: $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN)/edgeplace-
 	  EDGEPLACE_DESCHEDULER=$(BIN)/edgeplace-descheduler $(GO) test -count=1 -timeout 20m ./test/integration/...
 
 # The benchmarks once each at their smallest size, so that they never rot.
-bench-smoke: $(BIN)/etcd
+bench-smoke: $(BIN)/etcd $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN)/edgeplace-descheduler
 	$(GO) test ./bench -short -run '^$$' -bench . -benchtime 1x
 	mkdir -p $(E2E_LOGS)
 	PATH=$(BIN):$$PATH ARTIFACTS=$(E2E_LOGS) $(GO) test ./bench/e2e -run '^$$' \
 	  -bench 'BenchmarkPerfScheduling/.*/100Nodes' -benchtime 1x -timeout 30m \
 	  -perf-scheduling-label-filter=short -data-items-dir=$(E2E_LOGS) >$(E2E_LOGS)/smoke.txt \
 	  || { tail -50 $(E2E_LOGS)/smoke.txt; exit 1; }
+	@# The rebalancing replay on 40 slices, a quarter second each.
+	set -o pipefail; EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler EDGEPLACE_PROBE=$(BIN)/edgeplace-probe \
+	  EDGEPLACE_DESCHEDULER=$(BIN)/edgeplace-descheduler $(GO) test ./test/integration -short -run '^$$' \
+	  -bench BenchmarkRebalanceReplay -benchtime 1x -timeout 20m -args -replay-tick=250ms | grep -E '^(replay|rebalance|ok|FAIL)'
 
 # Hot path, scheduling cycle and network map benchmarks; BENCH_ARGS=-large
 # adds 50,000 and 100,000 nodes.
@@ -61,6 +65,15 @@ bench:
 	set -o pipefail; $(GO) test ./bench -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 120m \
 	  -args $(BENCH_ARGS) | tee $(RESULTS)/bench.txt
 	$(GO) run ./bench/report -bench $(RESULTS)/bench.txt -out $(RESULTS)
+
+# The rebalancer on 688 minutes of measured, changing RTT (a minute takes a
+# second), with and without it; ends with the one-line summary.
+bench-rebalance: $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN)/edgeplace-descheduler
+	mkdir -p $(RESULTS)
+	set -o pipefail; EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler EDGEPLACE_PROBE=$(BIN)/edgeplace-probe \
+	  EDGEPLACE_DESCHEDULER=$(BIN)/edgeplace-descheduler $(GO) test ./test/integration -run '^$$' \
+	  -bench BenchmarkRebalanceReplay -benchtime 1x -timeout 60m | tee $(RESULTS)/rebalance.txt
+	@grep '^rebalance:' $(RESULTS)/rebalance.txt
 
 # End-to-end throughput with scheduler_perf: stock vs edgeplace at 1,000
 # and 5,000 nodes.

@@ -68,6 +68,16 @@ type WorkloadPlan struct {
 	key      string
 	madeAt   time.Time
 	objects  []string // the NodeNetwork behind each slot's row, to notice reuse
+	// served is each slot's landmarks and weights, and planned its row's
+	// demand-weighted RTT to them when the plan was made (-1: unknown), to
+	// notice a slot whose site has degraded since.
+	served  []servedLandmarks
+	planned []float64
+}
+
+type servedLandmarks struct {
+	lms     []int32
+	weights []int64
 }
 
 // NewWorkloads reads workloads through the scheduler's informer factory.
@@ -125,7 +135,7 @@ func (w *Workloads) Plan(owner types.UID, replicas int, d Demand) *WorkloadPlan 
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if p, ok := w.plans[owner]; ok && p.replicas == replicas && p.key == d.Key &&
-		time.Since(p.madeAt) < planTTL && p.valid(d.View) {
+		time.Since(p.madeAt) < planTTL && p.valid(d) {
 		return p
 	}
 	// Plans of workloads not seen for a while go, to bound memory.
@@ -176,10 +186,7 @@ func makePlan(d Demand, replicas int) *WorkloadPlan {
 	// where NetworkLatency puts the replica. So each slot moves to the best
 	// row anywhere for the landmarks it serves (which can only lower the
 	// plan's total), and the rows nearly as good count as the slot.
-	served := make([]struct {
-		lms     []int32
-		weights []int64
-	}, len(p.Slots))
+	served := make([]servedLandmarks, len(p.Slots))
 	for l, slot := range solved.Serving {
 		if l < len(d.Landmarks) {
 			served[slot].lms = append(served[slot].lms, d.Landmarks[l])
@@ -200,6 +207,14 @@ func makePlan(d Demand, replicas int) *WorkloadPlan {
 		}
 	}
 	p.near = near
+	p.served = served
+	for j, row := range p.Slots {
+		c, ok := cost(row, j)
+		if !ok {
+			c = -1
+		}
+		p.planned = append(p.planned, c)
+	}
 	return p
 }
 
@@ -261,10 +276,26 @@ func nearRows(rows int32, k int, cost func(row int32, slot int) (float64, bool),
 	return best, near
 }
 
-// valid says whether every slot's row still holds the same NodeNetwork.
-func (p *WorkloadPlan) valid(view netmap.View) bool {
+// valid says whether every slot's row still holds the same NodeNetwork and
+// is still about as near to the slot's users as when the plan was made
+// (within the score window): a slot whose site has degraded gets a new
+// plan, so that a replica moved off it (the rebalancer's eviction) goes
+// where the slot's users are best served now, and the rows that count as
+// filling each slot are the ones near now.
+func (p *WorkloadPlan) valid(d Demand) bool {
 	for i, row := range p.Slots {
-		if view.RowObject(row) != p.objects[i] {
+		if int(row) >= d.View.NumRows() || d.View.RowObject(row) != p.objects[i] {
+			return false
+		}
+		if p.planned[i] < 0 {
+			continue
+		}
+		now, ok := d.View.MeanRTT(row, p.served[i].lms, p.served[i].weights, d.Percentile, netmap.AnyEstimate)
+		window := 0.0
+		if d.Window != nil {
+			window = d.Window(p.planned[i])
+		}
+		if !ok || float64(now) > p.planned[i]+window {
 			return false
 		}
 	}

@@ -118,7 +118,8 @@ func TestImproves(t *testing.T) {
 	assert.False(t, defaults.Improves(behind, 26000), "4ms better: inside the floor")
 	assert.False(t, defaults.Improves(behind, -1), "unknown")
 	violated := Finding{RTT: 30000, Violation: placement.OverSLO}
-	assert.True(t, defaults.Improves(violated, 29000), "any node that meets the bounds")
+	assert.False(t, defaults.Improves(violated, 29000), "a violation still needs a node ahead by the gap")
+	assert.True(t, defaults.Improves(violated, 20000), "10ms ahead")
 }
 
 func TestServed(t *testing.T) {

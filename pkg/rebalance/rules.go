@@ -73,16 +73,17 @@ func (r Rules) gap(bestUS int32) int32 {
 	return max(int32(r.MinGap/time.Microsecond), bestUS*r.MinGapPercent/100)
 }
 
-// Improves says whether a node at rtt (us) is worth moving a pod to, for
-// the rule that found it bad: for a violation, any node that meets the
-// bounds (the caller's best list holds only those); behind, a node that
-// closes the gap.
+// Improves says whether a node at rtt (us) is worth moving a pod to: it
+// must be ahead of the pod's node by the gap, whichever rule found the pod
+// bad (for a violation, the caller's list holds only nodes that meet the
+// bounds). On a noisy network a node that only just meets an SLO the pod's
+// node only just misses is as likely to miss it next.
 func (r Rules) Improves(f Finding, rtt int32) bool {
 	if rtt < 0 {
 		return false
 	}
-	if f.Violation != placement.Meets {
-		return true
+	if f.RTT < 0 {
+		return f.Violation != placement.Meets // loss or jitter with no RTT to compare
 	}
 	return f.RTT-rtt > r.gap(rtt)
 }

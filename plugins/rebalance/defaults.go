@@ -12,6 +12,7 @@ import (
 // availability accepts without tuning.
 const (
 	DefaultSchedulerName         = "edgeplace-scheduler"
+	DefaultJudgePercentile       = "p50"
 	DefaultSLOGracePeriod        = 5 * time.Minute
 	DefaultGapGracePeriod        = 15 * time.Minute
 	DefaultMinGap                = 5 * time.Millisecond
@@ -25,6 +26,9 @@ const (
 func SetDefaults(obj *EdgeplaceRebalanceArgs) {
 	if obj.SchedulerName == "" {
 		obj.SchedulerName = DefaultSchedulerName
+	}
+	if obj.JudgePercentile == "" {
+		obj.JudgePercentile = DefaultJudgePercentile
 	}
 	duration(&obj.MeasurementTTL, configv1.DefaultMeasurementTTL)
 	duration(&obj.SLOGracePeriod, DefaultSLOGracePeriod)

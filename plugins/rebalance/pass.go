@@ -1,8 +1,10 @@
 package rebalance
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,8 +28,11 @@ var everything = labels.Everything()
 
 // bestRows is how many of the nearest rows that meet a pod's bounds a pass
 // keeps per intent: where a free node for a pod that is moved is looked
-// for.
-const bestRows = 16
+// for. nearestPerLandmark is how many rows per landmark it looks at.
+const (
+	bestRows           = 16
+	nearestPerLandmark = 32
+)
 
 // pass is one Deschedule call: the view it judges on and what it works out
 // once for all pods of the same intent.
@@ -38,10 +43,9 @@ type pass struct {
 	nodes map[string]*v1.Node
 	now   time.Time
 	best  map[string][]placement.Ranked // by intent key
-	rows  []int32
 
-	judged, evicted int
-	bad             map[rebalance.Rule]int
+	judged, alone, evicted int // alone: replicas whose siblings serve all their users
+	bad                    map[rebalance.Rule]int
 }
 
 func newPass(pl *Rebalance, snap *netmap.Snapshot, nodes []*v1.Node, now time.Time) *pass {
@@ -90,7 +94,8 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		}
 		served, n := rebalance.Served(&req, row, siblings)
 		if n == 0 {
-			return // its siblings serve all its users: moving it gains nothing
+			p.alone++ // its siblings serve all its users: moving it gains nothing
+			return
 		}
 		req.Narrow(func(i int) bool { return served[i] })
 	}
@@ -99,8 +104,11 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		req.AddDependency(placement.DependencySites(p.view, pod.UID, deps))
 	}
 	p.judged++
-	best := p.bestFor(&req)
-	f := p.pl.rules.Judge(&req, row, best)
+	// Judged on the args' percentile of the windows; moved only to rows
+	// that meet the pod's bounds on its own, as the scheduler holds them.
+	judged := req
+	judged.Percentile = min(req.Percentile, p.pl.judgeAt)
+	f := p.pl.rules.Judge(&judged, row, p.bestFor(&judged))
 	if f.Violation != placement.Meets {
 		p.bad[rebalance.RuleSLO]++
 	} else if f.Behind {
@@ -111,12 +119,12 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		return
 	}
 	candidates.WithLabelValues(string(rule)).Inc()
-	m := move{pod: pod, w: w, f: f, rule: rule, badFor: badFor, req: &req}
+	m := move{pod: pod, w: w, f: f, rule: rule, badFor: badFor, req: &judged}
 	if reason, why := p.unsafe(&m); reason != "" {
 		p.skip(ctx, &m, reason, why)
 		return
 	}
-	if !p.target(ctx, &m, best, row) {
+	if !p.target(ctx, &m, &judged, p.bestFor(&req), row) {
 		p.skip(ctx, &m, skipNoFreeNode, "no node that fits the pod and meets the expected RTT is free now")
 		return
 	}
@@ -136,7 +144,6 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		return
 	}
 	p.evicted++
-	p.pl.tracker.Moved(w.ref.UID, p.now)
 	evictionsTotal.WithLabelValues(string(rule), fmt.Sprint(p.pl.dryRun)).Inc()
 	action, verb := v1alpha1.RebalanceEvicted, "evicted"
 	if p.pl.dryRun {
@@ -144,6 +151,9 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 	}
 	klog.FromContext(ctx).Info("moving a pod", "pod", klog.KObj(pod), "node", pod.Spec.NodeName, "rule", rule, "target", m.target, "dryRun", p.pl.dryRun)
 	p.pl.cluster.events.Eventf(pod, w.object, v1.EventTypeNormal, v1alpha1.RebalanceReason, action, "%s: %s", verb, m.why())
+	// The cooldown runs from the eviction (and its event), not from the
+	// start of the pass, so that no two moves of a workload are closer.
+	p.pl.tracker.Moved(w.ref.UID, p.pl.now())
 }
 
 var evictReason = map[rebalance.Rule]string{rebalance.RuleSLO: "NetworkSLOViolated", rebalance.RuleGap: "NetworkBehindBestNode"}
@@ -164,7 +174,7 @@ type move struct {
 // long, and what it expects.
 func (m *move) why() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "on node %s the demand-weighted RTT is %s", m.pod.Spec.NodeName, fmtRTT(m.f.RTT))
+	fmt.Fprintf(&b, "on node %s the demand-weighted %s RTT is %s", m.pod.Spec.NodeName, percentile(m.req.Percentile), fmtRTT(m.f.RTT))
 	switch m.rule {
 	case rebalance.RuleSLO:
 		fmt.Fprintf(&b, ", and %s, for %s", violation(m.f.Violation, m.req), m.badFor.Round(time.Second))
@@ -192,6 +202,13 @@ func violation(v placement.Verdict, req *placement.Request) string {
 	return "its bounds are met"
 }
 
+func percentile(p netmap.Percentile) string {
+	if p == netmap.P50 {
+		return "p50"
+	}
+	return "p90"
+}
+
 func firstNode(view netmap.View, row int32) string {
 	if row >= 0 {
 		if nodes := view.RowNodes(row); len(nodes) > 0 {
@@ -209,18 +226,31 @@ func fmtRTT(us int32) string {
 }
 
 // bestFor returns the nearest rows that meet req, once per pass for each
-// intent: the pods of one workload share it, so a pass costs one scan of
-// the map per distinct intent, not per pod.
+// intent (the pods of a workload share theirs). The rows looked at are the
+// map index's nearest few to each of the request's landmarks, not every
+// row: a pass then costs O(pods), whatever the number of nodes. A row that
+// is best on the weighted mean while among none of those is missed, which
+// can only make a pod look less behind than it is: it errs on staying.
 func (p *pass) bestFor(req *placement.Request) []placement.Ranked {
 	key := intentKey(req)
 	if b, ok := p.best[key]; ok {
 		return b
 	}
-	if p.rows == nil {
-		p.rows = make([]int32, p.view.NumRows())
+	seen := map[int32]bool{}
+	var b []placement.Ranked
+	for _, lm := range req.Landmarks {
+		for _, row := range p.view.Nearest(lm, req.Percentile, nearestPerLandmark) {
+			if seen[row] {
+				continue
+			}
+			seen[row] = true
+			if rtt := req.RowRTT(row); rtt >= 0 && (!req.HoldsRows() || req.Check(row) == placement.Meets) {
+				b = append(b, placement.Ranked{Row: row, RTT: rtt})
+			}
+		}
 	}
-	req.Rows(p.rows)
-	b := req.Best(p.rows, bestRows, -1)
+	slices.SortFunc(b, func(x, y placement.Ranked) int { return cmp.Or(cmp.Compare(x.RTT, y.RTT), cmp.Compare(x.Row, y.Row)) })
+	b = b[:min(len(b), bestRows)]
 	p.best[key] = b
 	return b
 }
@@ -235,12 +265,14 @@ func intentKey(req *placement.Request) string {
 }
 
 // target finds the nearest node, among the best rows other than the pod's
-// own, that improves on it by the rule that found it bad and that the pod
+// own (which meet the pod's bounds), that improves on it, as judged, by the
+// rule that found it bad and that the pod
 // fits on now (resources, taints, node selector and affinity, as the
 // descheduler's NodeFit checks them).
-func (p *pass) target(ctx context.Context, m *move, best []placement.Ranked, own int32) bool {
+func (p *pass) target(ctx context.Context, m *move, judged *placement.Request, best []placement.Ranked, own int32) bool {
 	for _, b := range best {
-		if b.Row == own || !p.pl.rules.Improves(m.f, b.RTT) {
+		rtt := judged.RowRTT(b.Row)
+		if b.Row == own || !p.pl.rules.Improves(m.f, rtt) {
 			continue
 		}
 		for _, name := range p.view.RowNodes(b.Row) {
@@ -249,7 +281,7 @@ func (p *pass) target(ctx context.Context, m *move, best []placement.Ranked, own
 				continue
 			}
 			if err := nodeutil.NodeFit(ctx, p.pl.handle.GetPodsAssignedToNodeFunc(), m.pod, node); err == nil {
-				m.target, m.targetRTT = name, b.RTT
+				m.target, m.targetRTT = name, rtt
 				return true
 			}
 		}

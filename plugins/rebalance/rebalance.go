@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/descheduler/pkg/framework/pluginregistry"
 	frameworktypes "sigs.k8s.io/descheduler/pkg/framework/types"
 
+	"github.com/edgeplace/edgeplace/pkg/apis/config"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/placement"
@@ -32,6 +33,7 @@ type Rebalance struct {
 	cluster *cluster
 	parse   intent.Options
 	rules   rebalance.Rules
+	judgeAt netmap.Percentile
 	limiter *rate.Limiter
 	dryRun  bool
 	now     func() time.Time
@@ -83,6 +85,7 @@ func New(ctx context.Context, obj runtime.Object, h frameworktypes.Handle, env *
 		cluster: c,
 		parse:   placement.DefaultOptions(),
 		rules:   rules,
+		judgeAt: placement.Percentile(config.Percentile(args.JudgePercentile)),
 		limiter: rate.NewLimiter(rate.Every(time.Minute/time.Duration(perMinute)), perMinute),
 		dryRun:  env.DryRun,
 		now:     time.Now,

@@ -17,6 +17,14 @@ type EdgeplaceRebalanceArgs struct {
 	// MeasurementTTL is how long a measurement counts as fresh, as in the
 	// scheduler's NetworkLatency args; keep the two equal.
 	MeasurementTTL metav1.Duration `json:"measurementTTL,omitempty"`
+	// JudgePercentile is the figure of each measurement window a pod is
+	// judged bad on: p50 (the default) or p90. The probe keeps a window of
+	// its last 5 minutes, so one bad minute holds a window's p90 high for
+	// 5 minutes, as long as the default grace period: judged on p90, a
+	// single spike would move a pod. Judged on p50, most of the window must
+	// be bad. Where the pod goes is still held to its own percentile, as
+	// the scheduler holds it.
+	JudgePercentile string `json:"judgePercentile,omitempty"`
 	// SLOGracePeriod is how long a pod's hard bounds (edgeplace.io/max-rtt,
 	// max-loss, max-jitter, depends-on-max-rtt) must be violated on fresh
 	// measurements before it is moved.

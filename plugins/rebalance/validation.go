@@ -24,6 +24,9 @@ func Validate(args *EdgeplaceRebalanceArgs) error {
 			errs = append(errs, field.Invalid(field.NewPath(d.name), d.value.String(), "must not be negative (0: the default)"))
 		}
 	}
+	if p := args.JudgePercentile; p != "" && p != "p50" && p != "p90" {
+		errs = append(errs, field.NotSupported(field.NewPath("judgePercentile"), p, []string{"p50", "p90"}))
+	}
 	if p := args.MinGapPercent; p != nil && (*p < 0 || *p > 1000) {
 		errs = append(errs, field.Invalid(field.NewPath("minGapPercent"), *p, "must be 0..1000"))
 	}

@@ -35,6 +35,12 @@ type env struct {
 }
 
 func startEnv(ctx context.Context, opts controlplane.Options) (*env, error) {
+	return startEnvWith(ctx, opts, nil)
+}
+
+// startEnvWith starts an env whose scheduler runs with schedulerConfig
+// (nil: the shipped one).
+func startEnvWith(ctx context.Context, opts controlplane.Options, schedulerConfig []byte) (*env, error) {
 	dir, err := os.MkdirTemp("", "edgeplace-env-")
 	if err != nil {
 		return nil, err
@@ -56,7 +62,7 @@ func startEnv(ctx context.Context, opts controlplane.Options) (*env, error) {
 		return nil, err
 	}
 	e.sched, err = schedulerproc.Start(ctx, schedulerproc.Options{
-		Binary: schedulerBinary, Kubeconfig: e.cp.KubeconfigPath(), Dir: dir, Output: schedLog,
+		Binary: schedulerBinary, Kubeconfig: e.cp.KubeconfigPath(), Dir: dir, Output: schedLog, Config: schedulerConfig,
 		// For debugging, e.g. EDGEPLACE_SCHEDULER_ARGS=-v=5.
 		Args: strings.Fields(os.Getenv("EDGEPLACE_SCHEDULER_ARGS")),
 	})
@@ -115,7 +121,7 @@ var fixtures int
 
 // fixture creates objects for one test and deletes them when it ends.
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	e        *env
 	ctx      context.Context
 	prefix   string
@@ -124,7 +130,7 @@ type fixture struct {
 	barriers int
 }
 
-func newFixture(t *testing.T, e *env) *fixture {
+func newFixture(t testing.TB, e *env) *fixture {
 	t.Helper()
 	prefix := strings.ToLower(strings.NewReplacer("_", "-", "/", "-").Replace(t.Name()))
 	if len(prefix) > 40 {

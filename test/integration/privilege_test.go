@@ -28,7 +28,7 @@ import (
 )
 
 // applyManifest creates the RBAC objects of a file under manifests/.
-func applyManifest(t *testing.T, kube kubernetes.Interface, file string) {
+func applyManifest(t testing.TB, kube kubernetes.Interface, file string) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "manifests", file))
 	require.NoError(t, err)
@@ -64,7 +64,7 @@ func applyManifest(t *testing.T, kube kubernetes.Interface, file string) {
 
 // serviceAccountKubeconfig writes a kubeconfig that authenticates as the
 // service account, with a token from the TokenRequest API.
-func serviceAccountKubeconfig(t *testing.T, e *env, namespace, name string, boundTo ...*corev1.Pod) (string, *kubernetes.Clientset, *edgeclient.Clientset) {
+func serviceAccountKubeconfig(t testing.TB, e *env, namespace, name string, boundTo ...*corev1.Pod) (string, *kubernetes.Clientset, *edgeclient.Clientset) {
 	t.Helper()
 	spec := authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}
 	for _, pod := range boundTo {

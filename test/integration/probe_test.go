@@ -72,7 +72,7 @@ func (f *fixture) startProbe(node, source string, extra ...string) string {
 	return metrics
 }
 
-func freeLoopbackAddress(t *testing.T) string {
+func freeLoopbackAddress(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -79,7 +79,7 @@ func (f *fixture) startDescheduler(args policyArgs, extra ...string) string {
 
 // scaledPolicy is manifests/descheduler/policy.yaml with the plugin's args
 // overridden.
-func scaledPolicy(t *testing.T, args policyArgs) []byte {
+func scaledPolicy(t testing.TB, args policyArgs) []byte {
 	t.Helper()
 	var doc map[string]any
 	require.NoError(t, yaml.Unmarshal(manifests.DeschedulerPolicy(), &doc))
@@ -254,10 +254,10 @@ func TestRebalanceMovesAPodOffADegradedSite(t *testing.T) {
 
 	degradedAt := time.Now()
 	f.publish(a, rtt{landmark: lm, p90: 50 * time.Millisecond})
-	ev := f.waitRebalanceEvent(v1alpha1.RebalanceEvicted, "expected 15.0ms on node "+spare.Name)
+	ev := f.waitRebalanceEvent(v1alpha1.RebalanceEvicted, "expected 13.5ms on node "+spare.Name)
 	assert.Equal(t, degraded, ev.Regarding.Name)
 	assert.Equal(t, "ReplicaSet", ev.Related.Kind, "the event relates to the workload")
-	assert.Contains(t, ev.Note, "on node "+a.Name+" the demand-weighted RTT is 50.0ms")
+	assert.Contains(t, ev.Note, "on node "+a.Name+" the demand-weighted p50 RTT is 45.0ms")
 	assert.Contains(t, ev.Note, "beyond its 20.0ms SLO")
 	assert.GreaterOrEqual(t, ev.EventTime.Sub(degradedAt), 2*time.Second, "not before the grace period")
 
@@ -334,7 +334,7 @@ func TestRebalanceIgnoresAnOscillatingNetwork(t *testing.T) {
 
 	heldAt := time.Now()
 	f.publish(a, rtt{landmark: lm, p90: 50 * time.Millisecond})
-	ev := f.waitRebalanceEvent(v1alpha1.RebalanceEvicted, "expected 15.0ms on node "+spare.Name)
+	ev := f.waitRebalanceEvent(v1alpha1.RebalanceEvicted, "expected 13.5ms on node "+spare.Name)
 	assert.GreaterOrEqual(t, ev.EventTime.Sub(heldAt), 3*time.Second, "a grace period after it turned bad for good")
 }
 
@@ -347,7 +347,7 @@ func TestRebalanceDryRun(t *testing.T) {
 	f.startDescheduler(policyArgs{"sloGracePeriod": "1s", "gapGracePeriod": "1h"}, "--dry-run")
 
 	f.publish(a, rtt{landmark: lm, p90: 50 * time.Millisecond})
-	ev := f.waitRebalanceEvent(v1alpha1.RebalanceWouldEvict, "expected 15.0ms on node "+spare.Name)
+	ev := f.waitRebalanceEvent(v1alpha1.RebalanceWouldEvict, "expected 13.5ms on node "+spare.Name)
 	assert.Contains(t, ev.Note, "would evict (dry run)")
 	p, err := f.e.kube.CoreV1().Pods(f.ns).Get(f.ctx, podOn(pods, a.Name), metav1.GetOptions{})
 	require.NoError(t, err)

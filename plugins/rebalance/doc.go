@@ -1,0 +1,59 @@
+// Package rebalance is EdgeplaceRebalance, a plugin for the descheduler's
+// framework (sigs.k8s.io/descheduler), compiled into
+// cmd/edgeplace-descheduler. It evicts the running pods of
+// edgeplace-scheduler whose placement has gone bad, so that their
+// controllers recreate them and the scheduler places the replacements. It
+// reads the same network map (pkg/feed), resolves the pod's intent the same
+// way and judges it with the same placement core (pkg/placement) as the
+// scheduler; when to move, and the hysteresis, are pkg/rebalance.
+//
+// # Extension point
+//
+//   - Deschedule (rebalance.go, pass.go): one pass over the running pods
+//     with a network intent, every --descheduling-interval. Nothing is
+//     judged while the map or the plugin's informers load.
+//
+// # When a pod is bad (pkg/rebalance.Rules), on fresh measurements only
+//
+//   - its hard bounds (max-rtt, max-loss, max-jitter, depends-on-max-rtt)
+//     violated for sloGracePeriod; or
+//   - its demand-weighted RTT behind the best node that meets its bounds
+//     by more than max(minGap, minGapPercent%) for gapGracePeriod.
+//
+// A replica of a workload is judged on the users it serves: the demand
+// landmarks to which no other replica is nearer (replica coverage spreads
+// them so). A replica that serves no one is left alone.
+//
+// # Safety, in order (each skip is an EdgeplaceRebalance Warning event
+// once per reason, and edgeplace_rebalance_skips_total{reason})
+//
+//   - not-replicated: only ReplicaSet and StatefulSet pods;
+//   - few-replicas: the workload wants at least minReplicas;
+//   - unready-replica: every replica ready, none terminating (so one at a
+//     time per workload);
+//   - cooldown: the workload moved no pod in the last cooldown;
+//   - no-free-node: a node that fits the pod now (NodeFit) and is ahead by
+//     the gap;
+//   - evictor-filter: the profile's evictor (DefaultEvictor) agrees;
+//   - rate-limit: maxEvictionsPerMinute across the cluster;
+//   - eviction-refused: the Eviction API refused (a PodDisruptionBudget).
+//
+// # Args (EdgeplaceRebalanceArgs; defaults in defaults.go)
+//
+// schedulerName (edgeplace-scheduler), measurementTTL (5m, as the
+// scheduler's), judgePercentile (p50), sloGracePeriod (5m),
+// gapGracePeriod (15m), minGap (5ms), minGapPercent (30), cooldown (30m),
+// minReplicas (2), maxEvictionsPerMinute (6).
+//
+// # Events (reason v1alpha1.RebalanceReason, related to the workload)
+//
+// Evicted, or WouldEvict under --dry-run, naming the pod's RTT, why, for
+// how long, and the expected RTT and node; Skipped with the safety reason.
+//
+// # Metrics (on the descheduler's /metrics)
+//
+//   - edgeplace_rebalance_bad_pods{rule}: pods the last pass found bad;
+//   - edgeplace_rebalance_candidates_total{rule}: bad for the grace period;
+//   - edgeplace_rebalance_evictions_total{rule,dry_run};
+//   - edgeplace_rebalance_skips_total{reason}.
+package rebalance

@@ -1,0 +1,148 @@
+package rebalance
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	frameworktypes "sigs.k8s.io/descheduler/pkg/framework/types"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+// testCluster is a network map of sites of two nodes each, measured to 64
+// landmarks, and ReplicaSets of 10 running replicas spread over the
+// nodes, each workload with its own demand of two landmarks and an SLO.
+func testCluster(tb testing.TB, nodes, pods int) (*cluster, []*v1.Node) {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(7, 0))
+	const landmarks = 64
+	m := netmap.New()
+	for l := range landmarks {
+		m.SetLandmarkAt(fmt.Sprintf("lm-%d", l), v1alpha1.Location{})
+	}
+	var nodeObjs []*v1.Node
+	for s := range nodes / 2 {
+		site := fmt.Sprintf("site-%d", s)
+		nn := &v1alpha1.NodeNetwork{
+			ObjectMeta: metav1.ObjectMeta{Name: site},
+			Spec:       v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site},
+		}
+		for l := range landmarks {
+			us := int64(5000 + rng.IntN(195000))
+			nn.Status.Landmarks = append(nn.Status.Landmarks, v1alpha1.LandmarkRTT{
+				Landmark: fmt.Sprintf("lm-%d", l), RTTP50Microseconds: us, RTTP90Microseconds: us * 11 / 10,
+				Samples: 60, ObservedTime: metav1.Now(),
+			})
+		}
+		m.SetNodeNetwork(nn)
+		for k := range 2 {
+			name := fmt.Sprintf("%s-%d", site, k)
+			m.SetNode(name, map[string]string{v1alpha1.SiteLabel: site})
+			nodeObjs = append(nodeObjs, &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}})
+		}
+	}
+	m.SetState(netmap.Ready)
+	m.Flush()
+
+	podIndex := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{ownerIndex: indexByOwner})
+	rsIndex := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	for w := range pods / 10 {
+		rs := &appsv1.ReplicaSet{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: fmt.Sprintf("w%d", w), UID: types.UID(fmt.Sprintf("rs-%d", w))},
+			Spec:       appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](10)},
+		}
+		require.NoError(tb, rsIndex.Add(rs))
+		two := rng.Perm(landmarks)[:2]
+		demand := fmt.Sprintf("lm-%d,lm-%d", two[0], two[1])
+		for r := range 10 {
+			p := &v1.Pod{
+				ObjectMeta: metav1.ObjectMeta{
+					Namespace: "ns", Name: fmt.Sprintf("w%d-%d", w, r), UID: types.UID(fmt.Sprintf("w%d-%d", w, r)),
+					Annotations:     map[string]string{v1alpha1.DemandAnnotation: demand, v1alpha1.MaxRTTAnnotation: "25ms"},
+					OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptr.To(true)}},
+				},
+				Spec: v1.PodSpec{SchedulerName: DefaultSchedulerName, NodeName: nodeObjs[rng.IntN(len(nodeObjs))].Name},
+				Status: v1.PodStatus{Phase: v1.PodRunning,
+					Conditions: []v1.PodCondition{{Type: v1.PodReady, Status: v1.ConditionTrue}}},
+			}
+			require.NoError(tb, podIndex.Add(p))
+		}
+	}
+	return &cluster{
+		netmap:       m,
+		pods:         corelisters.NewPodLister(podIndex),
+		byOwner:      podIndex,
+		replicaSets:  appslisters.NewReplicaSetLister(rsIndex),
+		statefulSets: appslisters.NewStatefulSetLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})),
+		synced:       func() bool { return true },
+		events:       &events.FakeRecorder{},
+	}, nodeObjs
+}
+
+// noHandle is a descheduler handle for passes that evict nothing.
+type noHandle struct{ frameworktypes.Handle }
+
+func newTestPlugin(tb testing.TB, c *cluster) *Rebalance {
+	tb.Helper()
+	env := &Env{}
+	env.once.Do(func() { env.c = c })
+	args := &EdgeplaceRebalanceArgs{}
+	pl, err := New(context.Background(), args, noHandle{}, env)
+	require.NoError(tb, err)
+	return pl.(*Rebalance)
+}
+
+// BenchmarkPass is one pass of the rebalancer over every pod, none of
+// them due to move (their grace periods run): the cost every pass pays. It
+// must grow with the pods, not with pods x nodes: ns/pod stays flat from
+// 1,000 pods on 500 nodes to 10,000 on 5,000.
+func BenchmarkPass(b *testing.B) {
+	for _, size := range []struct{ nodes, pods int }{{500, 1000}, {5000, 10000}} {
+		b.Run(fmt.Sprintf("nodes=%d/pods=%d", size.nodes, size.pods), func(b *testing.B) {
+			c, nodes := testCluster(b, size.nodes, size.pods)
+			pl := newTestPlugin(b, c)
+			ctx := context.Background()
+			pl.Deschedule(ctx, nodes) // the first pass starts the grace periods
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				pl.Deschedule(ctx, nodes)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(size.pods), "ns/pod")
+		})
+	}
+}
+
+// TestPassJudgesEveryPod: a pass over the benchmark's cluster judges every
+// pod, finds some over their SLO, and moves none before the grace period.
+func TestPassJudgesEveryPod(t *testing.T) {
+	c, nodes := testCluster(t, 200, 400)
+	pl := newTestPlugin(t, c)
+	now := time.Now()
+	pl.now = func() time.Time { return now }
+	require.Nil(t, pl.Deschedule(context.Background(), nodes))
+	p := newPass(pl, c.netmap.Current(), nodes, now)
+	for _, pod := range c.runningPods(DefaultSchedulerName) {
+		p.judge(context.Background(), pod)
+	}
+	require.Equal(t, 400, p.judged+p.alone, "every pod judged, or left alone as serving no one")
+	require.Positive(t, p.judged)
+	require.Positive(t, p.bad["slo"], "the nearest of 10 random sites misses 25ms often")
+	require.Zero(t, p.evicted, "none before its grace period")
+	require.False(t, strings.Contains(fmt.Sprint(c.events), "Evicted"))
+}
