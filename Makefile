@@ -115,8 +115,8 @@ verify:
 	$(GO) vet ./...
 
 # The main job on an embedded control plane: no cluster needed.
-demo: $(BIN)/edgeplace-scheduler
-	$(GO) run ./cmd/edgeplace-demo --scheduler $(BIN)/edgeplace-scheduler
+demo: $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-descheduler
+	$(GO) run ./cmd/edgeplace-demo --scheduler $(BIN)/edgeplace-scheduler --descheduler $(BIN)/edgeplace-descheduler
 
 clean:
 	rm -rf $(BIN) _output

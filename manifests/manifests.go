@@ -4,7 +4,10 @@ package manifests
 
 import (
 	"embed"
+	"errors"
 	"io/fs"
+
+	"sigs.k8s.io/yaml"
 )
 
 //go:embed crds/*.yaml
@@ -26,6 +29,29 @@ var deschedulerPolicy []byte
 
 // DeschedulerPolicy returns the shipped DeschedulerPolicy.
 func DeschedulerPolicy() []byte { return append([]byte(nil), deschedulerPolicy...) }
+
+// DeschedulerPolicyWith returns the shipped DeschedulerPolicy with some of
+// the EdgeplaceRebalance args replaced: what the demo and the tests run,
+// their minutes scaled to seconds.
+func DeschedulerPolicyWith(args map[string]any) ([]byte, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(deschedulerPolicy, &doc); err != nil {
+		return nil, err
+	}
+	profiles, _ := doc["profiles"].([]any)
+	for _, p := range profiles {
+		configs, _ := p.(map[string]any)["pluginConfig"].([]any)
+		for _, pc := range configs {
+			if pc, _ := pc.(map[string]any); pc["name"] == "EdgeplaceRebalance" {
+				for k, v := range args {
+					pc["args"].(map[string]any)[k] = v
+				}
+				return yaml.Marshal(doc)
+			}
+		}
+	}
+	return nil, errors.New("the shipped DeschedulerPolicy configures no EdgeplaceRebalance")
+}
 
 // CRDs returns the generated CustomResourceDefinition files.
 func CRDs() fs.FS {

@@ -2,7 +2,8 @@
 // app): an embedded control plane, an ENS-style topology, the real
 // edgeplace-scheduler binary with the shipped configuration, sample
 // workloads, and the same workloads placed again by the stock profile. It
-// prints both placements side by side and writes a chart.
+// prints both placements side by side and writes a chart; then a site
+// degrades and edgeplace-descheduler moves the replica there.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 
 func main() {
 	scheduler := flag.String("scheduler", "bin/edgeplace-scheduler", "path of the edgeplace-scheduler binary")
+	descheduler := flag.String("descheduler", "bin/edgeplace-descheduler", "path of the edgeplace-descheduler binary (empty: no rebalancing step)")
 	nodesPerSite := flag.Int("nodes-per-site", 2, "nodes in each edge site")
 	small := flag.Bool("small", false, "only the provinces the workloads serve (a quicker run)")
 	plot := flag.String("plot", "_output/demo/placements.png", "where to write the placement chart (PNG); empty for none")
@@ -43,7 +45,7 @@ func main() {
 		fmt.Printf("    %-16s %s\n", w.Name, w.What)
 	}
 	report, err := app.Run(ctx, app.Options{
-		SchedulerBinary: *scheduler, NodesPerSite: *nodesPerSite, AllProvinces: !*small,
+		SchedulerBinary: *scheduler, DeschedulerBinary: *descheduler, NodesPerSite: *nodesPerSite, AllProvinces: !*small,
 		Plot: *plot, Progress: os.Stdout,
 		// For debugging, e.g. EDGEPLACE_SCHEDULER_ARGS=-v=4.
 		SchedulerArgs: strings.Fields(os.Getenv("EDGEPLACE_SCHEDULER_ARGS")),

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,10 +15,11 @@ import (
 // TestDemoScenario runs `make demo`'s scenario at a small size (only the
 // provinces the workloads serve, one node per site) on its own control
 // plane: edgeplace's users get lower RTT than the stock profile's, and no
-// workload is placed beyond an SLO that some site meets.
+// workload is placed beyond an SLO that some site meets; the rebalancing
+// step moves a replica off a degraded site.
 func TestDemoScenario(t *testing.T) {
 	plot := filepath.Join(t.TempDir(), "placements.png")
-	report, err := demoapp.Run(t.Context(), demoapp.Options{SchedulerBinary: schedulerBinary, NodesPerSite: 1, Plot: plot})
+	report, err := demoapp.Run(t.Context(), demoapp.Options{SchedulerBinary: schedulerBinary, DeschedulerBinary: deschedulerBinary, NodesPerSite: 1, Plot: plot})
 	require.NoError(t, err)
 	var out testWriter
 	report.Print(&out)
@@ -39,6 +41,16 @@ func TestDemoScenario(t *testing.T) {
 		sites[n[:len(n)-2]] = true
 	}
 	assert.Len(t, sites, 3, "the cache's replicas cover three areas")
+
+	// The rebalancing step moved the replica off the degraded site, to a
+	// node within the SLO.
+	rb := report.Rebalancing
+	require.NotNil(t, rb)
+	assert.NotContains(t, rb.After, rb.Moved)
+	assert.Contains(t, rb.Note, "beyond its 8.0ms SLO")
+	for _, node := range rb.After {
+		assert.LessOrEqual(t, rb.RTT(node), 8*time.Millisecond, "every replica within the SLO after the move: %v", rb.After)
+	}
 
 	info, err := os.Stat(plot)
 	require.NoError(t, err)

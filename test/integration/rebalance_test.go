@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/edgeplace/edgeplace/manifests"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
@@ -37,7 +36,7 @@ import (
 // depends on (pods report Running and Ready, and a deleted pod goes).
 
 // policyArgs are the EdgeplaceRebalance args a test overrides.
-type policyArgs map[string]any
+type policyArgs = map[string]any
 
 // startDescheduler runs edgeplace-descheduler until the test ends, one pass
 // a second, and returns its log's path.
@@ -45,7 +44,8 @@ func (f *fixture) startDescheduler(args policyArgs, extra ...string) string {
 	f.t.Helper()
 	applyManifest(f.t, f.e.kube, "descheduler/rbac.yaml")
 	kubeconfig, _, _ := serviceAccountKubeconfig(f.t, f.e, "kube-system", "edgeplace-descheduler")
-	policy := scaledPolicy(f.t, args)
+	policy, err := manifests.DeschedulerPolicyWith(args)
+	require.NoError(f.t, err)
 	dir := f.t.TempDir()
 	policyPath := filepath.Join(dir, "policy.yaml")
 	require.NoError(f.t, os.WriteFile(policyPath, policy, 0o600))
@@ -75,29 +75,6 @@ func (f *fixture) startDescheduler(args policyArgs, extra ...string) string {
 		out.Close()
 	})
 	return logPath
-}
-
-// scaledPolicy is manifests/descheduler/policy.yaml with the plugin's args
-// overridden.
-func scaledPolicy(t testing.TB, args policyArgs) []byte {
-	t.Helper()
-	var doc map[string]any
-	require.NoError(t, yaml.Unmarshal(manifests.DeschedulerPolicy(), &doc))
-	profile := doc["profiles"].([]any)[0].(map[string]any)
-	found := false
-	for _, pc := range profile["pluginConfig"].([]any) {
-		pc := pc.(map[string]any)
-		if pc["name"] == "EdgeplaceRebalance" {
-			found = true
-			for k, v := range args {
-				pc["args"].(map[string]any)[k] = v
-			}
-		}
-	}
-	require.True(t, found, "the shipped policy configures EdgeplaceRebalance")
-	out, err := yaml.Marshal(doc)
-	require.NoError(t, err)
-	return out
 }
 
 // kubelet marks the fixture's bound pods Running and Ready and removes the
@@ -266,6 +243,10 @@ func TestRebalanceMovesAPodOffADegradedSite(t *testing.T) {
 	assert.NotEmpty(t, podOn(moved, b.Name), "the healthy replica stays")
 	_, err := f.e.kube.CoreV1().Pods(f.ns).Get(f.ctx, degraded, metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the evicted pod is gone")
+	// explain on the replacement says why it was made.
+	explained := f.kubectlEdgeplace("explain", podOn(moved, spare.Name))
+	assert.Contains(t, explained, "Recorded by the rebalancer")
+	assert.Contains(t, explained, "moved pod "+degraded+" of this pod's ReplicaSet live: evicted: on node "+a.Name)
 
 	// The new home degrades too, and a is healthy again: the workload is
 	// cooling down, so the pod stays, and says why.

@@ -244,10 +244,13 @@ type replayResult struct {
 	unplaced         int       // workload-slices with no replica running
 	evictions        int
 	flaps            int // evictions of a workload within its cooldown of the last
-	byQuarter        [4]struct{ violations, n int; sum float64 }
-	byWorkload       map[string]int // violation minutes
-	trace            io.Writer
-	slice            int
+	byQuarter        [4]struct {
+		violations, n int
+		sum           float64
+	}
+	byWorkload map[string]int // violation minutes
+	trace      io.Writer
+	slice      int
 }
 
 func (r *replayResult) mean() float64 {

@@ -5,7 +5,8 @@
 // binary with the shipped configuration, and sample workloads. The same
 // workloads are then placed again by the same binary running the stock
 // default profile, and both sets of bindings, read back from the API
-// server, are compared.
+// server, are compared. Last, a site degrades under a replicated workload
+// and the real edgeplace-descheduler moves the replica there.
 package app
 
 import (
@@ -28,6 +29,9 @@ import (
 type Options struct {
 	// SchedulerBinary is the edgeplace-scheduler executable.
 	SchedulerBinary string
+	// DeschedulerBinary is the edgeplace-descheduler executable, for the
+	// rebalancing step ("": the step is left out).
+	DeschedulerBinary string
 	// NodesPerSite ENS nodes stand at each edge site; each CDN point of
 	// presence has one node.
 	NodesPerSite int
@@ -50,6 +54,7 @@ type Report struct {
 	Workloads    []Workload
 	Edgeplace    *Outcome
 	Stock        *Outcome
+	Rebalancing  *Rebalancing // nil without a DeschedulerBinary
 }
 
 // Run runs the demo.
@@ -124,6 +129,12 @@ func Run(ctx context.Context, opts Options) (report *Report, err error) {
 		*r.out = o
 	}
 	summarize(report.Edgeplace, report.Stock)
+	if opts.DeschedulerBinary != "" {
+		step("rebalancing: a site degrades under %s, and edgeplace-descheduler moves the replica there", rebalanced.Name)
+		if report.Rebalancing, err = rebalanceStep(ctx, kube, edge, cp.KubeconfigPath(), opts, dir, topo, progress); err != nil {
+			return nil, fmt.Errorf("rebalancing: %w", err)
+		}
+	}
 	if opts.Plot != "" {
 		if err := plotPlacements(report, topo, opts.Plot); err != nil {
 			return nil, fmt.Errorf("plotting: %w", err)
@@ -138,6 +149,10 @@ func (r *Report) Print(w io.Writer) {
 	printPlacements(w, r)
 	fmt.Fprintln(w)
 	printSummary(w, r)
+	if r.Rebalancing != nil {
+		fmt.Fprintln(w)
+		r.Rebalancing.Print(w)
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -105,6 +105,14 @@ func submit(ctx context.Context, kube kubernetes.Interface, ns, schedulerName st
 				Resources: v1.ResourceRequirements{Requests: requests, Limits: limitsOf(requests)}}},
 		},
 	}
+	if w.SpreadSites {
+		template.Spec.Affinity = &v1.Affinity{PodAntiAffinity: &v1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []v1.PodAffinityTerm{{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: template.Labels},
+				TopologyKey:   v1alpha1.SiteLabel,
+			}},
+		}}
+	}
 	if w.Replicas > 1 {
 		replicas := int32(w.Replicas)
 		_, err := kube.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{

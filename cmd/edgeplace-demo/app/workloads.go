@@ -21,6 +21,9 @@ type Workload struct {
 	Replicas int
 	// EgressMbps is requested as the edgeplace.io/egress-mbps resource.
 	EgressMbps int64
+	// SpreadSites keeps the replicas on different sites (required pod
+	// anti-affinity on the site label), as an HA workload would.
+	SpreadSites bool
 }
 
 // Workloads are the demo's applications.

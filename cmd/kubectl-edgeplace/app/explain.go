@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/coverage"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/placement"
@@ -81,6 +82,12 @@ func explain(ctx context.Context, c *clients, ttl time.Duration, name string, ou
 	if in.HasSLO() {
 		slo = fmt.Sprintf("%s %s, estimates %s", in.MaxRTT, in.Percentile, in.Estimates)
 	}
+	if in.MaxLossPPM > 0 {
+		slo += fmt.Sprintf("; loss at most %s", lossPercent(int32(in.MaxLossPPM)))
+	}
+	if in.MaxJitter > 0 {
+		slo += fmt.Sprintf("; jitter at most %s", in.MaxJitter)
+	}
 	fmt.Fprintf(out, "  demand: %s   SLO: %s\n", strings.Join(demand, ", "), slo)
 	if in.DependsOn != nil {
 		bound := "none"
@@ -92,6 +99,9 @@ func explain(ctx context.Context, c *clients, ttl time.Duration, name string, ou
 
 	fmt.Fprintln(out, "\nRecorded by NetworkLatency at decision time:")
 	if err := printDecisions(ctx, c, pod, out); err != nil {
+		return err
+	}
+	if err := printMoves(ctx, c, pod, out); err != nil {
 		return err
 	}
 
@@ -167,6 +177,48 @@ func printDecisions(ctx context.Context, c *clients, pod *v1.Pod, out io.Writer)
 	return nil
 }
 
+// printMoves prints what the rebalancer recorded about the pod and its
+// workload: a pod it moved is gone, and its event relates to the workload,
+// so a replacement shows why it was made. Nothing is printed where the
+// rebalancer never acted.
+func printMoves(ctx context.Context, c *clients, pod *v1.Pod, out io.Writer) error {
+	owner := coverage.ControllerOf(pod)
+	sel := fields.Set{"reason": v1alpha1.RebalanceReason}.AsSelector().String()
+	events, err := c.kube.EventsV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(events.Items, func(a, b eventsv1.Event) int { return a.EventTime.Compare(b.EventTime.Time) })
+	var lines []string
+	for _, e := range events.Items {
+		own := e.Regarding.UID == pod.UID
+		sibling := owner != nil && e.Related != nil && e.Related.UID == owner.UID
+		if !own && !sibling {
+			continue
+		}
+		switch {
+		case e.Action == v1alpha1.RebalanceEvicted && !own:
+			lines = append(lines, fmt.Sprintf("  %s  moved pod %s of this pod's %s %s: %s",
+				eventTime(e), e.Regarding.Name, e.Related.Kind, e.Related.Name, e.Note))
+		case own:
+			lines = append(lines, fmt.Sprintf("  %s  %s: %s", eventTime(e), e.Action, e.Note))
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Fprintln(out, "\nRecorded by the rebalancer (edgeplace-descheduler):")
+		fmt.Fprintln(out, strings.Join(lines, "\n"))
+	}
+	return nil
+}
+
+func eventTime(e eventsv1.Event) string {
+	t := e.EventTime.Time
+	if t.IsZero() {
+		t = e.CreationTimestamp.Time
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 func printNodeRTT(out io.Writer, req *placement.Request, node string) {
 	view := req.View
 	row, ok := view.Row(node)
@@ -175,7 +227,7 @@ func printNodeRTT(out io.Writer, req *placement.Request, node string) {
 		return
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  LANDMARK\tWEIGHT\tRTT %s\tSOURCE\tMEASURED\n", req.Intent.Percentile)
+	fmt.Fprintf(tw, "  LANDMARK\tWEIGHT\tRTT %s\tLOSS\tJITTER\tSOURCE\tMEASURED\n", req.Intent.Percentile)
 	now := time.Now()
 	for i, lm := range req.Landmarks {
 		name := view.LandmarkName(lm)
@@ -188,14 +240,19 @@ func printNodeRTT(out io.Writer, req *placement.Request, node string) {
 			age = now.Sub(at).Round(time.Second).String() + " ago"
 		}
 		if !ok {
-			fmt.Fprintf(tw, "  %s\t%d\tunknown\t-\t%s\n", name, req.Weights[i], age)
+			fmt.Fprintf(tw, "  %s\t%d\tunknown\t-\t-\t-\t%s\n", name, req.Weights[i], age)
 			continue
+		}
+		// Loss and jitter are measured, never estimated.
+		loss, jitter := "-", "-"
+		if l, j, ok := view.Quality(row, lm); ok {
+			loss, jitter = lossPercent(l), micros(j)
 		}
 		source := src.String()
 		if req.Accept&src == 0 && src != netmap.Measured {
 			source += " (the SLO's estimates policy refuses it)"
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", name, req.Weights[i], micros(rtt), source, age)
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\n", name, req.Weights[i], micros(rtt), loss, jitter, source, age)
 	}
 	tw.Flush()
 }

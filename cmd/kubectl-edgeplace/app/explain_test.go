@@ -141,8 +141,10 @@ func TestExplainMarksRefusedEstimates(t *testing.T) {
 	require.NoError(t, err)
 	var out strings.Builder
 	printNodeRTT(&out, &req, "c-0")
-	assert.Regexp(t, `users-a\s+1\s+12ms\s+peer-estimated \(the SLO's estimates policy refuses it\)`, out.String())
+	assert.Regexp(t, `users-a\s+1\s+12ms\s+-\s+-\s+peer-estimated \(the SLO's estimates policy refuses it\)`, out.String(),
+		"an estimate says nothing of loss and jitter")
 	out.Reset()
 	printNodeRTT(&out, &req, "a-0")
 	assert.NotContains(t, out.String(), "refuses", "a measurement is never refused")
+	assert.Regexp(t, `users-a\s+1\s+\S+\s+0\.00%\s+\S+\s+measured`, out.String(), "a measurement's loss and jitter")
 }

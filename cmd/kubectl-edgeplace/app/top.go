@@ -68,7 +68,7 @@ func top(ctx context.Context, c *clients, ttl time.Duration, out io.Writer) erro
 	fmt.Fprintf(out, "%d nodes in %d sites, %d landmarks; measurements older than %s are stale\n\n",
 		len(nodes.Items), len(sites), view.NumLandmarks(), ttl)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SITE\tCARRIER\tNODES\tMEASURED\tESTIMATED\tSTALE\tNEWEST\tOLDEST\tMEDIAN RTT p50\tNEAREST LANDMARK")
+	fmt.Fprintln(tw, "SITE\tCARRIER\tNODES\tMEASURED\tESTIMATED\tSTALE\tNEWEST\tOLDEST\tMEDIAN RTT p50\tMAX LOSS\tMEDIAN JITTER\tNEAREST LANDMARK")
 	for _, s := range slices.SortedFunc(maps.Values(sites), func(a, b *site) int { return cmp.Compare(a.name, b.name) }) {
 		carrier := s.carrier
 		if carrier == "" {
@@ -76,12 +76,13 @@ func top(ctx context.Context, c *clients, ttl time.Duration, out io.Writer) erro
 		}
 		row, ok := view.Row(s.nodes[0])
 		if !ok {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t0\t0\t0\t-\t-\t-\t-\n", s.name, carrier, len(s.nodes))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t0\t0\t0\t-\t-\t-\t-\t-\t-\n", s.name, carrier, len(s.nodes))
 			continue
 		}
 		var measured, estimated, stale int
 		var newest, oldest time.Time
-		var rtts []float64
+		var rtts, jitters []float64
+		maxLoss := int32(-1)
 		nearest, nearestRTT := "-", int32(-1)
 		for lm := range int32(view.NumLandmarks()) {
 			rtt, src, ok := view.Value(row, lm, netmap.P50, netmap.AnyEstimate)
@@ -96,6 +97,10 @@ func top(ctx context.Context, c *clients, ttl time.Duration, out io.Writer) erro
 					oldest = at
 				}
 				rtts = append(rtts, float64(rtt))
+				if loss, jitter, ok := view.Quality(row, lm); ok {
+					maxLoss = max(maxLoss, loss)
+					jitters = append(jitters, float64(jitter))
+				}
 				if nearestRTT < 0 || rtt < nearestRTT {
 					nearest, nearestRTT = view.LandmarkName(lm), rtt
 				}
@@ -109,13 +114,25 @@ func top(ctx context.Context, c *clients, ttl time.Duration, out io.Writer) erro
 		if v, ok := estimate.Median(rtts); ok {
 			med = micros(int32(v))
 		}
+		jitter := "-"
+		if v, ok := estimate.Median(jitters); ok {
+			jitter = micros(int32(v))
+		}
 		if nearestRTT >= 0 {
 			nearest = fmt.Sprintf("%s %s", nearest, micros(nearestRTT))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", s.name, carrier, len(s.nodes),
-			measured, estimated, stale, ago(now, newest), ago(now, oldest), med, nearest)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.name, carrier, len(s.nodes),
+			measured, estimated, stale, ago(now, newest), ago(now, oldest), med, lossPercent(maxLoss), jitter, nearest)
 	}
 	return tw.Flush()
+}
+
+// lossPercent formats a loss in parts per million ("-": none known).
+func lossPercent(ppm int32) string {
+	if ppm < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f%%", float64(ppm)/1e4)
 }
 
 func ago(now, t time.Time) string {

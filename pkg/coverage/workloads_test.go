@@ -1,0 +1,74 @@
+package coverage
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/netmap/netmaptest"
+)
+
+// TestPlanFollowsADegradedSlot: a workload's plan is reused while its
+// slots' sites stay about as near as they were, and remade when one
+// degrades beyond the score window, so that the replica the rebalancer
+// moves off it is placed for where its users are best served now.
+func TestPlanFollowsADegradedSlot(t *testing.T) {
+	now := time.Now()
+	ms := func(v int64) netmaptest.RTT { return netmaptest.RTT{P50: v, P90: v} }
+	m := netmaptest.Sites(now, map[string]v1alpha1.Location{"north": {}, "south": {}},
+		map[string]map[string]netmaptest.RTT{
+			"n": {"north": ms(5), "south": ms(60)},
+			"s": {"north": ms(60), "south": ms(5)},
+			"n2": {"north": ms(8), "south": ms(60)},
+		})
+	w := &Workloads{plans: map[types.UID]*WorkloadPlan{}}
+	demand := func() Demand {
+		view := m.Current().View(now, time.Hour)
+		north, _ := view.Landmark("north")
+		south, _ := view.Landmark("south")
+		return Demand{View: view, Landmarks: []int32{north, south}, Weights: []int64{1, 1}, Percentile: netmap.P90, Key: "k",
+			Window: func(best float64) float64 { return max(2000, best*15/100) }}
+	}
+	slotSites := func(p *WorkloadPlan, d Demand) []string {
+		var out []string
+		for _, row := range p.Slots {
+			out = append(out, d.View.RowObject(row))
+		}
+		return out
+	}
+	d := demand()
+	first := w.Plan("rs", 2, d)
+	assert.ElementsMatch(t, []string{"site-n", "site-s"}, slotSites(first, d))
+
+	// site n a millisecond slower: within the window, the plan stands.
+	publish(m, now, "n", map[string]int64{"north": 6, "south": 60})
+	assert.Same(t, first, w.Plan("rs", 2, demand()))
+
+	// site n degrades towards the north: a new plan, on n2.
+	publish(m, now, "n", map[string]int64{"north": 40, "south": 60})
+	d = demand()
+	second := w.Plan("rs", 2, d)
+	require.NotSame(t, first, second)
+	assert.ElementsMatch(t, []string{"site-n2", "site-s"}, slotSites(second, d))
+}
+
+// publish rewrites a netmaptest site's measurements (ms) and flushes.
+func publish(m *netmap.Map, now time.Time, site string, rtts map[string]int64) {
+	nn := &v1alpha1.NodeNetwork{
+		ObjectMeta: metav1.ObjectMeta{Name: "site-" + site},
+		Spec:       v1alpha1.NodeNetworkSpec{Scope: v1alpha1.ScopeSite, Site: site},
+	}
+	for lm, v := range rtts {
+		nn.Status.Landmarks = append(nn.Status.Landmarks, v1alpha1.LandmarkRTT{
+			Landmark: lm, RTTP50Microseconds: v * 1000, RTTP90Microseconds: v * 1000, Samples: 10, ObservedTime: metav1.NewTime(now),
+		})
+	}
+	m.SetNodeNetwork(nn)
+	m.Flush()
+}
