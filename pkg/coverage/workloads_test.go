@@ -23,8 +23,8 @@ func TestPlanFollowsADegradedSlot(t *testing.T) {
 	ms := func(v int64) netmaptest.RTT { return netmaptest.RTT{P50: v, P90: v} }
 	m := netmaptest.Sites(now, map[string]v1alpha1.Location{"north": {}, "south": {}},
 		map[string]map[string]netmaptest.RTT{
-			"n": {"north": ms(5), "south": ms(60)},
-			"s": {"north": ms(60), "south": ms(5)},
+			"n":  {"north": ms(5), "south": ms(60)},
+			"s":  {"north": ms(60), "south": ms(5)},
 			"n2": {"north": ms(8), "south": ms(60)},
 		})
 	w := &Workloads{plans: map[types.UID]*WorkloadPlan{}}
