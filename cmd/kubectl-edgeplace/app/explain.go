@@ -246,7 +246,7 @@ func printNodeRTT(out io.Writer, req *placement.Request, node string) {
 		// Loss and jitter are measured, never estimated.
 		loss, jitter := "-", "-"
 		if l, j, ok := view.Quality(row, lm); ok {
-			loss, jitter = lossPercent(l), micros(j)
+			loss, jitter = lossPercent(l), jitterOf(j)
 		}
 		source := src.String()
 		if req.Accept&src == 0 && src != netmap.Measured {
@@ -355,4 +355,12 @@ func nodeNetworkOf(ctx context.Context, c *clients, view netmap.View, node strin
 
 func micros(us int32) string {
 	return (time.Duration(us) * time.Microsecond).Round(100 * time.Microsecond).String()
+}
+
+// jitterOf formats a jitter; none at all reads "0µs" rather than "0s".
+func jitterOf(us int32) string {
+	if us < 50 {
+		return fmt.Sprintf("%dµs", us)
+	}
+	return micros(us)
 }

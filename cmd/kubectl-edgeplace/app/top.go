@@ -116,7 +116,7 @@ func top(ctx context.Context, c *clients, ttl time.Duration, out io.Writer) erro
 		}
 		jitter := "-"
 		if v, ok := estimate.Median(jitters); ok {
-			jitter = micros(int32(v))
+			jitter = jitterOf(int32(v))
 		}
 		if nearestRTT >= 0 {
 			nearest = fmt.Sprintf("%s %s", nearest, micros(nearestRTT))
