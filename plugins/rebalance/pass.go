@@ -280,6 +280,9 @@ func (p *pass) target(ctx context.Context, m *move, judged *placement.Request, b
 			if !ok || name == m.pod.Spec.NodeName {
 				continue
 			}
+			if !p.antiAffinityAllows(m.pod, node) {
+				continue
+			}
 			if err := nodeutil.NodeFit(ctx, p.pl.handle.GetPodsAssignedToNodeFunc(), m.pod, node); err == nil {
 				m.target, m.targetRTT = name, rtt
 				return true
@@ -287,6 +290,42 @@ func (p *pass) target(ctx context.Context, m *move, judged *placement.Request, b
 		}
 	}
 	return false
+}
+
+// antiAffinityAllows checks the pod's required anti-affinity across each
+// term's whole topology domain, as the scheduler holds it (the
+// descheduler's NodeFit looks at the node's own pods only): a workload
+// spread one replica per site must not be expected on its sibling's site.
+func (p *pass) antiAffinityAllows(pod *v1.Pod, node *v1.Node) bool {
+	if pod.Spec.Affinity == nil || pod.Spec.Affinity.PodAntiAffinity == nil {
+		return true
+	}
+	for _, term := range pod.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+		domain, ok := node.Labels[term.TopologyKey]
+		if !ok {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(term.LabelSelector)
+		if err != nil {
+			return false
+		}
+		namespaces := term.Namespaces
+		if len(namespaces) == 0 {
+			namespaces = []string{pod.Namespace}
+		}
+		for _, ns := range namespaces {
+			others, _ := p.pl.cluster.pods.Pods(ns).List(sel)
+			for _, o := range others {
+				if o.UID == pod.UID || o.Spec.NodeName == "" || o.DeletionTimestamp != nil {
+					continue
+				}
+				if n, ok := p.nodes[o.Spec.NodeName]; ok && n.Labels[term.TopologyKey] == domain {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // Reasons a pod the rules found bad stays where it is; the metric's label.

@@ -49,7 +49,8 @@ func TestDemoScenario(t *testing.T) {
 	assert.NotContains(t, rb.After, rb.Moved)
 	assert.Contains(t, rb.Note, "beyond its 8.0ms SLO")
 	for _, node := range rb.After {
-		assert.LessOrEqual(t, rb.RTT(node), 8*time.Millisecond, "every replica within the SLO after the move: %v", rb.After)
+		assert.LessOrEqual(t, rb.RTT[node], 8*time.Millisecond, "every replica within the SLO after the move: %v", rb.After)
+		assert.Positive(t, rb.RTT[node], "measured")
 	}
 
 	info, err := os.Stat(plot)

@@ -42,12 +42,13 @@ const (
 // Rebalancing is what the step saw.
 type Rebalancing struct {
 	Workload      Workload
-	Before, After map[string]string // pod -> node
-	RTT           func(node string) time.Duration
-	Degraded      string // the site whose RTT rose
-	Moved         string // the evicted pod
-	Note          string // the rebalancer's event
+	Before, After map[string]string        // pod -> node
+	RTT           map[string]time.Duration // node -> its site's p90 to the users, before and after
+	Degraded      string                   // the site whose RTT rose
+	Moved         string                   // the evicted pod
+	Note          string                   // the rebalancer's event
 	TookAfterBad  time.Duration
+	before        map[string]time.Duration // node -> RTT before the site degraded
 }
 
 func rebalanceStep(ctx context.Context, kube kubernetes.Interface, edge edgeclient.Interface, kubeconfig string,
@@ -78,9 +79,13 @@ func rebalanceStep(ctx context.Context, kube kubernetes.Interface, edge edgeclie
 	if err := submit(ctx, kube, ns, "edgeplace-scheduler", rebalanced); err != nil {
 		return nil, err
 	}
-	r := &Rebalancing{Workload: rebalanced, RTT: func(node string) time.Duration { return rttTo(ctx, edge, topo, node, "zhejiang-telecom") }}
+	r := &Rebalancing{Workload: rebalanced, RTT: map[string]time.Duration{}}
 	if r.Before, err = runningReplicas(ctx, kube, ns, rebalanced, func(map[string]string) bool { return true }); err != nil {
 		return nil, err
+	}
+	before := map[string]time.Duration{}
+	for _, node := range r.Before {
+		before[node] = rttTo(ctx, edge, topo, node, "zhejiang-telecom")
 	}
 	stopDescheduler, err := startDescheduler(ctx, opts.DeschedulerBinary, kubeconfig, dir)
 	if err != nil {
@@ -109,7 +114,14 @@ func rebalanceStep(ctx context.Context, kube kubernetes.Interface, edge edgeclie
 		_, stillThere := pods[r.Moved]
 		return !stillThere
 	})
-	return r, err
+	if err != nil {
+		return nil, err
+	}
+	for _, node := range r.After {
+		r.RTT[node] = rttTo(ctx, edge, topo, node, "zhejiang-telecom")
+	}
+	r.before = before
+	return r, nil
 }
 
 // standInKubelet does, for the step's namespace, what kubelets would: a
@@ -263,12 +275,12 @@ func (r *Rebalancing) Print(w io.Writer) {
 	fmt.Fprintf(w, "Rebalancing: %s (SLO %s p90). Site %s's RTT to zhejiang-telecom rose to %s.\n", r.Workload.Name, r.Workload.SLO, r.Degraded, degradedRTT)
 	fmt.Fprintln(w, "  before:")
 	for _, p := range sortedKeys(r.Before) {
-		fmt.Fprintf(w, "    %-28s %-26s %s\n", p, r.Before[p], ms(r.RTT(r.Before[p])))
+		fmt.Fprintf(w, "    %-32s %-28s %s\n", p, r.Before[p], ms(r.before[r.Before[p]]))
 	}
 	fmt.Fprintf(w, "  edgeplace-descheduler, %s after the site went bad: %s\n", r.TookAfterBad, wrap(r.Note))
 	fmt.Fprintln(w, "  after:")
 	for _, p := range sortedKeys(r.After) {
-		fmt.Fprintf(w, "    %-28s %-26s %s\n", p, r.After[p], ms(r.RTT(r.After[p])))
+		fmt.Fprintf(w, "    %-32s %-28s %s\n", p, r.After[p], ms(r.RTT[r.After[p]]))
 	}
 }
 
