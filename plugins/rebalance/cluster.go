@@ -147,12 +147,14 @@ func hasIntent(p *v1.Pod) bool {
 	return false
 }
 
-// siblings are the pods of a workload, the pod itself included.
+// siblings are the live pods of a workload, the pod itself included:
+// finished pods (Succeeded, Failed) neither serve users nor count as
+// unready replicas.
 func (c *cluster) siblings(owner types.UID) []*v1.Pod {
 	objs, _ := c.byOwner.ByIndex(ownerIndex, string(owner))
 	out := make([]*v1.Pod, 0, len(objs))
 	for _, o := range objs {
-		if p, ok := o.(*v1.Pod); ok {
+		if p, ok := o.(*v1.Pod); ok && p.Status.Phase != v1.PodSucceeded && p.Status.Phase != v1.PodFailed {
 			out = append(out, p)
 		}
 	}

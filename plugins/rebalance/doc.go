@@ -22,7 +22,17 @@
 //
 // A replica of a workload is judged on the users it serves: the demand
 // landmarks to which no other replica is nearer (replica coverage spreads
-// them so). A replica that serves no one is left alone.
+// them so). A replica that serves no one is judged on the whole demand.
+//
+// Known limits: grace periods and cooldowns live in the leader's memory,
+// so a new leader (or a restart) starts them afresh and may move a second
+// pod of a workload within the old leader's cooldown, once a grace period
+// has passed. A pass counts a pod bad since the first pass that found it
+// so, however long the descheduler went without a pass in between (it
+// skips cycles while it sees at most one ready node). The free-node check holds the pod's required anti-affinity
+// across the topology domain, in the pod's namespace or the term's listed
+// ones (not namespaceSelector), and not other pods' anti-affinity towards
+// it: the scheduler may still place the replacement elsewhere.
 //
 // # Safety, in order (each skip is an EdgeplaceRebalance Warning event
 // once per reason, and edgeplace_rebalance_skips_total{reason})
@@ -35,7 +45,8 @@
 //   - no-free-node: a node that fits the pod now (NodeFit) and is ahead by
 //     the gap;
 //   - evictor-filter: the profile's evictor (DefaultEvictor) agrees;
-//   - rate-limit: maxEvictionsPerMinute across the cluster;
+//   - rate-limit: at most maxEvictionsPerMinute evictions, across the
+//     cluster, in any 60 s;
 //   - eviction-refused: the Eviction API refused (a PodDisruptionBudget).
 //
 // # Args (EdgeplaceRebalanceArgs; defaults in defaults.go)

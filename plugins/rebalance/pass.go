@@ -44,7 +44,7 @@ type pass struct {
 	now   time.Time
 	best  map[string][]placement.Ranked // by intent key
 
-	judged, alone, evicted int // alone: replicas whose siblings serve all their users
+	judged, alone, evicted int // alone: replicas whose siblings are nearer to all their users
 	bad                    map[rebalance.Rule]int
 }
 
@@ -92,12 +92,14 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 				siblings = append(siblings, r)
 			}
 		}
-		served, n := rebalance.Served(&req, row, siblings)
-		if n == 0 {
-			p.alone++ // its siblings serve all its users: moving it gains nothing
-			return
+		// Judged on the users it serves; one that serves none (a sibling
+		// is nearer to all of them, as after its own site degraded) is
+		// judged on the whole demand, so that it can still be moved back.
+		if served, n := rebalance.Served(&req, row, siblings); n > 0 {
+			req.Narrow(func(i int) bool { return served[i] })
+		} else {
+			p.alone++
 		}
-		req.Narrow(func(i int) bool { return served[i] })
 	}
 	if in.DependsOn != nil {
 		deps, _ := p.pl.cluster.pods.Pods(pod.Namespace).List(in.DependsOn)
@@ -133,7 +135,7 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		p.skip(ctx, &m, skipEvictor, "the descheduler's evictor (DefaultEvictor args) does not allow evicting it")
 		return
 	}
-	if !p.pl.limiter.AllowN(p.now, 1) {
+	if !p.pl.limit.allows(p.pl.now()) {
 		p.skip(ctx, &m, skipRateLimit, fmt.Sprintf("the cluster-wide limit of %d evictions a minute is reached", *p.pl.args.MaxEvictionsPerMinute))
 		return
 	}
@@ -143,6 +145,7 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		p.skip(ctx, &m, skipRefused, "the eviction was refused: "+err.Error())
 		return
 	}
+	p.pl.limit.took(p.pl.now())
 	p.evicted++
 	evictionsTotal.WithLabelValues(string(rule), fmt.Sprint(p.pl.dryRun)).Inc()
 	action, verb := v1alpha1.RebalanceEvicted, "evicted"
@@ -150,7 +153,7 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		action, verb = v1alpha1.RebalanceWouldEvict, "would evict (dry run)"
 	}
 	klog.FromContext(ctx).Info("moving a pod", "pod", klog.KObj(pod), "node", pod.Spec.NodeName, "rule", rule, "target", m.target, "dryRun", p.pl.dryRun)
-	p.pl.cluster.events.Eventf(pod, w.object, v1.EventTypeNormal, v1alpha1.RebalanceReason, action, "%s: %s", verb, m.why())
+	p.pl.cluster.events.Eventf(pod, w.object, v1.EventTypeNormal, v1alpha1.RebalanceReason, action, "%s", note(verb+": "+m.why()))
 	// The cooldown runs from the eviction (and its event), not from the
 	// start of the pass, so that no two moves of a workload are closer.
 	p.pl.tracker.Moved(w.ref.UID, p.pl.now())
@@ -200,6 +203,14 @@ func violation(v placement.Verdict, req *placement.Request) string {
 		return fmt.Sprintf("jitter to a demand landmark is over %s (%s)", fmtRTT(req.JitterBound), v1alpha1.MaxJitterAnnotation)
 	}
 	return "its bounds are met"
+}
+
+// note bounds an event's note to what the events API takes (1 kB).
+func note(s string) string {
+	if len(s) > 1000 {
+		return s[:997] + "..."
+	}
+	return s
 }
 
 func percentile(p netmap.Percentile) string {
@@ -383,7 +394,7 @@ func (p *pass) skip(ctx context.Context, m *move, reason, why string) {
 		related = m.w.object
 	}
 	p.pl.cluster.events.Eventf(m.pod, related, v1.EventTypeWarning, v1alpha1.RebalanceReason, v1alpha1.RebalanceSkipped,
-		"not moved: %s; %s", why, m.why())
+		"%s", note("not moved: "+why+"; "+m.why()))
 }
 
 // workload returns the pod's ReplicaSet or StatefulSet, nil for any other

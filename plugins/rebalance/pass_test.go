@@ -140,9 +140,21 @@ func TestPassJudgesEveryPod(t *testing.T) {
 	for _, pod := range c.runningPods(DefaultSchedulerName) {
 		p.judge(context.Background(), pod)
 	}
-	require.Equal(t, 400, p.judged+p.alone, "every pod judged, or left alone as serving no one")
-	require.Positive(t, p.judged)
+	require.Equal(t, 400, p.judged, "every pod judged")
+	require.Positive(t, p.alone, "some replicas serve no one: judged on the whole demand")
 	require.Positive(t, p.bad["slo"], "the nearest of 10 random sites misses 25ms often")
 	require.Zero(t, p.evicted, "none before its grace period")
 	require.False(t, strings.Contains(fmt.Sprint(c.events), "Evicted"))
+}
+
+// TestEvictionLimit: at most perMinute evictions in any 60 s.
+func TestEvictionLimit(t *testing.T) {
+	l := &evictionLimit{perMinute: 2}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.True(t, l.allows(now))
+	l.took(now)
+	require.True(t, l.allows(now.Add(time.Second)))
+	l.took(now.Add(time.Second))
+	require.False(t, l.allows(now.Add(59*time.Second)), "two in the last minute")
+	require.True(t, l.allows(now.Add(60*time.Second)), "the first has aged out")
 }

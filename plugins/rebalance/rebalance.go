@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
@@ -34,7 +33,7 @@ type Rebalance struct {
 	parse   intent.Options
 	rules   rebalance.Rules
 	judgeAt netmap.Percentile
-	limiter *rate.Limiter
+	limit   *evictionLimit
 	dryRun  bool
 	now     func() time.Time
 
@@ -86,12 +85,28 @@ func New(ctx context.Context, obj runtime.Object, h frameworktypes.Handle, env *
 		parse:   placement.DefaultOptions(),
 		rules:   rules,
 		judgeAt: placement.Percentile(config.Percentile(args.JudgePercentile)),
-		limiter: rate.NewLimiter(rate.Every(time.Minute/time.Duration(perMinute)), perMinute),
+		limit:   &evictionLimit{perMinute: perMinute},
 		dryRun:  env.DryRun,
 		now:     time.Now,
 		tracker: rebalance.NewTracker(rules, args.Cooldown.Duration),
 	}, nil
 }
+
+// evictionLimit is the cluster-wide limit: at most perMinute evictions in
+// any 60 s. Only evictions the API server took count.
+type evictionLimit struct {
+	perMinute int
+	recent    []time.Time
+}
+
+func (l *evictionLimit) allows(now time.Time) bool {
+	for len(l.recent) > 0 && now.Sub(l.recent[0]) >= time.Minute {
+		l.recent = l.recent[1:]
+	}
+	return len(l.recent) < l.perMinute
+}
+
+func (l *evictionLimit) took(now time.Time) { l.recent = append(l.recent, now) }
 
 // Name returns the plugin's name.
 func (pl *Rebalance) Name() string { return PluginName }
