@@ -80,31 +80,7 @@ func (f *fixture) startDescheduler(args policyArgs, extra ...string) string {
 // kubelet marks the fixture's bound pods Running and Ready and removes the
 // ones being deleted, until the test ends, as kubelets would.
 func (f *fixture) kubelet() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	f.t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		_ = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			pods, err := f.e.kube.CoreV1().Pods(f.ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return false, nil
-			}
-			now := int64(0)
-			for i := range pods.Items {
-				p := &pods.Items[i]
-				switch {
-				case p.DeletionTimestamp != nil:
-					_ = f.e.kube.CoreV1().Pods(f.ns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &now})
-				case p.Spec.NodeName != "" && p.Status.Phase == v1.PodPending:
-					p.Status.Phase = v1.PodRunning
-					p.Status.Conditions = append(p.Status.Conditions, v1.PodCondition{Type: v1.PodReady, Status: v1.ConditionTrue, LastTransitionTime: metav1.Now()})
-					_, _ = f.e.kube.CoreV1().Pods(f.ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
-				}
-			}
-			return false, nil
-		})
-	}()
+	f.t.Cleanup(controlplane.StandInKubelet(context.Background(), f.e.kube, f.ns))
 }
 
 // replicaSet creates a ReplicaSet of n pods with the intent annotations,

@@ -73,7 +73,7 @@ func rebalanceStep(ctx context.Context, kube kubernetes.Interface, edge edgeclie
 		return nil, err
 	}
 	defer sched.Stop(10 * time.Second)
-	stopKubelet := standInKubelet(ctx, kube, ns)
+	stopKubelet := controlplane.StandInKubelet(ctx, kube, ns)
 	defer stopKubelet()
 
 	if err := submit(ctx, kube, ns, "edgeplace-scheduler", rebalanced); err != nil {
@@ -122,36 +122,6 @@ func rebalanceStep(ctx context.Context, kube kubernetes.Interface, edge edgeclie
 	}
 	r.before = before
 	return r, nil
-}
-
-// standInKubelet does, for the step's namespace, what kubelets would: a
-// bound pod reports Running and Ready, and a pod being deleted goes.
-func standInKubelet(ctx context.Context, kube kubernetes.Interface, ns string) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		zero := int64(0)
-		_ = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return false, nil
-			}
-			for i := range pods.Items {
-				p := &pods.Items[i]
-				switch {
-				case p.DeletionTimestamp != nil:
-					_ = kube.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-				case p.Spec.NodeName != "" && p.Status.Phase == v1.PodPending:
-					p.Status.Phase = v1.PodRunning
-					p.Status.Conditions = append(p.Status.Conditions, v1.PodCondition{Type: v1.PodReady, Status: v1.ConditionTrue, LastTransitionTime: metav1.Now()})
-					_, _ = kube.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
-				}
-			}
-			return false, nil
-		})
-	}()
-	return func() { cancel(); <-done }
 }
 
 // runningReplicas waits until the workload has its replicas running and
