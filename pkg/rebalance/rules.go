@@ -8,6 +8,7 @@
 package rebalance
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/edgeplace/edgeplace/pkg/placement"
@@ -24,6 +25,11 @@ type Rules struct {
 	GapGrace      time.Duration
 	MinGap        time.Duration
 	MinGapPercent int32
+	// HistoryMarginPercent is by how much a move must have helped over the
+	// history window, had it been made at its start, for an SLO move: the
+	// users over the SLO in at least this share of the window's passes
+	// fewer (and at least one fewer).
+	HistoryMarginPercent int32
 }
 
 // Finding is what a pass sees of one pod.
@@ -86,4 +92,48 @@ func (r Rules) Improves(f Finding, rtt int32) bool {
 		return f.Violation != placement.Meets // loss or jitter with no RTT to compare
 	}
 	return f.RTT-rtt > r.gap(rtt)
+}
+
+// Confirmed says whether the history bears a move out: over the passes of
+// the window (covering span), the workload's users would have done better
+// with the replica moved (after) than where it is (before), by the
+// measure of the rule that found it bad, and no worse by the other.
+//   - RuleSLO, over the RTT SLO: over it in HistoryMarginPercent% of the
+//     passes fewer, at a mean RTT no higher. For a loss, jitter or
+//     dependency bound, which the history does not keep, the mean RTT no
+//     higher.
+//   - RuleGap: a mean RTT lower by the gap, over the SLO no more often.
+//
+// The history must cover the rule's grace period: a target seen for less
+// time than the pod was bad has not shown anything yet. The reason says
+// what the history showed when it does not bear the move out.
+func (r Rules) Confirmed(rule Rule, rttBound bool, before, after Outcome, passes int, span time.Duration) (bool, string) {
+	grace := r.SLOGrace
+	if rule == RuleGap {
+		grace = r.GapGrace
+	}
+	switch {
+	case passes == 0 || span < grace:
+		return false, fmt.Sprintf("measured together for %s, less than the grace period of %s", span.Round(time.Second), grace)
+	case rule == RuleGap:
+		if before.MeanUS-after.MeanUS <= float64(r.gap(int32(after.MeanUS))) || after.Over > before.Over {
+			return false, fmt.Sprintf("over the last %d passes it would have had a mean RTT of %s against %s here, over the SLO in %d against %d: not ahead by the gap",
+				passes, usText(after.MeanUS), usText(before.MeanUS), after.Over, before.Over)
+		}
+	case rttBound:
+		need := max(1, int((int64(passes)*int64(r.HistoryMarginPercent)+99)/100))
+		if before.Over-after.Over < need || after.MeanUS > before.MeanUS {
+			return false, fmt.Sprintf("over the last %d passes its users would have been over the SLO in %d against %d here (%d fewer needed), at a mean RTT of %s against %s",
+				passes, after.Over, before.Over, need, usText(after.MeanUS), usText(before.MeanUS))
+		}
+	default:
+		if after.MeanUS > before.MeanUS {
+			return false, fmt.Sprintf("over the last %d passes it would have had a mean RTT of %s against %s here", passes, usText(after.MeanUS), usText(before.MeanUS))
+		}
+	}
+	return true, ""
+}
+
+func usText(us float64) string {
+	return (time.Duration(us) * time.Microsecond).Round(100 * time.Microsecond).String()
 }

@@ -17,6 +17,8 @@ const (
 	DefaultGapGracePeriod        = 15 * time.Minute
 	DefaultMinGap                = 5 * time.Millisecond
 	DefaultMinGapPercent         = int32(30)
+	DefaultHistoryWindow         = time.Hour
+	DefaultHistoryMarginPercent  = int32(10)
 	DefaultCooldown              = 30 * time.Minute
 	DefaultMinReplicas           = int32(2)
 	DefaultMaxEvictionsPerMinute = int32(6)
@@ -34,8 +36,10 @@ func SetDefaults(obj *EdgeplaceRebalanceArgs) {
 	duration(&obj.SLOGracePeriod, DefaultSLOGracePeriod)
 	duration(&obj.GapGracePeriod, DefaultGapGracePeriod)
 	duration(&obj.MinGap, DefaultMinGap)
+	duration(&obj.HistoryWindow, DefaultHistoryWindow)
 	duration(&obj.Cooldown, DefaultCooldown)
 	integer(&obj.MinGapPercent, DefaultMinGapPercent)
+	integer(&obj.HistoryMarginPercent, DefaultHistoryMarginPercent)
 	integer(&obj.MinReplicas, DefaultMinReplicas)
 	integer(&obj.MaxEvictionsPerMinute, DefaultMaxEvictionsPerMinute)
 }

@@ -43,6 +43,7 @@ type pass struct {
 	nodes map[string]*v1.Node
 	now   time.Time
 	best  map[string][]placement.Ranked // by intent key
+	noted map[string]bool               // intents whose candidate rows the history has for this pass
 
 	judged, alone, evicted int // alone: replicas whose siblings are nearer to all their users
 	bad                    map[rebalance.Rule]int
@@ -52,7 +53,7 @@ func newPass(pl *Rebalance, snap *netmap.Snapshot, nodes []*v1.Node, now time.Ti
 	p := &pass{
 		pl: pl, snap: snap, view: snap.View(now, pl.args.MeasurementTTL.Duration), now: now,
 		nodes: make(map[string]*v1.Node, len(nodes)), best: map[string][]placement.Ranked{},
-		bad: map[rebalance.Rule]int{},
+		noted: map[string]bool{}, bad: map[rebalance.Rule]int{},
 	}
 	for _, n := range nodes {
 		p.nodes[n.Name] = n
@@ -85,13 +86,20 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		return
 	}
 	w := p.workload(pod)
-	if w != nil && len(req.Demand()) > 1 {
-		var siblings []int32
+	var siblings []int32
+	if w != nil {
 		for _, s := range w.pods {
 			if r, ok := p.view.Row(s.Spec.NodeName); ok && s.UID != pod.UID && s.DeletionTimestamp == nil {
 				siblings = append(siblings, r)
 			}
 		}
+	}
+	// The history keeps the whole demand, from the pod's row and the rows
+	// it could move to, at the percentile it is judged on.
+	whole := req
+	whole.Percentile = min(req.Percentile, p.pl.judgeAt)
+	p.noteHistory(&whole, row)
+	if w != nil && len(req.Demand()) > 1 {
 		// Judged on the users it serves; one that serves none (a sibling
 		// is nearer to all of them, as after its own site degraded) is
 		// judged on the whole demand, so that it can still be moved back.
@@ -128,6 +136,10 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 	}
 	if !p.target(ctx, &m, &judged, p.bestFor(&req), row) {
 		p.skip(ctx, &m, skipNoFreeNode, "no node that fits the pod and meets the expected RTT is free now")
+		return
+	}
+	if ok, why := p.confirmed(&m, &whole, row, siblings); !ok {
+		p.skip(ctx, &m, skipHistory, fmt.Sprintf("node %s is ahead now, but %s", m.target, why))
 		return
 	}
 	ev := p.pl.handle.Evictor()
@@ -303,6 +315,54 @@ func (p *pass) target(ctx context.Context, m *move, judged *placement.Request, b
 	return false
 }
 
+// noteHistory records this pass's measurements from the pod's row and from
+// the rows its intent could move to: the map index's nearest to each
+// landmark, whether or not they meet the pod's bounds now (history kept
+// only while a row meets them would flatter it).
+func (p *pass) noteHistory(whole *placement.Request, row int32) {
+	demand, pct := whole.Demand(), whole.Percentile
+	h := p.pl.history
+	h.Note(p.view, row, demand, pct, p.snap.LandmarkName)
+	key := intentKey(whole)
+	if p.noted[key] {
+		return
+	}
+	p.noted[key] = true
+	for _, lm := range demand {
+		for _, r := range p.view.Nearest(lm, pct, nearestPerLandmark) {
+			h.Note(p.view, r, demand, pct, p.snap.LandmarkName)
+		}
+	}
+}
+
+// confirmed holds the move to the history: the workload's users, each
+// reaching the nearest replica, must have done better over the history
+// window with this replica on the target's row than on its own.
+func (p *pass) confirmed(m *move, whole *placement.Request, own int32, siblings []int32) (bool, string) {
+	target, ok := p.view.Row(m.target)
+	if !ok {
+		return false, "the target is not in the map"
+	}
+	objects := func(rows ...int32) []string {
+		var out []string
+		for _, r := range rows {
+			if o := p.view.RowObject(r); o != "" {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	before := objects(append([]int32{own}, siblings...)...)
+	after := objects(append([]int32{target}, siblings...)...)
+	demand := whole.Demand()
+	names := make([]string, len(demand))
+	for i, lm := range demand {
+		names[i] = p.snap.LandmarkName(lm)
+	}
+	b, a, passes, span := p.pl.history.Compare(before, after, names, whole.Weights[:len(demand)], whole.Percentile, whole.Bound)
+	return p.pl.rules.Confirmed(m.rule, m.f.Violation == placement.OverSLO, b, a, passes, span)
+}
+
 // antiAffinityAllows checks the pod's required anti-affinity across each
 // term's whole topology domain, as the scheduler holds it (the
 // descheduler's NodeFit looks at the node's own pods only): a workload
@@ -349,6 +409,7 @@ const (
 	skipEvictor       = "evictor-filter"
 	skipRateLimit     = "rate-limit"
 	skipRefused       = "eviction-refused"
+	skipHistory       = "not-borne-out"
 )
 
 // unsafe says why moving the pod now could cost availability: the reason's

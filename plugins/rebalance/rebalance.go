@@ -39,6 +39,7 @@ type Rebalance struct {
 
 	mu      sync.Mutex // one pass at a time
 	tracker *rebalance.Tracker
+	history *rebalance.History
 }
 
 var _ frameworktypes.DeschedulePlugin = &Rebalance{}
@@ -76,6 +77,7 @@ func New(ctx context.Context, obj runtime.Object, h frameworktypes.Handle, env *
 	rules := rebalance.Rules{
 		SLOGrace: args.SLOGracePeriod.Duration, GapGrace: args.GapGracePeriod.Duration,
 		MinGap: args.MinGap.Duration, MinGapPercent: *args.MinGapPercent,
+		HistoryMarginPercent: *args.HistoryMarginPercent,
 	}
 	perMinute := int(*args.MaxEvictionsPerMinute)
 	return &Rebalance{
@@ -89,6 +91,7 @@ func New(ctx context.Context, obj runtime.Object, h frameworktypes.Handle, env *
 		dryRun:  env.DryRun,
 		now:     time.Now,
 		tracker: rebalance.NewTracker(rules, args.Cooldown.Duration),
+		history: rebalance.NewHistory(args.HistoryWindow.Duration),
 	}, nil
 }
 
@@ -127,6 +130,7 @@ func (pl *Rebalance) Deschedule(ctx context.Context, nodes []*v1.Node) *framewor
 	now := pl.now()
 	p := newPass(pl, snap, nodes, now)
 	pl.tracker.Begin()
+	pl.history.Begin(now)
 	for _, pod := range pl.cluster.runningPods(pl.args.SchedulerName) {
 		p.judge(ctx, pod)
 	}

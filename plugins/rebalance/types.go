@@ -35,6 +35,17 @@ type EdgeplaceRebalanceArgs struct {
 	GapGracePeriod metav1.Duration `json:"gapGracePeriod,omitempty"`
 	MinGap         metav1.Duration `json:"minGap,omitempty"`
 	MinGapPercent  *int32          `json:"minGapPercent,omitempty"`
+	// HistoryWindow is how far back a move is checked: the node a bad pod
+	// would go to must have done better than the pod's own over this
+	// window (by HistoryMarginPercent for the SLO rule, by the gap for the
+	// gap rule), as the workload's users would have had it, each reaching
+	// the nearest replica. On a network that jitters, the last few
+	// minutes alone pick a target that is as likely worse as better.
+	HistoryWindow metav1.Duration `json:"historyWindow,omitempty"`
+	// HistoryMarginPercent: for the SLO rule, the users must have been
+	// over the SLO in at least this share of the window's passes fewer
+	// with the move, at a mean RTT no higher.
+	HistoryMarginPercent *int32 `json:"historyMarginPercent,omitempty"`
 	// Cooldown is how long a workload rests after one of its pods is
 	// moved: no other pod of it is moved in that time.
 	Cooldown metav1.Duration `json:"cooldown,omitempty"`

@@ -18,6 +18,7 @@ func Validate(args *EdgeplaceRebalanceArgs) error {
 		{"sloGracePeriod", args.SLOGracePeriod.Duration, args.SLOGracePeriod.Duration < 0},
 		{"gapGracePeriod", args.GapGracePeriod.Duration, args.GapGracePeriod.Duration < 0},
 		{"minGap", args.MinGap.Duration, args.MinGap.Duration < 0},
+		{"historyWindow", args.HistoryWindow.Duration, args.HistoryWindow.Duration < 0},
 		{"cooldown", args.Cooldown.Duration, args.Cooldown.Duration < 0},
 	} {
 		if d.bad {
@@ -29,6 +30,9 @@ func Validate(args *EdgeplaceRebalanceArgs) error {
 	}
 	if p := args.MinGapPercent; p != nil && (*p < 0 || *p > 1000) {
 		errs = append(errs, field.Invalid(field.NewPath("minGapPercent"), *p, "must be 0..1000"))
+	}
+	if p := args.HistoryMarginPercent; p != nil && (*p < 0 || *p > 100) {
+		errs = append(errs, field.Invalid(field.NewPath("historyMarginPercent"), *p, "must be 0..100"))
 	}
 	if r := args.MinReplicas; r != nil && *r < 0 {
 		errs = append(errs, field.Invalid(field.NewPath("minReplicas"), *r, "must not be negative"))

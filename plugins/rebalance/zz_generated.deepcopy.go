@@ -22,6 +22,12 @@ func (in *EdgeplaceRebalanceArgs) DeepCopyInto(out *EdgeplaceRebalanceArgs) {
 		*out = new(int32)
 		**out = **in
 	}
+	out.HistoryWindow = in.HistoryWindow
+	if in.HistoryMarginPercent != nil {
+		in, out := &in.HistoryMarginPercent, &out.HistoryMarginPercent
+		*out = new(int32)
+		**out = **in
+	}
 	out.Cooldown = in.Cooldown
 	if in.MinReplicas != nil {
 		in, out := &in.MinReplicas, &out.MinReplicas

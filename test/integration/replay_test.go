@@ -439,6 +439,7 @@ func replay(b *testing.B, data *seattle, plan []replayWorkload, nSlices int, reb
 		f.startDescheduler(policyArgs{
 			"measurementTTL": minutes(5).String(), "sloGracePeriod": minutes(5).String(),
 			"gapGracePeriod": minutes(15).String(), "cooldown": minutes(30).String(),
+			"historyWindow": minutes(60).String(),
 			// 6 a minute, a minute being a slice.
 			"maxEvictionsPerMinute": 6 * int(time.Minute/tick),
 		}, "--descheduling-interval="+minutes(1).String())

@@ -1,0 +1,188 @@
+package rebalance
+
+import (
+	"time"
+
+	"github.com/edgeplace/edgeplace/pkg/netmap"
+)
+
+// History is what the last passes measured from the rows the rebalancer
+// weighs: per row, landmark and percentile, the RTT at each pass of a
+// window of time. A probe's window covers its last few minutes, and on a
+// network that jitters a site's last few minutes say little about its
+// next ones: judged on them alone, a move is as likely to make things
+// worse as better (bench/README, "Rebalancing"). So a move also needs the
+// node it goes to to have done better over the window, as the workload's
+// users would have had it. History is not safe for concurrent use; the
+// plugin runs one pass at a time.
+type History struct {
+	window time.Duration
+	starts []time.Time // of the passes in the window, oldest first
+	first  int         // the pass number of starts[0]
+	series map[seriesKey]*series
+}
+
+// seriesKey names a row by its NodeNetwork object and a landmark by name:
+// row and landmark IDs are a snapshot's own.
+type seriesKey struct {
+	object, landmark string
+	percentile       netmap.Percentile
+}
+
+// series is one pair's RTT (us) from pass from on; -1: not measured then.
+type series struct {
+	from int
+	rtt  []int32
+}
+
+// at is the RTT in a pass, -1 when not measured (or never noted: s nil).
+func (s *series) at(pass int) int32 {
+	if s == nil || pass < s.from || pass >= s.from+len(s.rtt) {
+		return -1
+	}
+	return s.rtt[pass-s.from]
+}
+
+// NewHistory keeps the passes of the last window.
+func NewHistory(window time.Duration) *History {
+	return &History{window: window, series: map[seriesKey]*series{}}
+}
+
+// Begin starts a pass: passes older than the window, and the pairs no pass
+// in it measured, are forgotten.
+func (h *History) Begin(now time.Time) {
+	h.starts = append(h.starts, now)
+	drop := 0
+	for drop < len(h.starts)-1 && now.Sub(h.starts[drop]) > h.window {
+		drop++
+	}
+	h.starts = h.starts[drop:]
+	h.first += drop
+	for k, s := range h.series {
+		if cut := h.first - s.from; cut >= len(s.rtt) {
+			delete(h.series, k)
+		} else if cut > 0 {
+			s.rtt = s.rtt[cut:]
+			s.from = h.first
+		}
+	}
+}
+
+func (h *History) pass() int { return h.first + len(h.starts) - 1 }
+
+// Note records, once per pass, what the view measures from row to each of
+// the landmarks at percentile p (estimates are not measurements and are
+// not kept).
+func (h *History) Note(view netmap.View, row int32, landmarks []int32, p netmap.Percentile, name func(int32) string) {
+	object := view.RowObject(row)
+	if object == "" || len(h.starts) == 0 {
+		return
+	}
+	now := h.pass()
+	for _, lm := range landmarks {
+		k := seriesKey{object: object, landmark: name(lm), percentile: p}
+		s := h.series[k]
+		if s == nil {
+			s = &series{from: now}
+			h.series[k] = s
+		}
+		if s.from+len(s.rtt) > now {
+			continue // noted this pass already
+		}
+		for s.from+len(s.rtt) < now {
+			s.rtt = append(s.rtt, -1)
+		}
+		rtt, fresh := view.RTT(row, lm, p)
+		if !fresh {
+			rtt = -1
+		}
+		s.rtt = append(s.rtt, rtt)
+	}
+}
+
+// Outcome is how a workload's users did over the window on a set of rows,
+// each reaching its nearest: in how many passes some user was over the
+// bound, and the mean of the passes' demand-weighted RTT (us).
+type Outcome struct {
+	Over   int
+	MeanUS float64
+}
+
+// Compare is how the users at landmarks (with their weights) did over the
+// window with the workload on the rows before, against how they would
+// have done on the rows after: the replica in question moved from
+// before[0] to after[0], the others (the rest of each) where they are.
+// It counts the passes both can be judged on, in which the replica's two
+// rows were measured to every landmark; span is the time those passes
+// cover, from the first to now.
+func (h *History) Compare(before, after []string, landmarks []string, weights []int64, p netmap.Percentile, bound int32) (b, a Outcome, passes int, span time.Duration) {
+	lookup := func(objects []string) [][]*series {
+		out := make([][]*series, len(landmarks))
+		for i, lm := range landmarks {
+			for j, o := range objects {
+				s := h.series[seriesKey{object: o, landmark: lm, percentile: p}]
+				if s != nil || j == 0 {
+					out[i] = append(out[i], s) // the replica's own row stays first, nil if never noted
+				}
+			}
+		}
+		return out
+	}
+	bs, as := lookup(before), lookup(after)
+	var bSum, aSum float64
+	firstJoint := -1
+	for pass := h.first; pass <= h.pass(); pass++ {
+		bOver, bMean, bOK := outcomeAt(bs, weights, pass, bound)
+		aOver, aMean, aOK := outcomeAt(as, weights, pass, bound)
+		if !bOK || !aOK {
+			continue
+		}
+		if firstJoint < 0 {
+			firstJoint = pass
+		}
+		passes++
+		if bOver {
+			b.Over++
+		}
+		if aOver {
+			a.Over++
+		}
+		bSum += bMean
+		aSum += aMean
+	}
+	if passes == 0 {
+		return b, a, 0, 0
+	}
+	b.MeanUS, a.MeanUS = bSum/float64(passes), aSum/float64(passes)
+	span = h.starts[len(h.starts)-1].Sub(h.starts[firstJoint-h.first])
+	return b, a, passes, span
+}
+
+// outcomeAt is one pass of Compare: whether some landmark's nearest row
+// was over bound (0: no bound), and the weighted mean of the nearest RTTs;
+// not ok when the first row (the replica's) was not measured to each.
+func outcomeAt(bySeries [][]*series, weights []int64, pass int, bound int32) (over bool, mean float64, ok bool) {
+	var sum, total float64
+	for i, ss := range bySeries {
+		nearest := int32(-1)
+		for j, s := range ss {
+			rtt := s.at(pass)
+			if j == 0 && rtt < 0 {
+				return false, 0, false
+			}
+			if rtt >= 0 && (nearest < 0 || rtt < nearest) {
+				nearest = rtt
+			}
+		}
+		if nearest < 0 {
+			return false, 0, false
+		}
+		over = over || (bound > 0 && nearest > bound)
+		sum += float64(weights[i]) * float64(nearest)
+		total += float64(weights[i])
+	}
+	if total == 0 {
+		return false, 0, false
+	}
+	return over, sum / total, true
+}
