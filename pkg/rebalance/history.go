@@ -108,14 +108,22 @@ type Outcome struct {
 	MeanUS float64
 }
 
-// Compare is how the users at landmarks (with their weights) did over the
-// window with the workload on the rows before, against how they would
-// have done on the rows after: the replica in question moved from
-// before[0] to after[0], the others (the rest of each) where they are.
-// It counts the passes both can be judged on, in which the replica's two
-// rows were measured to every landmark; span is the time those passes
-// cover, from the first to now.
-func (h *History) Compare(before, after []string, landmarks []string, weights []int64, p netmap.Percentile, bound int32) (b, a Outcome, passes int, span time.Duration) {
+// Comparison is how users did over the window on some rows (Before),
+// against how they would have done with one replica elsewhere (After),
+// over the Passes both can be judged on, which cover Span.
+type Comparison struct {
+	Before, After Outcome
+	Passes        int
+	Span          time.Duration
+}
+
+// Compare is how the users at landmarks (with their weights) did with the
+// workload on the rows before, each reaching the nearest, against how they
+// would have done on the rows after: the replica in question moved from
+// before[0] to after[0], the others (the rest of each) where they are. It
+// counts the passes in which the replica's two rows were measured to every
+// landmark; Span runs from the first of them to now.
+func (h *History) Compare(before, after []string, landmarks []string, weights []int64, p netmap.Percentile, bound int32) Comparison {
 	lookup := func(objects []string) [][]*series {
 		out := make([][]*series, len(landmarks))
 		for i, lm := range landmarks {
@@ -129,6 +137,7 @@ func (h *History) Compare(before, after []string, landmarks []string, weights []
 		return out
 	}
 	bs, as := lookup(before), lookup(after)
+	var c Comparison
 	var bSum, aSum float64
 	firstJoint := -1
 	for pass := h.first; pass <= h.pass(); pass++ {
@@ -140,22 +149,22 @@ func (h *History) Compare(before, after []string, landmarks []string, weights []
 		if firstJoint < 0 {
 			firstJoint = pass
 		}
-		passes++
+		c.Passes++
 		if bOver {
-			b.Over++
+			c.Before.Over++
 		}
 		if aOver {
-			a.Over++
+			c.After.Over++
 		}
 		bSum += bMean
 		aSum += aMean
 	}
-	if passes == 0 {
-		return b, a, 0, 0
+	if c.Passes == 0 {
+		return c
 	}
-	b.MeanUS, a.MeanUS = bSum/float64(passes), aSum/float64(passes)
-	span = h.starts[len(h.starts)-1].Sub(h.starts[firstJoint-h.first])
-	return b, a, passes, span
+	c.Before.MeanUS, c.After.MeanUS = bSum/float64(c.Passes), aSum/float64(c.Passes)
+	c.Span = h.starts[len(h.starts)-1].Sub(h.starts[firstJoint-h.first])
+	return c
 }
 
 // outcomeAt is one pass of Compare: whether some landmark's nearest row

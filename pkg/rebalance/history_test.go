@@ -99,12 +99,9 @@ func TestHistoryCompare(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := NewHistory(c.window)
 			record(t, h, time.Now(), c.passes)
-			b, a, joint, span := h.Compare([]string{"site-a", "site-c"}, []string{"site-b", "site-c"},
+			got := h.Compare([]string{"site-a", "site-c"}, []string{"site-b", "site-c"},
 				[]string{"north", "south"}, []int64{1, 1}, netmap.P50, 20000)
-			assert.Equal(t, c.before, b, "before")
-			assert.Equal(t, c.after, a, "after")
-			assert.Equal(t, c.joint, joint)
-			assert.Equal(t, c.span, span)
+			assert.Equal(t, Comparison{Before: c.before, After: c.after, Passes: c.joint, Span: c.span}, got)
 		})
 	}
 }
@@ -112,10 +109,9 @@ func TestHistoryCompare(t *testing.T) {
 func TestHistoryOfARowNeverSeen(t *testing.T) {
 	h := NewHistory(time.Hour)
 	record(t, h, time.Now(), repeatPass(measuredPass{"a": {"north": 10, "south": 10}}, 3))
-	_, _, joint, span := h.Compare([]string{"site-a"}, []string{"site-x"}, []string{"north"}, []int64{1}, netmap.P50, 0)
-	assert.Zero(t, joint)
-	assert.Zero(t, span)
-	ok, why := defaults.Confirmed(RuleSLO, true, Outcome{}, Outcome{}, joint, span)
+	got := h.Compare([]string{"site-a"}, []string{"site-x"}, []string{"north"}, []int64{1}, netmap.P50, 0)
+	assert.Equal(t, Comparison{}, got)
+	ok, why := defaults.Confirmed(RuleSLO, true, got, got)
 	assert.False(t, ok)
 	assert.Contains(t, why, "measured together for 0s")
 }
@@ -140,6 +136,7 @@ func TestConfirmed(t *testing.T) {
 		before, after Outcome
 		passes        int
 		span          time.Duration
+		workload      *Comparison // nil: the same as the pod's
 		want          bool
 		why           string
 	}{
@@ -170,13 +167,30 @@ func TestConfirmed(t *testing.T) {
 		{name: "gap: ahead, but over the SLO more often", rule: RuleGap,
 			before: Outcome{Over: 1, MeanUS: 40000}, after: Outcome{Over: 2, MeanUS: 20000}, passes: 20, span: 20 * time.Minute,
 			why: "over the SLO in 2 against 1"},
+		{name: "SLO: better for the pod's users, worse for the workload's", rule: RuleSLO, rttBound: true,
+			before: Outcome{Over: 10, MeanUS: 30000}, after: Outcome{Over: 0, MeanUS: 20000}, passes: 60, span: time.Hour,
+			workload: &Comparison{Before: Outcome{Over: 10, MeanUS: 25000}, After: Outcome{Over: 11, MeanUS: 22000}, Passes: 60, Span: time.Hour},
+			why: "the workload's users as a whole would have been over the SLO in 11 against 10"},
+		{name: "SLO: the workload's users no worse off (a sibling serves them)", rule: RuleSLO, rttBound: true,
+			before: Outcome{Over: 10, MeanUS: 30000}, after: Outcome{Over: 0, MeanUS: 20000}, passes: 60, span: time.Hour,
+			workload: &Comparison{Before: Outcome{MeanUS: 9000}, After: Outcome{MeanUS: 13000}, Passes: 60, Span: time.Hour},
+			want: true},
+		{name: "SLO: the workload's users more than minGap worse off on the mean", rule: RuleSLO, rttBound: true,
+			before: Outcome{Over: 10, MeanUS: 30000}, after: Outcome{Over: 0, MeanUS: 20000}, passes: 60, span: time.Hour,
+			workload: &Comparison{Before: Outcome{MeanUS: 9000}, After: Outcome{MeanUS: 14100}, Passes: 60, Span: time.Hour},
+			why: "at a mean RTT of 14.1ms against 9ms"},
 		{name: "gap: seen for less than its grace", rule: RuleGap,
 			before: Outcome{MeanUS: 40000}, after: Outcome{MeanUS: 20000}, passes: 10, span: 10 * time.Minute,
 			why: "less than the grace period of 15m0s"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ok, why := rules.Confirmed(c.rule, c.rttBound, c.before, c.after, c.passes, c.span)
+			pod := Comparison{Before: c.before, After: c.after, Passes: c.passes, Span: c.span}
+			workload := pod
+			if c.workload != nil {
+				workload = *c.workload
+			}
+			ok, why := rules.Confirmed(c.rule, c.rttBound, pod, workload)
 			assert.Equal(t, c.want, ok, why)
 			if !c.want {
 				assert.Contains(t, why, c.why)

@@ -94,42 +94,53 @@ func (r Rules) Improves(f Finding, rtt int32) bool {
 	return f.RTT-rtt > r.gap(rtt)
 }
 
-// Confirmed says whether the history bears a move out: over the passes of
-// the window (covering span), the workload's users would have done better
-// with the replica moved (after) than where it is (before), by the
-// measure of the rule that found it bad, and no worse by the other.
+// Confirmed says whether the history bears a move out, had it been made at
+// the start of the window. On the landmarks the pod is judged on (pod:
+// its row against the target's), by the measure of the rule that found
+// it bad:
 //   - RuleSLO, over the RTT SLO: over it in HistoryMarginPercent% of the
-//     passes fewer, at a mean RTT no higher. For a loss, jitter or
-//     dependency bound, which the history does not keep, the mean RTT no
-//     higher.
+//     passes fewer (at least one), at a mean RTT no higher; for a loss,
+//     jitter or dependency bound, which the history does not keep, a mean
+//     RTT no higher;
 //   - RuleGap: a mean RTT lower by the gap, over the SLO no more often.
 //
-// The history must cover the rule's grace period: a target seen for less
-// time than the pod was bad has not shown anything yet. The reason says
-// what the history showed when it does not bear the move out.
-func (r Rules) Confirmed(rule Rule, rttBound bool, before, after Outcome, passes int, span time.Duration) (bool, string) {
+// And the workload's users as a whole, each reaching the nearest replica
+// (workload), would have been over the SLO no more often, at a mean RTT
+// no more than MinGap higher: a replica moved next to its own users must
+// not leave others worse off, but a replica whose users a sibling serves
+// for now (so that moving it changes little for them) may still go where
+// it would serve them again. The pod's history must cover the rule's grace period:
+// a target seen for less time than the pod was bad has shown nothing yet.
+// The reason says what the history showed when it does not bear the move
+// out.
+func (r Rules) Confirmed(rule Rule, rttBound bool, pod, workload Comparison) (bool, string) {
 	grace := r.SLOGrace
 	if rule == RuleGap {
 		grace = r.GapGrace
 	}
+	b, a := pod.Before, pod.After
 	switch {
-	case passes == 0 || span < grace:
-		return false, fmt.Sprintf("measured together for %s, less than the grace period of %s", span.Round(time.Second), grace)
+	case pod.Passes == 0 || pod.Span < grace:
+		return false, fmt.Sprintf("the two were measured together for %s, less than the grace period of %s", pod.Span.Round(time.Second), grace)
 	case rule == RuleGap:
-		if before.MeanUS-after.MeanUS <= float64(r.gap(int32(after.MeanUS))) || after.Over > before.Over {
+		if b.MeanUS-a.MeanUS <= float64(r.gap(int32(a.MeanUS))) || a.Over > b.Over {
 			return false, fmt.Sprintf("over the last %d passes it would have had a mean RTT of %s against %s here, over the SLO in %d against %d: not ahead by the gap",
-				passes, usText(after.MeanUS), usText(before.MeanUS), after.Over, before.Over)
+				pod.Passes, usText(a.MeanUS), usText(b.MeanUS), a.Over, b.Over)
 		}
 	case rttBound:
-		need := max(1, int((int64(passes)*int64(r.HistoryMarginPercent)+99)/100))
-		if before.Over-after.Over < need || after.MeanUS > before.MeanUS {
-			return false, fmt.Sprintf("over the last %d passes its users would have been over the SLO in %d against %d here (%d fewer needed), at a mean RTT of %s against %s",
-				passes, after.Over, before.Over, need, usText(after.MeanUS), usText(before.MeanUS))
+		need := max(1, int((int64(pod.Passes)*int64(r.HistoryMarginPercent)+99)/100))
+		if b.Over-a.Over < need || a.MeanUS > b.MeanUS {
+			return false, fmt.Sprintf("over the last %d passes it would have been over the SLO in %d against %d here (%d fewer needed), at a mean RTT of %s against %s",
+				pod.Passes, a.Over, b.Over, need, usText(a.MeanUS), usText(b.MeanUS))
 		}
 	default:
-		if after.MeanUS > before.MeanUS {
-			return false, fmt.Sprintf("over the last %d passes it would have had a mean RTT of %s against %s here", passes, usText(after.MeanUS), usText(before.MeanUS))
+		if a.MeanUS > b.MeanUS {
+			return false, fmt.Sprintf("over the last %d passes it would have had a mean RTT of %s against %s here", pod.Passes, usText(a.MeanUS), usText(b.MeanUS))
 		}
+	}
+	if wb, wa := workload.Before, workload.After; workload.Passes > 0 && (wa.Over > wb.Over || wa.MeanUS > wb.MeanUS+float64(r.MinGap/time.Microsecond)) {
+		return false, fmt.Sprintf("over the last %d passes the workload's users as a whole would have been over the SLO in %d against %d, at a mean RTT of %s against %s",
+			workload.Passes, wa.Over, wb.Over, usText(wa.MeanUS), usText(wb.MeanUS))
 	}
 	return true, ""
 }

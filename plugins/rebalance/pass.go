@@ -335,32 +335,32 @@ func (p *pass) noteHistory(whole *placement.Request, row int32) {
 	}
 }
 
-// confirmed holds the move to the history: the workload's users, each
-// reaching the nearest replica, must have done better over the history
-// window with this replica on the target's row than on its own.
+// confirmed holds the move to the history: the target's row against the
+// pod's on the landmarks it is judged on, and the workload's users as a
+// whole, each reaching the nearest replica.
 func (p *pass) confirmed(m *move, whole *placement.Request, own int32, siblings []int32) (bool, string) {
 	target, ok := p.view.Row(m.target)
 	if !ok {
 		return false, "the target is not in the map"
 	}
 	objects := func(rows ...int32) []string {
-		var out []string
+		out := make([]string, 0, len(rows))
 		for _, r := range rows {
-			if o := p.view.RowObject(r); o != "" {
-				out = append(out, o)
-			}
+			out = append(out, p.view.RowObject(r))
 		}
 		return out
 	}
-	before := objects(append([]int32{own}, siblings...)...)
-	after := objects(append([]int32{target}, siblings...)...)
-	demand := whole.Demand()
-	names := make([]string, len(demand))
-	for i, lm := range demand {
-		names[i] = p.snap.LandmarkName(lm)
+	compare := func(req *placement.Request, before, after []string) rebalance.Comparison {
+		demand := req.Demand()
+		names := make([]string, len(demand))
+		for i, lm := range demand {
+			names[i] = p.snap.LandmarkName(lm)
+		}
+		return p.pl.history.Compare(before, after, names, req.Weights[:len(demand)], req.Percentile, req.Bound)
 	}
-	b, a, passes, span := p.pl.history.Compare(before, after, names, whole.Weights[:len(demand)], whole.Percentile, whole.Bound)
-	return p.pl.rules.Confirmed(m.rule, m.f.Violation == placement.OverSLO, b, a, passes, span)
+	pod := compare(m.req, objects(own), objects(target))
+	workload := compare(whole, objects(append([]int32{own}, siblings...)...), objects(append([]int32{target}, siblings...)...))
+	return p.pl.rules.Confirmed(m.rule, m.f.Violation == placement.OverSLO, pod, workload)
 }
 
 // antiAffinityAllows checks the pod's required anti-affinity across each
