@@ -24,8 +24,9 @@
 // landmarks to which no other replica is nearer (replica coverage spreads
 // them so). A replica that serves no one is judged on the whole demand.
 //
-// Known limits: grace periods and cooldowns live in the leader's memory,
-// so a new leader (or a restart) starts them afresh and may move a second
+// Known limits: grace periods, cooldowns and the history live in the
+// leader's memory, so a new leader (or a restart) starts them afresh (with
+// no history, nothing moves for a grace period) and may move a second
 // pod of a workload within the old leader's cooldown, once a grace period
 // has passed. A pass counts a pod bad since the first pass that found it
 // so, however long the descheduler went without a pass in between (it
@@ -44,6 +45,12 @@
 //   - cooldown: the workload moved no pod in the last cooldown;
 //   - no-free-node: a node that fits the pod now (NodeFit) and is ahead by
 //     the gap;
+//   - not-borne-out: the history (pkg/rebalance.History, the last
+//     historyWindow of passes) must show that node better than the pod's
+//     own on the pod's landmarks, by historyMarginPercent% of the passes
+//     over the SLO (SLO rule) or by the gap (gap rule), and the workload's
+//     users as a whole no worse off. On a network that jitters, the last
+//     window alone picks a target as likely worse as better;
 //   - evictor-filter: the profile's evictor (DefaultEvictor) agrees;
 //   - rate-limit: at most maxEvictionsPerMinute evictions, across the
 //     cluster, in any 60 s;
@@ -53,7 +60,8 @@
 //
 // schedulerName (edgeplace-scheduler), measurementTTL (5m, as the
 // scheduler's), judgePercentile (p50), sloGracePeriod (5m),
-// gapGracePeriod (15m), minGap (5ms), minGapPercent (30), cooldown (30m),
+// gapGracePeriod (15m), minGap (5ms), minGapPercent (30), historyWindow
+// (1h), historyMarginPercent (10), cooldown (30m),
 // minReplicas (2), maxEvictionsPerMinute (6).
 //
 // # Events (reason v1alpha1.RebalanceReason, related to the workload)

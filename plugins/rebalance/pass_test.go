@@ -111,7 +111,7 @@ func newTestPlugin(tb testing.TB, c *cluster) *Rebalance {
 // must grow with the pods, not with pods x nodes: ns/pod stays flat from
 // 1,000 pods on 500 nodes to 10,000 on 5,000.
 func BenchmarkPass(b *testing.B) {
-	for _, size := range []struct{ nodes, pods int }{{500, 1000}, {5000, 10000}} {
+	for _, size := range []struct{ nodes, pods int }{{500, 1000}, {5000, 10000}, {10000, 20000}} {
 		b.Run(fmt.Sprintf("nodes=%d/pods=%d", size.nodes, size.pods), func(b *testing.B) {
 			c, nodes := testCluster(b, size.nodes, size.pods)
 			pl := newTestPlugin(b, c)
