@@ -297,17 +297,35 @@ func demand(landmarks string, slo string) map[string]string {
 
 const waitTimeout = 30 * time.Second
 
-// waitBound polls until the pod is bound and returns its node.
-func (f *fixture) waitBound(name string, timeout time.Duration) string {
-	f.t.Helper()
-	var node string
-	err := wait.PollUntilContextTimeout(f.ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+// pollPod polls the pod until done says so, or timeout passes.
+func (f *fixture) pollPod(name string, timeout time.Duration, done func(*v1.Pod) bool) error {
+	return wait.PollUntilContextTimeout(f.ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		p, err := f.e.kube.CoreV1().Pods(f.ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
+		return done(p), nil
+	})
+}
+
+// unschedulableMessage is the message of the pod's PodScheduled=False
+// condition, if it has one.
+func unschedulableMessage(p *v1.Pod) (string, bool) {
+	for _, c := range p.Status.Conditions {
+		if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse {
+			return c.Message, true
+		}
+	}
+	return "", false
+}
+
+// waitBound polls until the pod is bound and returns its node.
+func (f *fixture) waitBound(name string, timeout time.Duration) string {
+	f.t.Helper()
+	var node string
+	err := f.pollPod(name, timeout, func(p *v1.Pod) bool {
 		node = p.Spec.NodeName
-		return node != "", nil
+		return node != ""
 	})
 	require.NoError(f.t, err, "pod %s/%s was not bound within %s (%s)", f.ns, name, timeout, f.condition(name))
 	return node
@@ -318,19 +336,11 @@ func (f *fixture) waitBound(name string, timeout time.Duration) string {
 func (f *fixture) waitUnschedulable(name string) string {
 	f.t.Helper()
 	var msg string
-	err := wait.PollUntilContextTimeout(f.ctx, 50*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
-		p, err := f.e.kube.CoreV1().Pods(f.ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
+	err := f.pollPod(name, waitTimeout, func(p *v1.Pod) bool {
 		require.Empty(f.t, p.Spec.NodeName, "pod %s must not be bound", name)
-		for _, c := range p.Status.Conditions {
-			if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse {
-				msg = c.Message
-				return true, nil
-			}
-		}
-		return false, nil
+		m, ok := unschedulableMessage(p)
+		msg = m
+		return ok
 	})
 	require.NoError(f.t, err, "pod %s/%s never reported Unschedulable", f.ns, name)
 	return msg
@@ -341,18 +351,12 @@ func (f *fixture) waitUnschedulable(name string) string {
 func (f *fixture) waitUnschedulableWith(name, want string) string {
 	f.t.Helper()
 	var msg string
-	err := wait.PollUntilContextTimeout(f.ctx, 50*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
-		p, err := f.e.kube.CoreV1().Pods(f.ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
+	err := f.pollPod(name, waitTimeout, func(p *v1.Pod) bool {
+		m, ok := unschedulableMessage(p)
+		if ok {
+			msg = m
 		}
-		for _, c := range p.Status.Conditions {
-			if c.Type == v1.PodScheduled && c.Status == v1.ConditionFalse {
-				msg = c.Message
-				return strings.Contains(msg, want), nil
-			}
-		}
-		return false, nil
+		return ok && strings.Contains(m, want)
 	})
 	require.NoError(f.t, err, "pod %s/%s: want a reason containing %q, last: %q", f.ns, name, want, msg)
 	return msg
