@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -31,7 +32,10 @@ type Config struct {
 	ProbeInterval time.Duration
 	// Timeout bounds one probe; a probe not answered in time is a loss.
 	Timeout time.Duration
-	// Budget caps this node's probes per second over all landmarks.
+	// Budget caps this node's probes per second over all landmarks. With
+	// more landmarks than the budget allows at ProbeInterval, each
+	// landmark's interval is stretched (Agent.Interval) rather than any
+	// landmark dropped.
 	Budget float64
 	// WindowSize and WindowAge bound each landmark's window: the last
 	// WindowSize samples, of which those younger than WindowAge count.
@@ -96,6 +100,9 @@ type Agent struct {
 	mu        sync.Mutex
 	landmarks map[string]*landmarkProbe
 	wg        sync.WaitGroup
+	// interval is the mean time between two probes of one landmark
+	// (nanoseconds): ProbeInterval, or longer when the budget binds.
+	interval atomic.Int64
 }
 
 // landmarkProbe is one landmark's probe loop and window.
@@ -112,12 +119,39 @@ type landmarkProbe struct {
 func NewAgent(cfg Config, edge edgeclient.Interface) *Agent {
 	RegisterMetrics() // unregistered component-base vectors cannot delete series
 	cfg = cfg.withDefaults()
-	return &Agent{
+	a := &Agent{
 		cfg:       cfg,
 		edge:      edge,
 		limiter:   rate.NewLimiter(rate.Limit(cfg.Budget), max(1, int(cfg.Budget))),
 		landmarks: map[string]*landmarkProbe{},
 	}
+	a.setIntervalLocked()
+	return a
+}
+
+// Interval is the mean time between two probes of one landmark:
+// ProbeInterval, or, when the landmarks at ProbeInterval would need more
+// than the budget, as long as keeps every landmark probed within it.
+func (a *Agent) Interval() time.Duration { return time.Duration(a.interval.Load()) }
+
+// stretchedInterval is the mean interval per landmark that keeps n
+// landmarks within budget probes per second. Waits are jittered by up to
+// +20% (a mean of +10%), so the mean rate stays below the budget; the
+// limiter holds the bursts.
+func stretchedInterval(base time.Duration, n int, budget float64) time.Duration {
+	need := time.Duration(float64(n) / budget * float64(time.Second))
+	return max(base, need)
+}
+
+// setIntervalLocked works the interval out for the landmarks now probed;
+// a.mu is held (or the agent not yet shared).
+func (a *Agent) setIntervalLocked() {
+	d := stretchedInterval(a.cfg.ProbeInterval, len(a.landmarks), a.cfg.Budget)
+	if old := time.Duration(a.interval.Swap(int64(d))); old <= a.cfg.ProbeInterval && d > a.cfg.ProbeInterval {
+		klog.InfoS("More landmarks than the probe budget allows at the probe interval; each is probed less often",
+			"landmarks", len(a.landmarks), "budget", a.cfg.Budget, "probeInterval", a.cfg.ProbeInterval, "interval", d)
+	}
+	probeInterval.Set(d.Seconds())
 }
 
 // Run watches Landmarks and probes each until ctx ends, then stops every
@@ -183,6 +217,7 @@ func (a *Agent) setLandmark(ctx context.Context, obj any) {
 		window: NewWindow(a.cfg.WindowSize, a.cfg.WindowAge),
 	}
 	a.landmarks[lm.Name] = p
+	a.setIntervalLocked()
 	a.wg.Go(func() { a.probeLoop(loopCtx, lm.Name, p) })
 }
 
@@ -197,6 +232,7 @@ func (a *Agent) stopLocked(name string) {
 		p.cancel()
 		delete(a.landmarks, name)
 		forgetLandmark(name)
+		a.setIntervalLocked()
 	}
 }
 
@@ -213,14 +249,14 @@ func (a *Agent) probeLoop(ctx context.Context, name string, p *landmarkProbe) {
 	unsupportedLogged := false
 	// The first probe comes within one interval, spread so that a restart
 	// of many agents does not probe in step.
-	next := time.Duration(rand.Int64N(int64(a.cfg.ProbeInterval)))
+	next := time.Duration(rand.Int64N(int64(a.Interval())))
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.cfg.Clock.After(next):
 		}
-		next = wait.Jitter(a.cfg.ProbeInterval, 0.2)
+		next = wait.Jitter(a.Interval(), 0.2)
 		if err := a.limiter.Wait(ctx); err != nil {
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/component-base/metrics/testutil"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned/fake"
@@ -65,4 +66,69 @@ func TestAgentFollowsLandmarks(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
+}
+
+func TestStretchedInterval(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		base      time.Duration
+		landmarks int
+		budget    float64
+		want      time.Duration
+	}{
+		{"no landmarks", 5 * time.Second, 0, 20, 5 * time.Second},
+		{"64 landmarks fit 20/s at 5s", 5 * time.Second, 64, 20, 5 * time.Second},
+		{"100 landmarks at 20/s: 5s exactly", 5 * time.Second, 100, 20, 5 * time.Second},
+		{"101 landmarks at 20/s: stretched", 5 * time.Second, 101, 20, 5050 * time.Millisecond},
+		{"1,000 landmarks at 20/s", 5 * time.Second, 1000, 20, 50 * time.Second},
+		{"a fractional budget", time.Second, 3, 0.5, 6 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, stretchedInterval(tc.base, tc.landmarks, tc.budget))
+		})
+	}
+}
+
+// TestAgentStretchesItsInterval: with more landmarks than the budget
+// allows at the probe interval, the agent probes every one of them, less
+// often, and says so in its interval gauge; as landmarks go, the interval
+// comes back.
+func TestAgentStretchesItsInterval(t *testing.T) {
+	echo := listen(t, "udp", 0)
+	edge := fake.NewSimpleClientset()
+	a := NewAgent(Config{ProbeInterval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 10, WindowSize: 10, WindowAge: time.Minute, MinSamples: 1}, edge)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	lms := edge.EdgeplaceV1alpha1().Landmarks()
+	names := []string{"a", "b", "c", "d", "e"}
+	for _, name := range names {
+		_, err := lms.Create(ctx, &v1alpha1.Landmark{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec:       v1alpha1.LandmarkSpec{Addresses: []string{echo.Addr().String()}, Protocol: v1alpha1.ProtocolUDPEcho},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		require.NoError(t, wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true,
+			func(context.Context) (bool, error) { return ok(), nil }), what)
+	}
+	until("five landmarks followed", func() bool { return len(a.Landmarks()) == len(names) })
+	// 5 landmarks at 10 probes/s: one probe of each every 500ms, not 100ms.
+	assert.Equal(t, 500*time.Millisecond, a.Interval())
+	gauge, err := testutil.GetGaugeMetricValue(probeInterval)
+	require.NoError(t, err)
+	assert.InDelta(t, 0.5, gauge, 1e-9)
+	// None is dropped: every landmark gets answered probes.
+	until("every landmark measured", func() bool { return len(a.Summary(time.Now())) == len(names) })
+
+	for _, name := range names[:4] {
+		require.NoError(t, lms.Delete(ctx, name, metav1.DeleteOptions{}))
+	}
+	until("one landmark left", func() bool { return len(a.Landmarks()) == 1 })
+	assert.Equal(t, 100*time.Millisecond, a.Interval(), "one landmark fits the budget at the probe interval")
 }

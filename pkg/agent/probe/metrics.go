@@ -28,6 +28,12 @@ var (
 		Help:           "Age of the landmark's last answered probe, updated at every publish step.",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"landmark"})
+	probeInterval = metrics.NewGauge(&metrics.GaugeOpts{
+		Subsystem:      metricsSubsystem,
+		Name:           "interval_seconds",
+		Help:           "Mean time between two probes of one landmark: the probe interval, or longer when the landmarks at that interval would exceed the probe budget.",
+		StabilityLevel: metrics.ALPHA,
+	})
 	writes = metrics.NewCounterVec(&metrics.CounterOpts{
 		Subsystem:      metricsSubsystem,
 		Name:           "writes_total",
@@ -48,7 +54,7 @@ var registerOnce sync.Once
 // that component-base serves.
 func RegisterMetrics() {
 	registerOnce.Do(func() {
-		legacyregistry.MustRegister(probesSent, probesFailed, lastSuccessAge, writes, writeSkips)
+		legacyregistry.MustRegister(probesSent, probesFailed, lastSuccessAge, probeInterval, writes, writeSkips)
 	})
 }
 
