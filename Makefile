@@ -42,7 +42,7 @@ integration: $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN)/edgeplace-
 
 # The benchmarks once each at their smallest size, so that they never rot.
 bench-smoke: $(BIN)/etcd $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN)/edgeplace-descheduler
-	$(GO) test ./bench ./pkg/agent/responder ./plugins/rebalance ./cmd/kubectl-edgeplace/evaluate \
+	$(GO) test ./bench ./pkg/agent/probe ./pkg/agent/responder ./plugins/rebalance ./cmd/kubectl-edgeplace/evaluate \
 	  -short -run '^$$' -bench . -benchtime 1x
 	mkdir -p $(E2E_LOGS)
 	PATH=$(BIN):$$PATH ARTIFACTS=$(E2E_LOGS) $(GO) test ./bench/e2e -run '^$$' \
