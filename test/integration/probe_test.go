@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,12 +41,18 @@ var probeArgs = []string{
 // address serving the probe's metrics.
 func (f *fixture) startProbe(node, source string, extra ...string) string {
 	f.t.Helper()
+	return f.startProbeWith(node, source, append(slices.Clone(probeArgs), extra...)...)
+}
+
+// startProbeWith is startProbe with only the flags given (the command's
+// own defaults for the rest).
+func (f *fixture) startProbeWith(node, source string, flags ...string) string {
+	f.t.Helper()
 	metrics := freeLoopbackAddress(f.t)
 	args := append([]string{
 		"--kubeconfig=" + f.e.cp.KubeconfigPath(), "--node-name=" + node,
 		"--source-ip=" + source, "--metrics-bind-address=" + metrics,
-	}, probeArgs...)
-	args = append(args, extra...)
+	}, flags...)
 	logPath := filepath.Join(f.e.logs, "probe-"+node+".log")
 	out, err := os.Create(logPath)
 	require.NoError(f.t, err)
