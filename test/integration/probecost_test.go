@@ -25,7 +25,8 @@ const probeCostLandmarks = 64
 // udp-echo landmarks (one responder on loopback), and reports what the
 // process itself says once every landmark has been probed a few times: its
 // share of one core over a measured stretch (process_cpu_seconds_total)
-// and its resident memory (process_resident_memory_bytes). -short measures
+// and its resident memory (process_resident_memory_bytes), and the probes
+// it sent per second, which bench/README's load model predicts. -short measures
 // over 10 s instead of 60 s.
 func BenchmarkProbeProcess(b *testing.B) {
 	span := time.Minute
@@ -43,7 +44,7 @@ func BenchmarkProbeProcess(b *testing.B) {
 	node := f.node(f.prefix+"-node", 4, nil)
 	metrics := f.startProbeWith(node.Name, "127.0.0.41")
 
-	var cpu, rss float64
+	var cpu, rss, rate float64
 	for b.Loop() {
 		// Every landmark probed 3 times (the default --min-samples): the
 		// windows are filling and the first write is done.
@@ -64,10 +65,12 @@ func BenchmarkProbeProcess(b *testing.B) {
 		require.NoError(b, err)
 		cpu = (after["process_cpu_seconds_total"] - before["process_cpu_seconds_total"]) / time.Since(start).Seconds()
 		rss = after["process_resident_memory_bytes"]
+		rate = (after["edgeplace_probe_probes_total"] - before["edgeplace_probe_probes_total"]) / time.Since(start).Seconds()
 		require.Greater(b, after["edgeplace_probe_probes_total"], before["edgeplace_probe_probes_total"], "probes went on while measured")
 	}
 	b.ReportMetric(100*cpu, "%core")
 	b.ReportMetric(rss/(1<<20), "rss-MiB")
+	b.ReportMetric(rate, "probes/s")
 }
 
 // processMetrics scrapes a probe's metrics: each series summed over its
