@@ -53,7 +53,8 @@ bench-smoke: $(BIN)/etcd $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN
 	set -o pipefail; EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler EDGEPLACE_PROBE=$(BIN)/edgeplace-probe \
 	  EDGEPLACE_DESCHEDULER=$(BIN)/edgeplace-descheduler $(GO) test ./test/integration -short -run '^$$' \
 	  -bench 'BenchmarkRebalanceReplay|BenchmarkProbeProcess' -benchtime 1x -timeout 20m -args -replay-tick=250ms \
-	  | grep -E '^(replay|rebalance|BenchmarkProbeProcess|ok|FAIL)'
+	  >$(E2E_LOGS)/integration-bench.txt 2>&1 || { tail -50 $(E2E_LOGS)/integration-bench.txt; exit 1; }
+	grep -E '^(replay|rebalance|BenchmarkProbeProcess|ok)' $(E2E_LOGS)/integration-bench.txt
 
 # Hot path, scheduling cycle and network map benchmarks; BENCH_ARGS=-large
 # adds 50,000 and 100,000 nodes.

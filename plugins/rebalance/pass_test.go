@@ -113,6 +113,9 @@ func newTestPlugin(tb testing.TB, c *cluster) *Rebalance {
 func BenchmarkPass(b *testing.B) {
 	for _, size := range []struct{ nodes, pods int }{{500, 1000}, {5000, 10000}, {10000, 20000}} {
 		b.Run(fmt.Sprintf("nodes=%d/pods=%d", size.nodes, size.pods), func(b *testing.B) {
+			if testing.Short() && size.pods > 1000 {
+				b.Skip("-short: the smallest size only")
+			}
 			c, nodes := testCluster(b, size.nodes, size.pods)
 			pl := newTestPlugin(b, c)
 			ctx := context.Background()

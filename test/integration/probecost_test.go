@@ -46,8 +46,8 @@ func BenchmarkProbeProcess(b *testing.B) {
 
 	var cpu, rss, rate float64
 	for b.Loop() {
-		// Every landmark probed 3 times (the default --min-samples): the
-		// windows are filling and the first write is done.
+		// Probes enough for every landmark three times over (the default
+		// --min-samples), so that the start-up is behind the measured span.
 		err := wait.PollUntilContextTimeout(f.ctx, 500*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 			m, err := processMetrics(metrics)
 			return err == nil && m["edgeplace_probe_probes_total"] >= 3*probeCostLandmarks, nil

@@ -100,8 +100,9 @@ type Agent struct {
 	mu        sync.Mutex
 	landmarks map[string]*landmarkProbe
 	wg        sync.WaitGroup
-	// interval is the mean time between two probes of one landmark
-	// (nanoseconds): ProbeInterval, or longer when the budget binds.
+	// interval is the base time between two probes of one landmark
+	// (nanoseconds), before jitter: ProbeInterval, or longer when the
+	// budget binds.
 	interval atomic.Int64
 }
 
@@ -129,12 +130,13 @@ func NewAgent(cfg Config, edge edgeclient.Interface) *Agent {
 	return a
 }
 
-// Interval is the mean time between two probes of one landmark:
-// ProbeInterval, or, when the landmarks at ProbeInterval would need more
-// than the budget, as long as keeps every landmark probed within it.
+// Interval is the base time between two probes of one landmark, before
+// the jitter of up to +20%: ProbeInterval, or, when the landmarks at
+// ProbeInterval would need more than the budget, as long as keeps every
+// landmark probed within it.
 func (a *Agent) Interval() time.Duration { return time.Duration(a.interval.Load()) }
 
-// stretchedInterval is the mean interval per landmark that keeps n
+// stretchedInterval is the base interval per landmark that keeps n
 // landmarks within budget probes per second. Waits are jittered by up to
 // +20% (a mean of +10%), so the mean rate stays below the budget; the
 // limiter holds the bursts.

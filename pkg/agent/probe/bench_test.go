@@ -76,13 +76,14 @@ func BenchmarkProbe(b *testing.B) {
 	}
 	b.Run("landmarks=64/memory=windows", func(b *testing.B) {
 		for b.Loop() {
+			a := NewAgent(Config{}, fake.NewSimpleClientset())
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			a := agentWithFullWindows(64)
+			fillWindows(a, 64)
 			runtime.GC()
 			runtime.ReadMemStats(&after)
-			b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/64, "B/landmark")
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/64, "B/landmark")
 			runtime.KeepAlive(a)
 		}
 	})
@@ -92,6 +93,13 @@ func BenchmarkProbe(b *testing.B) {
 // window of answered probes at the default configuration.
 func agentWithFullWindows(n int) *Agent {
 	a := NewAgent(Config{}, fake.NewSimpleClientset())
+	fillWindows(a, n)
+	return a
+}
+
+// fillWindows gives the agent n landmarks (their names, probes and full
+// windows), as the probe loops would.
+func fillWindows(a *Agent, n int) {
 	now := time.Now()
 	for i := range n {
 		p := &landmarkProbe{window: NewWindow(a.cfg.WindowSize, a.cfg.WindowAge)}
@@ -103,5 +111,4 @@ func agentWithFullWindows(n int) *Agent {
 		p.lastSuccess = now
 		a.landmarks[name] = p
 	}
-	return a
 }

@@ -31,7 +31,7 @@ var (
 	probeInterval = metrics.NewGauge(&metrics.GaugeOpts{
 		Subsystem:      metricsSubsystem,
 		Name:           "interval_seconds",
-		Help:           "Mean time between two probes of one landmark: the probe interval, or longer when the landmarks at that interval would exceed the probe budget.",
+		Help:           "Base time between two probes of one landmark, before the jitter of up to +20% (a mean of 1.1x this): the probe interval, or longer when the landmarks at that interval would exceed the probe budget.",
 		StabilityLevel: metrics.ALPHA,
 	})
 	writes = metrics.NewCounterVec(&metrics.CounterOpts{
