@@ -50,7 +50,7 @@ bench-smoke: $(BIN)/etcd $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN
 	  -perf-scheduling-label-filter=short -data-items-dir=$(E2E_LOGS) >$(E2E_LOGS)/smoke.txt \
 	  || { tail -50 $(E2E_LOGS)/smoke.txt; exit 1; }
 	@# The rebalancing replay on 20 slices, as fast as they publish; the real probe's own cost over 10 s.
-	set -o pipefail; EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler EDGEPLACE_PROBE=$(BIN)/edgeplace-probe \
+	EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler EDGEPLACE_PROBE=$(BIN)/edgeplace-probe \
 	  EDGEPLACE_DESCHEDULER=$(BIN)/edgeplace-descheduler $(GO) test ./test/integration -short -run '^$$' \
 	  -bench 'BenchmarkRebalanceReplay|BenchmarkProbeProcess' -benchtime 1x -timeout 20m -args -replay-tick=250ms \
 	  >$(E2E_LOGS)/integration-bench.txt 2>&1 || { tail -50 $(E2E_LOGS)/integration-bench.txt; exit 1; }

@@ -217,17 +217,30 @@ func TestProbeMeasuresRealSockets(t *testing.T) {
 
 func scrape(t *testing.T, address string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + address + "/metrics")
+	lines, err := metricLines(address)
 	require.NoError(t, err)
-	defer resp.Body.Close()
 	var b strings.Builder
-	s := bufio.NewScanner(resp.Body)
-	for s.Scan() {
-		if line := s.Text(); strings.HasPrefix(line, "edgeplace_probe_") {
+	for _, line := range lines {
+		if strings.HasPrefix(line, "edgeplace_probe_") {
 			b.WriteString(line + "\n")
 		}
 	}
 	return b.String()
+}
+
+// metricLines is what a probe's /metrics serves, line by line.
+func metricLines(address string) ([]string, error) {
+	resp, err := http.Get("http://" + address + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var lines []string
+	s := bufio.NewScanner(resp.Body)
+	for s.Scan() {
+		lines = append(lines, s.Text())
+	}
+	return lines, s.Err()
 }
 
 // TestProbeFullLoop: probes publish, and the real scheduler places pods on
