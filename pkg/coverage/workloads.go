@@ -304,7 +304,7 @@ func (p *WorkloadPlan) valid(d Demand) bool {
 
 // Unfilled returns which slots have no replica of the workload yet on any
 // of their near rows, looking at the scheduler's snapshot (assumed pods
-// included).
+// included, pods being deleted not).
 func (p *WorkloadPlan) Unfilled(view netmap.View, nodes fwk.NodeInfoLister, owner types.UID) []bool {
 	out := make([]bool, len(p.Slots))
 	for i := range p.Slots {
@@ -324,6 +324,13 @@ func (p *WorkloadPlan) hasReplica(slot int, view netmap.View, nodes fwk.NodeInfo
 				continue
 			}
 			for _, pi := range ni.GetPods() {
+				// A replica being deleted (evicted, say) holds its node
+				// until its kubelet lets go, for up to its grace period,
+				// while its replacement is already being placed: that
+				// replacement is the slot's, not a second replica.
+				if pi.GetPod().DeletionTimestamp != nil {
+					continue
+				}
 				if ref := ControllerOf(pi.GetPod()); ref != nil && ref.UID == owner {
 					return true
 				}

@@ -6,8 +6,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/utils/ptr"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
@@ -56,6 +59,54 @@ func TestPlanFollowsADegradedSlot(t *testing.T) {
 	second := w.Plan("rs", 2, d)
 	require.NotSame(t, first, second)
 	assert.ElementsMatch(t, []string{"site-n2", "site-s"}, slotSites(second, d))
+}
+
+// TestUnfilledIgnoresReplicasBeingDeleted: an evicted replica stays on
+// its node, terminating, while the replacement is placed; the slot it held
+// counts as unfilled, so that the replacement goes back to it rather than
+// to another slot's users.
+func TestUnfilledIgnoresReplicasBeingDeleted(t *testing.T) {
+	now := time.Now()
+	ms := func(v int64) netmaptest.RTT { return netmaptest.RTT{P50: v, P90: v} }
+	m := netmaptest.Sites(now, map[string]v1alpha1.Location{"north": {}, "south": {}},
+		map[string]map[string]netmaptest.RTT{
+			"n": {"north": ms(5), "south": ms(60)},
+			"s": {"north": ms(60), "south": ms(5)},
+		})
+	view := m.Current().View(now, time.Hour)
+	north, _ := view.Landmark("north")
+	south, _ := view.Landmark("south")
+	w := &Workloads{plans: map[types.UID]*WorkloadPlan{}}
+	plan := w.Plan("rs", 2, Demand{View: view, Landmarks: []int32{north, south}, Weights: []int64{1, 1}, Percentile: netmap.P90, Key: "k"})
+	northSlot := -1
+	for i, row := range plan.Slots {
+		if view.RowObject(row) == "site-n" {
+			northSlot = i
+		}
+	}
+	require.GreaterOrEqual(t, northSlot, 0, "a slot on site n")
+
+	replica := func(deleting bool) *v1.Pod {
+		p := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns", UID: "r",
+			OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "rs", UID: "rs", Controller: ptr.To(true)}}},
+			Spec: v1.PodSpec{NodeName: "n-0"}}
+		if deleting {
+			p.DeletionTimestamp = ptr.To(metav1.NewTime(now))
+		}
+		return p
+	}
+	nodes := []*v1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "n-0"}}, {ObjectMeta: metav1.ObjectMeta{Name: "s-0"}}}
+	for _, tc := range []struct {
+		name     string
+		deleting bool
+	}{{"running replica fills its slot", false}, {"replica being deleted does not", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := cache.NewSnapshot([]*v1.Pod{replica(tc.deleting)}, nodes)
+			unfilled := plan.Unfilled(view, snap.NodeInfos(), "rs")
+			assert.Equal(t, tc.deleting, unfilled[northSlot], "north slot unfilled")
+			assert.True(t, unfilled[1-northSlot], "south slot unfilled")
+		})
+	}
 }
 
 // publish rewrites a netmaptest site's measurements (ms) and flushes.
