@@ -1,6 +1,7 @@
 // Command edgeplace-probe runs on every node (a DaemonSet): it probes every
 // Landmark and publishes the node's measured RTT as its NodeNetwork, or,
-// in site mode, the site's NodeNetwork from one elected probe per site.
+// in site mode, the site's NodeNetwork from one elected probe per site
+// (site.go).
 package main
 
 import (
@@ -19,8 +20,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/component-base/cli"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
@@ -39,13 +38,20 @@ type options struct {
 	egressMbps     int64
 	billingZone    string
 	siteMode       bool
+	slowdown       int
+	siteLease      time.Duration
 	namespace      string
 	metricsAddress string
 	sourceIP       string
 }
 
+func defaultOptions() options {
+	return options{probe: probe.DefaultConfig(), policy: probe.DefaultWritePolicy(), egressMbps: -1,
+		slowdown: 30, siteLease: 15 * time.Second}
+}
+
 func main() {
-	o := options{probe: probe.DefaultConfig(), policy: probe.DefaultWritePolicy(), egressMbps: -1}
+	o := defaultOptions()
 	cmd := &cobra.Command{
 		Use:     "edgeplace-probe",
 		Version: version.Get().String(),
@@ -76,7 +82,9 @@ func main() {
 	f.Int64Var(&o.policy.LossChange, "loss-change-ppm", o.policy.LossChange, "loss changes up to this (parts per million) are not worth a write")
 	f.Int64Var(&o.egressMbps, "egress-mbps", o.egressMbps, "egress capacity to publish; -1 reads the node's edgeplace.io/egress-mbps capacity")
 	f.StringVar(&o.billingZone, "billing-zone", "", "billing zone to publish; empty reads the node's edgeplace.io/billing-zone label")
-	f.BoolVar(&o.siteMode, "site-mode", false, "publish the site's NodeNetwork (site-<edgeplace.io/site label>) from one probe per site, elected by a Lease")
+	f.BoolVar(&o.siteMode, "site-mode", false, "publish the site's NodeNetwork (site-<edgeplace.io/site label>) from one probe per site, elected by a Lease; it and one standby probe at the full rate, the site's other probes sample")
+	f.IntVar(&o.slowdown, "follower-slowdown", o.slowdown, "in site mode, a follower (neither the leader nor the standby) probes each landmark this many times less often; at least 10")
+	f.DurationVar(&o.siteLease, "site-lease-duration", o.siteLease, "in site mode, the Leases' duration: a standby takes over within this of its leader's end")
 	f.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "edgeplace-system"), "namespace of the site-mode Leases")
 	f.StringVar(&o.sourceIP, "source-ip", "", "local address to send probes from (one uplink of a multi-homed node); empty lets the kernel choose")
 	f.StringVar(&o.metricsAddress, "metrics-bind-address", ":10361", "address serving /metrics and /healthz; 0 disables")
@@ -115,6 +123,12 @@ func (o *options) validate() error {
 	}
 	if o.policy.Heartbeat < o.policy.Interval {
 		errs = append(errs, fmt.Errorf("--heartbeat: invalid value %s: must be at least --write-interval (%s)", o.policy.Heartbeat, o.policy.Interval))
+	}
+	if o.slowdown < 10 {
+		errs = append(errs, fmt.Errorf("--follower-slowdown: invalid value %d: must be at least 10", o.slowdown))
+	}
+	if o.siteLease < time.Second {
+		errs = append(errs, fmt.Errorf("--site-lease-duration: invalid value %s: must be at least 1s", o.siteLease))
 	}
 	if o.policy.RelativeChange < 0 {
 		errs = append(errs, fmt.Errorf("--relative-change: invalid value %g: must not be negative", o.policy.RelativeChange))
@@ -182,38 +196,15 @@ func (o *options) run(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() { done <- agent.Run(ctx) }()
 	if o.siteMode {
-		o.publishWhileLeading(ctx, kube, target, publisher)
+		object, _ := target.ObjectName()
+		(&site{kube: kube, namespace: o.namespace, node: o.nodeName, object: object, agent: agent,
+			publisher: publisher, slowdown: o.slowdown, lease: o.siteLease}).run(ctx)
 	} else {
 		publisher.Run(ctx)
 	}
 	err = <-done
 	klog.InfoS("Stopped")
 	return err
-}
-
-// publishWhileLeading publishes the site object only while this probe holds
-// the site's Lease; the others keep probing, ready to take over.
-func (o *options) publishWhileLeading(ctx context.Context, kube kubernetes.Interface, target probe.Target, publisher *probe.Publisher) {
-	name, _ := target.ObjectName()
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: "edgeplace-probe-" + name, Namespace: o.namespace},
-		Client:     kube.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: o.nodeName},
-	}
-	for ctx.Err() == nil {
-		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-			Lock:            lock,
-			LeaseDuration:   15 * time.Second,
-			RenewDeadline:   10 * time.Second,
-			RetryPeriod:     2 * time.Second,
-			ReleaseOnCancel: true,
-			Name:            name,
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: publisher.Run,
-				OnStoppedLeading: func() { klog.InfoS("No longer publishing for the site", "site", target.Site) },
-			},
-		})
-	}
 }
 
 func serveMetrics(ctx context.Context, address string) error {

@@ -4,13 +4,13 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-
-	"github.com/edgeplace/edgeplace/pkg/agent/probe"
 )
 
 func TestValidate(t *testing.T) {
 	valid := func() options {
-		return options{nodeName: "n1", probe: probe.DefaultConfig(), policy: probe.DefaultWritePolicy(), egressMbps: -1}
+		o := defaultOptions()
+		o.nodeName = "n1"
+		return o
 	}
 	tests := []struct {
 		name    string
@@ -26,6 +26,8 @@ func TestValidate(t *testing.T) {
 		{name: "heartbeat", change: func(o *options) { o.policy.Heartbeat = o.policy.Interval / 2 }, wantErr: "--heartbeat: invalid value 15s: must be at least --write-interval (30s)"},
 		{name: "source", change: func(o *options) { o.sourceIP = "eth0" }, wantErr: `--source-ip: invalid value "eth0"`},
 		{name: "egress", change: func(o *options) { o.egressMbps = -5 }, wantErr: "--egress-mbps: invalid value -5"},
+		{name: "follower slowdown", change: func(o *options) { o.slowdown = 5 }, wantErr: "--follower-slowdown: invalid value 5: must be at least 10"},
+		{name: "site lease", change: func(o *options) { o.siteLease = 0 }, wantErr: "--site-lease-duration: invalid value 0s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -48,6 +47,16 @@ func (f *fixture) startProbe(node, source string, extra ...string) string {
 // own defaults for the rest).
 func (f *fixture) startProbeWith(node, source string, flags ...string) string {
 	f.t.Helper()
+	metrics, _ := f.probeProcess(node, source, flags...)
+	return metrics
+}
+
+// probeProcess starts the probe command with the flags given and returns
+// its metrics address and a kill that ends it with SIGKILL, as a node that
+// fails does, and waits for it. Unless killed, it is stopped with SIGTERM
+// at the end of the test and must exit cleanly.
+func (f *fixture) probeProcess(node, source string, flags ...string) (string, func()) {
+	f.t.Helper()
 	metrics := freeLoopbackAddress(f.t)
 	args := append([]string{
 		"--kubeconfig=" + f.e.cp.KubeconfigPath(), "--node-name=" + node,
@@ -60,10 +69,25 @@ func (f *fixture) startProbeWith(node, source string, flags ...string) string {
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(f.t, cmd.Start())
 	f.t.Logf("probe for %s: log in %s", node, logPath)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var killed bool
+	kill := func() {
+		killed = true
+		cmd.Process.Kill()
+		<-exited
+	}
 	f.t.Cleanup(func() {
+		defer out.Close()
+		// The probe's object carries no test label; no garbage collector
+		// runs here to remove it with the Node.
+		defer func() {
+			_ = f.e.edge.EdgeplaceV1alpha1().NodeNetworks().Delete(context.Background(), node, metav1.DeleteOptions{})
+		}()
+		if killed {
+			return
+		}
 		cmd.Process.Signal(syscall.SIGTERM)
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
 		select {
 		case err := <-exited:
 			assert.NoError(f.t, err, "the probe exits cleanly on SIGTERM (log in %s)", logPath)
@@ -71,12 +95,8 @@ func (f *fixture) startProbeWith(node, source string, flags ...string) string {
 			cmd.Process.Kill()
 			f.t.Errorf("the probe for %s did not stop within 10s of SIGTERM", node)
 		}
-		out.Close()
-		// The probe's object carries no test label; no garbage collector
-		// runs here to remove it with the Node.
-		_ = f.e.edge.EdgeplaceV1alpha1().NodeNetworks().Delete(context.Background(), node, metav1.DeleteOptions{})
 	})
-	return metrics
+	return metrics, kill
 }
 
 func freeLoopbackAddress(t testing.TB) string {
@@ -283,10 +303,7 @@ func TestProbeSiteMode(t *testing.T) {
 	lm := f.prefix + "-users"
 	f.probedLandmark(lm, v1alpha1.ProtocolTCPEcho, l.Addr().String())
 	site := f.prefix + "-site"
-	_, err := e.kube.CoreV1().Namespaces().Create(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "edgeplace-system"}}, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		require.NoError(t, err)
-	}
+	f.siteNamespace()
 	var nodes []string
 	for i := range 2 {
 		n := f.node(fmt.Sprintf("%s-%d", f.prefix, i), 4, map[string]string{v1alpha1.SiteLabel: site})

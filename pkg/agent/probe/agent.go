@@ -102,8 +102,16 @@ type Agent struct {
 	wg        sync.WaitGroup
 	// interval is the base time between two probes of one landmark
 	// (nanoseconds), before jitter: ProbeInterval, or longer when the
-	// budget binds.
+	// budget binds, times slowdown.
 	interval atomic.Int64
+	// slowdown divides the probe rate (a.mu): 1 is the full rate; a site
+	// follower samples at 1/slowdown of it.
+	slowdown int
+	// full is the interval at the full rate (a.mu).
+	full time.Duration
+	// rateChanged is closed, and replaced, when the interval changes, so
+	// that probe loops waiting out a long interval start the new one now.
+	rateChanged chan struct{}
 }
 
 // landmarkProbe is one landmark's probe loop and window.
@@ -121,10 +129,12 @@ func NewAgent(cfg Config, edge edgeclient.Interface) *Agent {
 	RegisterMetrics() // unregistered component-base vectors cannot delete series
 	cfg = cfg.withDefaults()
 	a := &Agent{
-		cfg:       cfg,
-		edge:      edge,
-		limiter:   rate.NewLimiter(rate.Limit(cfg.Budget), max(1, int(cfg.Budget))),
-		landmarks: map[string]*landmarkProbe{},
+		cfg:         cfg,
+		edge:        edge,
+		limiter:     rate.NewLimiter(rate.Limit(cfg.Budget), max(1, int(cfg.Budget))),
+		landmarks:   map[string]*landmarkProbe{},
+		slowdown:    1,
+		rateChanged: make(chan struct{}),
 	}
 	a.setIntervalLocked()
 	return a
@@ -133,8 +143,37 @@ func NewAgent(cfg Config, edge edgeclient.Interface) *Agent {
 // Interval is the base time between two probes of one landmark, before
 // the jitter of up to +20%: ProbeInterval, or, when the landmarks at
 // ProbeInterval would need more than the budget, as long as keeps every
-// landmark probed within it.
+// landmark probed within it; times the slowdown (SetSlowdown).
 func (a *Agent) Interval() time.Duration { return time.Duration(a.interval.Load()) }
+
+// SetSlowdown sets the probe rate to 1/n of the full rate (n >= 1): a site
+// follower, whose measurements its site's leader publishes, samples at a
+// low rate only to check that the site is still uniform. Probe loops take
+// the new rate at once; windows keep their samples.
+func (a *Agent) SetSlowdown(n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n = max(1, n)
+	if n == a.slowdown {
+		return
+	}
+	a.slowdown = n
+	a.setIntervalLocked()
+}
+
+// Slowdown is the divisor of the probe rate that SetSlowdown set.
+func (a *Agent) Slowdown() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.slowdown
+}
+
+// waitNext returns a channel that is closed when the interval changes.
+func (a *Agent) waitNext() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rateChanged
+}
 
 // stretchedInterval is the base interval per landmark that keeps n
 // landmarks within budget probes per second. Waits are jittered by up to
@@ -148,12 +187,19 @@ func stretchedInterval(base time.Duration, n int, budget float64) time.Duration 
 // setIntervalLocked works the interval out for the landmarks now probed;
 // a.mu is held (or the agent not yet shared).
 func (a *Agent) setIntervalLocked() {
-	d := stretchedInterval(a.cfg.ProbeInterval, len(a.landmarks), a.cfg.Budget)
-	if old := time.Duration(a.interval.Swap(int64(d))); old <= a.cfg.ProbeInterval && d > a.cfg.ProbeInterval {
+	full := stretchedInterval(a.cfg.ProbeInterval, len(a.landmarks), a.cfg.Budget)
+	if a.full <= a.cfg.ProbeInterval && full > a.cfg.ProbeInterval {
 		klog.InfoS("More landmarks than the probe budget allows at the probe interval; each is probed less often",
-			"landmarks", len(a.landmarks), "budget", a.cfg.Budget, "probeInterval", a.cfg.ProbeInterval, "interval", d)
+			"landmarks", len(a.landmarks), "budget", a.cfg.Budget, "probeInterval", a.cfg.ProbeInterval, "interval", full)
+	}
+	a.full = full
+	d := full * time.Duration(a.slowdown)
+	if time.Duration(a.interval.Swap(int64(d))) == d {
+		return
 	}
 	probeInterval.Set(d.Seconds())
+	close(a.rateChanged)
+	a.rateChanged = make(chan struct{})
 }
 
 // Run watches Landmarks and probes each until ctx ends, then stops every
@@ -253,9 +299,15 @@ func (a *Agent) probeLoop(ctx context.Context, name string, p *landmarkProbe) {
 	// of many agents does not probe in step.
 	next := time.Duration(rand.Int64N(int64(a.Interval())))
 	for {
+		changed := a.waitNext()
 		select {
 		case <-ctx.Done():
 			return
+		case <-changed:
+			// A new rate (a follower become standby, say): the next probe
+			// comes within the new interval, not at the end of the old.
+			next = time.Duration(rand.Int64N(int64(a.Interval())))
+			continue
 		case <-a.cfg.Clock.After(next):
 		}
 		next = wait.Jitter(a.Interval(), 0.2)
@@ -285,6 +337,13 @@ func (a *Agent) probeLoop(ctx context.Context, name string, p *landmarkProbe) {
 			address = (address + 1) % len(p.spec.Addresses)
 		}
 		a.record(name, p, rtt, err)
+		// A follower's next probe is minutes away: holding its connection
+		// open until then would leave the landmark's responder with a
+		// connection per node of the site rather than two.
+		if prober != nil && a.Slowdown() > 1 {
+			prober.Close()
+			prober = nil
+		}
 	}
 }
 

@@ -2,6 +2,9 @@ package probe
 
 import (
 	"context"
+	"io"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,4 +134,86 @@ func TestAgentStretchesItsInterval(t *testing.T) {
 	}
 	until("one landmark left", func() bool { return len(a.Landmarks()) == 1 })
 	assert.Equal(t, 100*time.Millisecond, a.Interval(), "one landmark fits the budget at the probe interval")
+}
+
+// TestAgentSlowdown: a site follower's slowdown divides the probe rate,
+// and lifting it (the follower become standby) brings the full rate at
+// once, not after the long wait the loops were in.
+func TestAgentSlowdown(t *testing.T) {
+	echo := listen(t, "udp", 0)
+	edge := fake.NewSimpleClientset()
+	a := NewAgent(Config{ProbeInterval: 50 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 1000, WindowSize: 1000, WindowAge: time.Hour, MinSamples: 1}, edge)
+	a.SetSlowdown(10000) // a probe every 500 s
+	assert.Equal(t, 500*time.Second, a.Interval())
+	gauge, err := testutil.GetGaugeMetricValue(probeInterval)
+	require.NoError(t, err)
+	assert.InDelta(t, 500, gauge, 1e-9)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	_, err = edge.EdgeplaceV1alpha1().Landmarks().Create(ctx, &v1alpha1.Landmark{
+		ObjectMeta: metav1.ObjectMeta{Name: "users"},
+		Spec:       v1alpha1.LandmarkSpec{Addresses: []string{echo.Addr().String()}, Protocol: v1alpha1.ProtocolUDPEcho},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true,
+		func(context.Context) (bool, error) { return len(a.Landmarks()) == 1, nil }))
+
+	// The first probe waits up to one (slowed) interval; lifted, the
+	// slowdown gives at least 10 answered probes within 10 full intervals.
+	a.SetSlowdown(1)
+	assert.Equal(t, 50*time.Millisecond, a.Interval())
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true,
+		func(context.Context) (bool, error) { return a.Summary(time.Now())["users"].Answered >= 10, nil }),
+		"the full rate resumed at once")
+	assert.Equal(t, 1, a.Slowdown())
+}
+
+// TestFollowerHoldsNoConnection: slowed down, the agent connects for each
+// tcp-echo probe and closes after it, so that a landmark's responder holds
+// connections only from the probes at the full rate, which keep theirs.
+func TestFollowerHoldsNoConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+
+	edge := fake.NewSimpleClientset()
+	a := NewAgent(Config{ProbeInterval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 1000, WindowSize: 1000, WindowAge: time.Hour, MinSamples: 1}, edge)
+	a.SetSlowdown(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	_, err = edge.EdgeplaceV1alpha1().Landmarks().Create(ctx, &v1alpha1.Landmark{
+		ObjectMeta: metav1.ObjectMeta{Name: "users"},
+		Spec:       v1alpha1.LandmarkSpec{Addresses: []string{ln.Addr().String()}, Protocol: v1alpha1.ProtocolTCPEcho},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	answered := func(n int) {
+		t.Helper()
+		require.NoError(t, wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true,
+			func(context.Context) (bool, error) { return a.Summary(time.Now())["users"].Answered >= n, nil }))
+	}
+	answered(5)
+	slowed := a.Summary(time.Now())["users"].Answered
+	assert.GreaterOrEqual(t, accepted.Load(), int64(slowed), "a connection per probe while slowed down")
+
+	a.SetSlowdown(1)
+	answered(slowed + 1) // the probe that opens the kept connection
+	before := accepted.Load()
+	answered(slowed + 11)
+	assert.LessOrEqual(t, accepted.Load()-before, int64(1), "at the full rate the connection is kept")
 }

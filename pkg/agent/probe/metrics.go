@@ -31,9 +31,15 @@ var (
 	probeInterval = metrics.NewGauge(&metrics.GaugeOpts{
 		Subsystem:      metricsSubsystem,
 		Name:           "interval_seconds",
-		Help:           "Base time between two probes of one landmark, before the jitter of up to +20% (a mean of 1.1x this): the probe interval, or longer when the landmarks at that interval would exceed the probe budget.",
+		Help:           "Base time between two probes of one landmark, before the jitter of up to +20% (a mean of 1.1x this): the probe interval, or longer when the landmarks at that interval would exceed the probe budget; a site follower's is its slowdown times that.",
 		StabilityLevel: metrics.ALPHA,
 	})
+	siteRole = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Subsystem:      metricsSubsystem,
+		Name:           "site_role",
+		Help:           "In site mode, 1 for this probe's role in its site (leader: probes at the full rate and publishes the site object; standby: probes at the full rate, takes over when the leader goes; follower: samples at a low rate), 0 for the others.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"role"})
 	writes = metrics.NewCounterVec(&metrics.CounterOpts{
 		Subsystem:      metricsSubsystem,
 		Name:           "writes_total",
@@ -54,8 +60,26 @@ var registerOnce sync.Once
 // that component-base serves.
 func RegisterMetrics() {
 	registerOnce.Do(func() {
-		legacyregistry.MustRegister(probesSent, probesFailed, lastSuccessAge, probeInterval, writes, writeSkips)
+		legacyregistry.MustRegister(probesSent, probesFailed, lastSuccessAge, probeInterval, siteRole, writes, writeSkips)
 	})
+}
+
+// Site roles, as the site_role metric names them.
+const (
+	RoleLeader   = "leader"
+	RoleStandby  = "standby"
+	RoleFollower = "follower"
+)
+
+// SetSiteRole marks role as this probe's role in its site.
+func SetSiteRole(role string) {
+	for _, r := range []string{RoleLeader, RoleStandby, RoleFollower} {
+		v := 0.0
+		if r == role {
+			v = 1
+		}
+		siteRole.WithLabelValues(r).Set(v)
+	}
 }
 
 // forgetLandmark drops a removed landmark's series.

@@ -39,6 +39,10 @@ type Options struct {
 	// MaxSources bounds the per-source state; when full, the oldest-created
 	// limiters are forgotten.
 	MaxSources int
+	// Answered, when set, is called with the source of every request
+	// answered, from the goroutine serving it: a count of who probes how
+	// often, for tests and load measurements.
+	Answered func(source netip.Addr)
 }
 
 func (o Options) withDefaults() Options {
@@ -179,6 +183,7 @@ func (l *Listener) serveConn(c net.Conn) {
 		if _, err := c.Write(buf[:n]); err != nil {
 			return
 		}
+		l.answered(src)
 	}
 }
 
@@ -196,6 +201,7 @@ func (l *Listener) packetLoop() {
 		if !l.limiters.allow(src) {
 			continue
 		}
+		l.answered(src)
 		if d := l.delayFor(src); d > 0 {
 			// Delay each reply without holding up other sources' requests.
 			reply := append([]byte(nil), buf[:n]...)
@@ -206,6 +212,12 @@ func (l *Listener) packetLoop() {
 			continue
 		}
 		l.udp.WriteTo(buf[:n], from)
+	}
+}
+
+func (l *Listener) answered(src netip.Addr) {
+	if l.opts.Answered != nil {
+		l.opts.Answered(src)
 	}
 }
 
