@@ -40,6 +40,7 @@ type options struct {
 	siteMode       bool
 	slowdown       int
 	siteLease      time.Duration
+	divergence     probe.Divergence
 	namespace      string
 	metricsAddress string
 	sourceIP       string
@@ -47,7 +48,7 @@ type options struct {
 
 func defaultOptions() options {
 	return options{probe: probe.DefaultConfig(), policy: probe.DefaultWritePolicy(), egressMbps: -1,
-		slowdown: 30, siteLease: 15 * time.Second}
+		slowdown: 30, siteLease: 15 * time.Second, divergence: probe.DefaultDivergence()}
 }
 
 func main() {
@@ -84,6 +85,8 @@ func main() {
 	f.StringVar(&o.billingZone, "billing-zone", "", "billing zone to publish; empty reads the node's edgeplace.io/billing-zone label")
 	f.BoolVar(&o.siteMode, "site-mode", false, "publish the site's NodeNetwork (site-<edgeplace.io/site label>) from one probe per site, elected by a Lease; it and one standby probe at the full rate, the site's other probes sample")
 	f.IntVar(&o.slowdown, "follower-slowdown", o.slowdown, "in site mode, a follower (neither the leader nor the standby) probes each landmark this many times less often; at least 10")
+	f.DurationVar(&o.divergence.Min, "site-divergence", o.divergence.Min, "in site mode, a node whose median RTT to a landmark differs from its site's by more than this and --site-relative-divergence publishes its own NodeNetwork")
+	f.Float64Var(&o.divergence.Relative, "site-relative-divergence", o.divergence.Relative, "the share of the site's median RTT a node must also differ by (see --site-divergence)")
 	f.DurationVar(&o.siteLease, "site-lease-duration", o.siteLease, "in site mode, the Leases' duration: a standby takes over within this of its leader's end")
 	f.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "edgeplace-system"), "namespace of the site-mode Leases")
 	f.StringVar(&o.sourceIP, "source-ip", "", "local address to send probes from (one uplink of a multi-homed node); empty lets the kernel choose")
@@ -129,6 +132,12 @@ func (o *options) validate() error {
 	}
 	if o.siteLease < time.Second {
 		errs = append(errs, fmt.Errorf("--site-lease-duration: invalid value %s: must be at least 1s", o.siteLease))
+	}
+	if o.divergence.Min <= 0 {
+		errs = append(errs, fmt.Errorf("--site-divergence: invalid value %s: must be positive", o.divergence.Min))
+	}
+	if o.divergence.Relative < 0 {
+		errs = append(errs, fmt.Errorf("--site-relative-divergence: invalid value %g: must not be negative", o.divergence.Relative))
 	}
 	if o.policy.RelativeChange < 0 {
 		errs = append(errs, fmt.Errorf("--relative-change: invalid value %g: must not be negative", o.policy.RelativeChange))
@@ -197,8 +206,12 @@ func (o *options) run(ctx context.Context) error {
 	go func() { done <- agent.Run(ctx) }()
 	if o.siteMode {
 		object, _ := target.ObjectName()
-		(&site{kube: kube, namespace: o.namespace, node: o.nodeName, object: object, agent: agent,
-			publisher: publisher, slowdown: o.slowdown, lease: o.siteLease}).run(ctx)
+		own := target
+		own.Site = ""
+		(&site{kube: kube, edge: edge, namespace: o.namespace, node: o.nodeName, object: object, agent: agent,
+			publisher: publisher, slowdown: o.slowdown, lease: o.siteLease, divergence: o.divergence,
+			ownPublisher: func() *probe.Publisher { return probe.NewPublisher(agent, kube, edge, own, o.policy) },
+		}).run(ctx)
 	} else {
 		publisher.Run(ctx)
 	}

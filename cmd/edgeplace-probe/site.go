@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
@@ -11,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/edgeplace/edgeplace/pkg/agent/probe"
+	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
 )
 
 // site runs a probe's part in its site. Two Leases per site give three
@@ -31,17 +34,35 @@ import (
 // The standby Lease lasts standbyLeaseFactor times the site Lease: a lost
 // standby is not urgent while the leader runs, and its followers, who poll
 // the Lease every retry period, poll it that many times less often.
-const standbyLeaseFactor = 4
+//
+// A follower or standby whose own measurements differ from the site
+// object's (Divergence) leaves the site's roles: it probes at the full rate
+// and publishes its node's own NodeNetwork, which the scheduler reads for
+// that node instead of the site's. Once it has agreed with the site for
+// convergedChecks checks in a row, it deletes that object and rejoins.
+const (
+	standbyLeaseFactor = 4
+	convergedChecks    = 3
+	// ownCheckEvery is how many full-rate intervals a node with its own
+	// object waits between two comparisons with its site.
+	ownCheckEvery = 10
+)
 
 type site struct {
-	kube      kubernetes.Interface
-	namespace string
-	node      string
-	object    string // the site's NodeNetwork, which names its Leases
-	agent     *probe.Agent
-	publisher *probe.Publisher
-	slowdown  int
-	lease     time.Duration
+	kube       kubernetes.Interface
+	edge       edgeclient.Interface
+	namespace  string
+	node       string
+	object     string // the site's NodeNetwork, which names its Leases
+	agent      *probe.Agent
+	publisher  *probe.Publisher
+	slowdown   int
+	lease      time.Duration
+	divergence probe.Divergence
+	// ownPublisher makes a publisher of the node's own object.
+	ownPublisher func() *probe.Publisher
+
+	leading atomic.Bool
 }
 
 func (s *site) lock(name string) *resourcelock.LeaseLock {
@@ -76,8 +97,95 @@ func (s *site) elect(ctx context.Context, lease string, duration time.Duration, 
 	})
 }
 
-// run plays the probe's roles until ctx ends.
+// run plays the probe's part until ctx ends: the site's roles while its
+// measurements agree with the site's, its own object while they do not.
 func (s *site) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		rolesCtx, leave := context.WithCancel(ctx)
+		diverged := make(chan []string, 1)
+		go s.watch(rolesCtx, func(landmarks []string) {
+			diverged <- landmarks
+			leave()
+		})
+		s.roles(rolesCtx)
+		leave()
+		select {
+		case landmarks := <-diverged:
+			s.own(ctx, landmarks)
+		default:
+		}
+	}
+}
+
+// watch compares, after each of its probe intervals, this probe's
+// measurements with the site object's, unless it leads the site, and calls
+// diverged once when they differ.
+func (s *site) watch(ctx context.Context, diverged func([]string)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.agent.Interval()):
+		}
+		if s.leading.Load() {
+			continue
+		}
+		if landmarks := s.diverging(ctx); len(landmarks) > 0 {
+			diverged(landmarks)
+			return
+		}
+	}
+}
+
+// diverging returns the landmarks on which this probe's measurements
+// differ from the site object's; none when the object cannot be read.
+func (s *site) diverging(ctx context.Context) []string {
+	nn, err := s.edge.EdgeplaceV1alpha1().NodeNetworks().Get(ctx, s.object, metav1.GetOptions{})
+	if err != nil {
+		if !apierrors.IsNotFound(err) && ctx.Err() == nil {
+			klog.ErrorS(err, "Reading the site object to compare with it", "siteObject", s.object)
+		}
+		return nil
+	}
+	return s.divergence.Diverging(s.agent.Summary(time.Now()), nn.Status.Landmarks)
+}
+
+// own publishes the node's own object at the full rate until the node has
+// agreed with its site for convergedChecks checks in a row, then deletes it.
+func (s *site) own(ctx context.Context, landmarks []string) {
+	klog.InfoS("This node measures differently from its site; publishing its own NodeNetwork",
+		"siteObject", s.object, "landmarks", landmarks, "divergence", s.divergence)
+	s.become(probe.RoleOwn)
+	ownCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ownPublisher().Run(ownCtx)
+	}()
+	for agreed := 0; agreed < convergedChecks; {
+		select {
+		case <-ctx.Done():
+			stop()
+			<-done
+			return
+		case <-time.After(ownCheckEvery * s.agent.Interval()):
+		}
+		if len(s.diverging(ctx)) == 0 {
+			agreed++
+		} else {
+			agreed = 0
+		}
+	}
+	stop()
+	<-done
+	klog.InfoS("This node measures as its site again; deleting its own NodeNetwork", "siteObject", s.object)
+	if err := s.edge.EdgeplaceV1alpha1().NodeNetworks().Delete(ctx, s.node, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		klog.ErrorS(err, "Deleting the node's own NodeNetwork; the scheduler reads it instead of the site's until it goes", "nodeNetwork", s.node)
+	}
+}
+
+// roles plays leader, standby or follower until ctx ends.
+func (s *site) roles(ctx context.Context) {
 	leaderLease, standbyLease := "edgeplace-probe-"+s.object, "edgeplace-probe-"+s.object+"-standby"
 	for ctx.Err() == nil {
 		s.become(probe.RoleFollower)
@@ -101,6 +209,8 @@ func (s *site) run(ctx context.Context) {
 		go func() {
 			defer close(leaderDone)
 			s.elect(leaderCtx, leaderLease, s.lease, leading, func(c context.Context) {
+				s.leading.Store(true)
+				defer s.leading.Store(false)
 				s.become(probe.RoleLeader)
 				s.publisher.Run(c)
 			})

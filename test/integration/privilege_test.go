@@ -128,7 +128,8 @@ func TestLeastPrivilege(t *testing.T) {
 	_, err = edge.EdgeplaceV1alpha1().Landmarks().Create(ctx, &v1alpha1.Landmark{ObjectMeta: metav1.ObjectMeta{Name: "x"},
 		Spec: v1alpha1.LandmarkSpec{Addresses: []string{"a:1"}}}, metav1.CreateOptions{})
 	forbidden("create a Landmark", err)
-	forbidden("delete a NodeNetwork", edge.EdgeplaceV1alpha1().NodeNetworks().Delete(ctx, node.Name, metav1.DeleteOptions{}))
+	_, err = edge.EdgeplaceV1alpha1().NodeNetworks().List(ctx, metav1.ListOptions{})
+	forbidden("list NodeNetworks", err)
 	nn, err := e.edge.EdgeplaceV1alpha1().NodeNetworks().Get(ctx, node.Name, metav1.GetOptions{})
 	require.NoError(t, err)
 	nn.Spec.Scope = v1alpha1.ScopeSite
@@ -200,4 +201,17 @@ func TestProbeWritesOnlyItsOwnNode(t *testing.T) {
 	err := write(unbound, nodes[0])
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "(no node)")
+
+	// Deleting (a site-mode node that measures as its site again deletes
+	// its own object): its own node's only.
+	for i, edge := range edges {
+		own, other := nodes[i], nodes[1-i]
+		err := edge.EdgeplaceV1alpha1().NodeNetworks().Delete(ctx, other.Name, metav1.DeleteOptions{})
+		require.Error(t, err, "a probe on %s deleted %s's NodeNetwork", own.Name, other.Name)
+		assert.Contains(t, err.Error(), "a probe may write only the NodeNetwork of the node its token is bound to ("+own.Name+"), not "+other.Name)
+	}
+	for i, edge := range edges {
+		require.NoError(t, edge.EdgeplaceV1alpha1().NodeNetworks().Delete(ctx, nodes[i].Name, metav1.DeleteOptions{}),
+			"a probe deletes its own node's NodeNetwork")
+	}
 }

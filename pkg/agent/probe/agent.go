@@ -363,15 +363,18 @@ func (a *Agent) record(name string, p *landmarkProbe, rtt time.Duration, err err
 }
 
 // Summary returns, for each landmark with at least MinSamples answered
-// probes in its window, the window's statistics at now.
+// probes in its window, the window's statistics at now. Slowed down, the
+// window reaches as many times further back (WindowAge x slowdown), so
+// that it holds about as many samples.
 func (a *Agent) Summary(now time.Time) Summary {
 	a.mu.Lock()
 	probes := maps.Clone(a.landmarks)
+	age := a.cfg.WindowAge * time.Duration(a.slowdown)
 	a.mu.Unlock()
 	out := Summary{}
 	for name, p := range probes {
 		p.mu.Lock()
-		st := p.window.Stats(now)
+		st := p.window.StatsWithin(now, age)
 		last := p.lastSuccess
 		p.mu.Unlock()
 		if !last.IsZero() {

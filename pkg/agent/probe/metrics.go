@@ -37,7 +37,7 @@ var (
 	siteRole = metrics.NewGaugeVec(&metrics.GaugeOpts{
 		Subsystem:      metricsSubsystem,
 		Name:           "site_role",
-		Help:           "In site mode, 1 for this probe's role in its site (leader: probes at the full rate and publishes the site object; standby: probes at the full rate, takes over when the leader goes; follower: samples at a low rate), 0 for the others.",
+		Help:           "In site mode, 1 for this probe's role in its site (leader: probes at the full rate and publishes the site object; standby: probes at the full rate, takes over when the leader goes; follower: samples at a low rate; own: measures differently from its site and publishes its node's own object), 0 for the others.",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"role"})
 	writes = metrics.NewCounterVec(&metrics.CounterOpts{
@@ -69,11 +69,12 @@ const (
 	RoleLeader   = "leader"
 	RoleStandby  = "standby"
 	RoleFollower = "follower"
+	RoleOwn      = "own"
 )
 
 // SetSiteRole marks role as this probe's role in its site.
 func SetSiteRole(role string) {
-	for _, r := range []string{RoleLeader, RoleStandby, RoleFollower} {
+	for _, r := range []string{RoleLeader, RoleStandby, RoleFollower, RoleOwn} {
 		v := 0.0
 		if r == role {
 			v = 1

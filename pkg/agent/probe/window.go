@@ -57,23 +57,28 @@ func (w *Window) Add(s Sample) {
 
 // inOrder returns the samples oldest first, without those older than maxAge
 // at now.
-func (w *Window) inOrder(now time.Time) []Sample {
+func (w *Window) inOrder(now time.Time, maxAge time.Duration) []Sample {
 	var all []Sample
 	if w.full {
 		all = append(slices.Clone(w.samples[w.next:]), w.samples[:w.next]...)
 	} else {
 		all = slices.Clone(w.samples[:w.next])
 	}
-	if w.maxAge <= 0 {
+	if maxAge <= 0 {
 		return all
 	}
-	cut := now.Add(-w.maxAge)
+	cut := now.Add(-maxAge)
 	return slices.DeleteFunc(all, func(s Sample) bool { return s.At.Before(cut) })
 }
 
 // Stats summarises the samples current at now.
-func (w *Window) Stats(now time.Time) Stats {
-	samples := w.inOrder(now)
+func (w *Window) Stats(now time.Time) Stats { return w.StatsWithin(now, w.maxAge) }
+
+// StatsWithin summarises the samples younger than maxAge at now (0: all):
+// a site follower, probing at a fraction of the rate, looks as many times
+// further back.
+func (w *Window) StatsWithin(now time.Time, maxAge time.Duration) Stats {
+	samples := w.inOrder(now, maxAge)
 	st := Stats{Total: len(samples)}
 	var rtts []float64
 	var jitterSum float64

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"sync"
@@ -62,7 +63,9 @@ func (o Options) withDefaults() Options {
 type Listener struct {
 	opts  Options
 	delay atomic.Int64
-	addr  net.Addr
+	// bySource is Options.DelayBySource, replaced whole by SetSourceDelay.
+	bySource atomic.Pointer[map[netip.Addr]time.Duration]
+	addr     net.Addr
 
 	tcp net.Listener
 	udp net.PacketConn
@@ -81,6 +84,8 @@ func Listen(opts Options) (*Listener, error) {
 	l := &Listener{opts: opts, conns: map[net.Conn]struct{}{}}
 	l.limiters = sourceLimiters{rate: rate.Limit(opts.PerSourceRate), burst: opts.PerSourceBurst, max: opts.MaxSources}
 	l.delay.Store(int64(opts.Delay))
+	bySource := maps.Clone(opts.DelayBySource)
+	l.bySource.Store(&bySource)
 	switch opts.Network {
 	case "tcp":
 		ln, err := net.Listen("tcp", opts.Address)
@@ -104,6 +109,22 @@ func Listen(opts Options) (*Listener, error) {
 
 // Addr is the address the listener is bound to.
 func (l *Listener) Addr() net.Addr { return l.addr }
+
+// SetSourceDelay changes the delay added before each reply to src, as
+// DelayBySource sets it.
+func (l *Listener) SetSourceDelay(src netip.Addr, d time.Duration) {
+	for {
+		old := l.bySource.Load()
+		next := maps.Clone(*old)
+		if next == nil {
+			next = map[netip.Addr]time.Duration{}
+		}
+		next[src] = d
+		if l.bySource.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
 
 // SetDelay changes the delay added before each reply.
 func (l *Listener) SetDelay(d time.Duration) { l.delay.Store(int64(d)) }
@@ -222,7 +243,7 @@ func (l *Listener) answered(src netip.Addr) {
 }
 
 func (l *Listener) delayFor(src netip.Addr) time.Duration {
-	if d, ok := l.opts.DelayBySource[src]; ok {
+	if d, ok := (*l.bySource.Load())[src]; ok {
 		return d
 	}
 	return time.Duration(l.delay.Load())

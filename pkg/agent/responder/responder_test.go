@@ -126,4 +126,8 @@ func TestDelayBySource(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, rtt("127.0.0.1"), 60*time.Millisecond)
 	assert.Less(t, rtt(near.String()), 60*time.Millisecond)
+
+	l.SetSourceDelay(near, 80*time.Millisecond)
+	assert.GreaterOrEqual(t, rtt(near.String()), 80*time.Millisecond, "a source's delay changed while serving")
+	assert.Less(t, rtt("127.0.0.1"), 80*time.Millisecond)
 }
