@@ -47,15 +47,22 @@ func (f *fixture) startProbe(node, source string, extra ...string) string {
 // own defaults for the rest).
 func (f *fixture) startProbeWith(node, source string, flags ...string) string {
 	f.t.Helper()
-	metrics, _ := f.probeProcess(node, source, flags...)
-	return metrics
+	return f.probeProcess(node, source, flags...).metrics
 }
 
-// probeProcess starts the probe command with the flags given and returns
-// its metrics address and a kill that ends it with SIGKILL, as a node that
-// fails does, and waits for it. Unless killed, it is stopped with SIGTERM
-// at the end of the test and must exit cleanly.
-func (f *fixture) probeProcess(node, source string, flags ...string) (string, func()) {
+// probeProc is a running probe command: its metrics address, its process
+// ID, and kill, which ends it with SIGKILL, as a node that fails does, and
+// waits for it.
+type probeProc struct {
+	metrics string
+	pid     int
+	kill    func()
+}
+
+// probeProcess starts the probe command with the flags given. Unless
+// killed, it is stopped with SIGTERM at the end of the test and must exit
+// cleanly.
+func (f *fixture) probeProcess(node, source string, flags ...string) probeProc {
 	f.t.Helper()
 	metrics := freeLoopbackAddress(f.t)
 	args := append([]string{
@@ -96,7 +103,7 @@ func (f *fixture) probeProcess(node, source string, flags ...string) (string, fu
 			f.t.Errorf("the probe for %s did not stop within 10s of SIGTERM", node)
 		}
 	})
-	return metrics, kill
+	return probeProc{metrics: metrics, pid: cmd.Process.Pid, kill: kill}
 }
 
 func freeLoopbackAddress(t testing.TB) string {

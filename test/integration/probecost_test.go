@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,9 +41,10 @@ func BenchmarkProbeProcess(b *testing.B) {
 		f.probedLandmark(fmt.Sprintf("%s-%d", f.prefix, i), v1alpha1.ProtocolUDPEcho, echo.Addr().String())
 	}
 	node := f.node(f.prefix+"-node", 4, nil)
-	metrics := f.startProbeWith(node.Name, "127.0.0.41")
+	probe := f.probeProcess(node.Name, "127.0.0.41")
+	metrics := probe.metrics
 
-	var cpu, rss, rate float64
+	var cpu, rss, heap, rate float64
 	for b.Loop() {
 		// Probes enough for every landmark three times over (the default
 		// --min-samples), so that the start-up is behind the measured span.
@@ -64,11 +66,24 @@ func BenchmarkProbeProcess(b *testing.B) {
 		elapsed := time.Since(start).Seconds()
 		cpu = (after["process_cpu_seconds_total"] - before["process_cpu_seconds_total"]) / elapsed
 		rss = after["process_resident_memory_bytes"]
+		heap = after["go_memstats_heap_inuse_bytes"]
+		b.Logf("go runtime: heap in use %.1f MiB, stacks %.1f MiB, other runtime %.1f MiB, from the OS in all %.1f MiB; goroutines %.0f",
+			heap/(1<<20), after["go_memstats_stack_inuse_bytes"]/(1<<20),
+			(after["go_memstats_mspan_inuse_bytes"]+after["go_memstats_mcache_inuse_bytes"]+after["go_memstats_buck_hash_sys_bytes"]+after["go_memstats_gc_sys_bytes"]+after["go_memstats_other_sys_bytes"])/(1<<20),
+			after["go_memstats_sys_bytes"]/(1<<20), after["go_goroutines"])
+		if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", probe.pid)); err == nil {
+			for _, line := range strings.Split(string(status), "\n") {
+				if strings.HasPrefix(line, "Rss") {
+					b.Log(strings.Join(strings.Fields(line), " "))
+				}
+			}
+		}
 		rate = (after["edgeplace_probe_probes_total"] - before["edgeplace_probe_probes_total"]) / elapsed
 		require.Greater(b, after["edgeplace_probe_probes_total"], before["edgeplace_probe_probes_total"], "probes went on while measured")
 	}
 	b.ReportMetric(100*cpu, "%core")
 	b.ReportMetric(rss/(1<<20), "rss-MiB")
+	b.ReportMetric(heap/(1<<20), "heap-MiB")
 	b.ReportMetric(rate, "probes/s")
 }
 

@@ -100,8 +100,8 @@ func TestSiteModeLeaderStandbyAndFollowers(t *testing.T) {
 		n := f.node(fmt.Sprintf("%s-%d", f.prefix, i), 4, map[string]string{v1alpha1.SiteLabel: site})
 		nodes = append(nodes, n.Name)
 		source[n.Name] = netip.MustParseAddr(fmt.Sprintf("127.0.0.%d", 41+i))
-		_, kill[n.Name] = f.probeProcess(n.Name, source[n.Name].String(), append(slices.Clone(probeArgs),
-			"--site-mode", "--namespace="+ns, "--follower-slowdown=20", "--site-lease-duration="+siteLease.String())...)
+		kill[n.Name] = f.probeProcess(n.Name, source[n.Name].String(), append(slices.Clone(probeArgs),
+			"--site-mode", "--namespace="+ns, "--follower-slowdown=20", "--site-lease-duration="+siteLease.String())...).kill
 	}
 	f.waitEntry(object, lm, "the site object carries the measurement", near(10*time.Millisecond))
 
