@@ -105,14 +105,17 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 		}
 		out.Set(r, lm, p50, p90, src)
 	}
+	suspect := make([]bool, rows)
+	bySite.skip, byCity.skip = suspect, suspect
 	for lm := range width {
 		bySite.reset()
 		byCity.reset()
+		judge(view, lm, bySite, byCity, suspect, out)
 		for r := range rows {
 			if !located[r] {
 				continue
 			}
-			if _, fresh := view.RTT(r, lm, netmap.P50); fresh {
+			if _, fresh := view.RTT(r, lm, netmap.P50); fresh && !suspect[r] {
 				continue
 			}
 			for _, f := range e.fallbacks {
@@ -144,6 +147,46 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 	return out
 }
 
+// judge marks, in suspect, the rows whose measurement to lm (fresh, or
+// held as suspect by the map) is implausibly better than every fresh one
+// of at least minPeers site peers, or else city and carrier peers
+// (netmap.SuspectBelow), and records them in out. A suspect entry is not
+// anyone's peer, and is estimated from its peers like a missing one. Two
+// colluding nodes of a site, each the other's lowest peer, are not caught.
+func judge(view netmap.View, lm int32, bySite, byCity *peerGroups, suspect []bool, out *netmap.Estimates) {
+	clear(suspect)
+	value := func(r int32) (int32, bool) {
+		if rtt, fresh := view.RTT(r, lm, netmap.P50); fresh {
+			return rtt, true
+		}
+		if sus, held := view.Suspect(r, lm); held {
+			return sus.P50, true
+		}
+		return 0, false
+	}
+	for r := range int32(len(suspect)) {
+		v, ok := value(r)
+		if !ok {
+			continue
+		}
+		for _, g := range []*peerGroups{bySite, byCity} {
+			peersMin, peers := g.lowestOthers(view, r, lm)
+			if peers < minPeers {
+				continue
+			}
+			if floor := netmap.SuspectBelow(peersMin, g == bySite); v < floor {
+				suspect[r] = true
+				out.Suspect(r, lm, peersMin, floor)
+			}
+			break
+		}
+	}
+}
+
+// minPeers is how many peers must vouch against a measurement: one could
+// be the odd one out itself.
+const minPeers = 2
+
 // peerGroups are rows that share a key (a site, or a city and carrier),
 // with the median of what each group measured to one landmark, worked out
 // the first time a row of the group needs it.
@@ -152,6 +195,50 @@ type peerGroups struct {
 	rows    [][]int32 // per group
 	medians []peerMedian
 	buf     [2][]float64
+	// skip marks rows whose entries are not peers' (suspect ones).
+	skip   []bool
+	lowest []lowestTwo
+}
+
+// lowestOthers returns the lowest fresh median that row r's group, r left
+// out, measured to lm, and how many measured it.
+func (g *peerGroups) lowestOthers(view netmap.View, r, lm int32) (int32, int) {
+	id := g.of[r]
+	if id < 0 {
+		return 0, 0
+	}
+	lo := &g.lowest[id]
+	if !lo.known {
+		*lo = lowestTwo{known: true, row: -1}
+		for _, peer := range g.rows[id] {
+			rtt, fresh := view.RTT(peer, lm, netmap.P50)
+			switch {
+			case !fresh:
+				continue
+			case lo.n == 0 || rtt < lo.first:
+				lo.second, lo.first, lo.row = lo.first, rtt, peer
+			case lo.n == 1 || rtt < lo.second:
+				lo.second = rtt
+			}
+			lo.n++
+		}
+	}
+	if _, fresh := view.RTT(r, lm, netmap.P50); !fresh {
+		return lo.first, lo.n
+	}
+	if r == lo.row {
+		return lo.second, lo.n - 1
+	}
+	return lo.first, lo.n - 1
+}
+
+// lowestTwo are the two lowest fresh medians of a group to one landmark,
+// and the row of the lowest.
+type lowestTwo struct {
+	first, second int32
+	row           int32
+	n             int
+	known         bool
 }
 
 type peerMedian struct {
@@ -177,11 +264,15 @@ func newPeerGroups(keyOf []string) *peerGroups {
 		g.rows[id] = append(g.rows[id], int32(r))
 	}
 	g.medians = make([]peerMedian, len(g.rows))
+	g.lowest = make([]lowestTwo, len(g.rows))
 	return g
 }
 
 // reset forgets the medians, for the next landmark.
-func (g *peerGroups) reset() { clear(g.medians) }
+func (g *peerGroups) reset() {
+	clear(g.medians)
+	clear(g.lowest)
+}
 
 // median is what row r's group measured to landmark lm (fresh entries only).
 func (g *peerGroups) median(view netmap.View, r, lm int32) (p50, p90 int32, ok bool) {
@@ -194,6 +285,9 @@ func (g *peerGroups) median(view netmap.View, r, lm int32) (p50, p90 int32, ok b
 		for i, p := range []netmap.Percentile{netmap.P50, netmap.P90} {
 			g.buf[i] = g.buf[i][:0]
 			for _, peer := range g.rows[id] {
+				if g.skip != nil && g.skip[peer] {
+					continue
+				}
 				if rtt, fresh := view.RTT(peer, lm, p); fresh {
 					g.buf[i] = append(g.buf[i], float64(rtt))
 				}

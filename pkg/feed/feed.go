@@ -179,7 +179,9 @@ func watchEdgeplace(ctx context.Context, m *netmap.Map, kube kubernetes.Interfac
 	landmarks := factory.Edgeplace().V1alpha1().Landmarks().Informer()
 	networks := factory.Edgeplace().V1alpha1().NodeNetworks().Informer()
 	_, err1 := landmarks.AddEventHandler(handler(func(l *v1alpha1.Landmark) { m.SetLandmarkAt(l.Name, l.Spec.Location) }, m.DeleteLandmark))
-	_, err2 := networks.AddEventHandler(handler(reportImplausible(ctx, kube, m.SetNodeNetwork), m.DeleteNodeNetwork))
+	recorder := lazyRecorder(ctx, kube)
+	m.OnUpdate(reportSuspects(ctx, recorder))
+	_, err2 := networks.AddEventHandler(handler(reportImplausible(ctx, recorder, m.SetNodeNetwork), m.DeleteNodeNetwork))
 	if err1 != nil || err2 != nil {
 		logger.Error(nil, "cannot watch edgeplace objects", "landmarks", err1, "nodeNetworks", err2)
 		return
@@ -206,19 +208,8 @@ func watchEdgeplace(ctx context.Context, m *netmap.Map, kube kubernetes.Interfac
 // check) are logged and reported as a Warning event on the object, naming
 // each entry's field and value, so that the probe's owner can see why a
 // node reads as unmeasured.
-func reportImplausible(ctx context.Context, kube kubernetes.Interface, set func(*v1alpha1.NodeNetwork)) func(*v1alpha1.NodeNetwork) {
+func reportImplausible(ctx context.Context, recorder func() events.EventRecorder, set func(*v1alpha1.NodeNetwork)) func(*v1alpha1.NodeNetwork) {
 	logger := klog.FromContext(ctx).WithName("netmap")
-	// The recorder starts with the first implausible object (most clusters
-	// never have one) and stops with ctx.
-	recorder := sync.OnceValue(func() events.EventRecorder {
-		broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: kube.EventsV1()})
-		broadcaster.StartRecordingToSink(ctx.Done())
-		go func() {
-			<-ctx.Done()
-			broadcaster.Shutdown()
-		}()
-		return broadcaster.NewRecorder(edgescheme.Scheme, "edgeplace-network-map")
-	})
 	return func(nn *v1alpha1.NodeNetwork) {
 		if bad := netmap.Implausible(nn); len(bad) > 0 {
 			logger.Info("ignoring implausible NodeNetwork entries", "nodeNetwork", nn.Name, "entries", bad)
@@ -242,6 +233,20 @@ func reportImplausible(ctx context.Context, kube kubernetes.Interface, set func(
 // ReasonImplausible is the reason of the event a NodeNetwork gets when
 // some of its entries are ignored.
 const ReasonImplausible = "ImplausibleMeasurement"
+
+// lazyRecorder returns the network map's event recorder, started with its
+// first event (most clusters never have one) and stopped with ctx.
+func lazyRecorder(ctx context.Context, kube kubernetes.Interface) func() events.EventRecorder {
+	return sync.OnceValue(func() events.EventRecorder {
+		broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: kube.EventsV1()})
+		broadcaster.StartRecordingToSink(ctx.Done())
+		go func() {
+			<-ctx.Done()
+			broadcaster.Shutdown()
+		}()
+		return broadcaster.NewRecorder(edgescheme.Scheme, "edgeplace-network-map")
+	})
+}
 
 // Served says whether the API server serves an edgeplace resource.
 func Served(disco discovery.DiscoveryInterface, plural string) bool {

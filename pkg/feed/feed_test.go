@@ -48,7 +48,7 @@ func TestReportImplausible(t *testing.T) {
 			defer cancel()
 			kube := fake.NewClientset()
 			var got *v1alpha1.NodeNetwork
-			set := reportImplausible(ctx, kube, func(nn *v1alpha1.NodeNetwork) { got = nn })
+			set := reportImplausible(ctx, lazyRecorder(ctx, kube), func(nn *v1alpha1.NodeNetwork) { got = nn })
 			nn := &v1alpha1.NodeNetwork{ObjectMeta: metav1.ObjectMeta{Name: "edge-1", UID: "uid-edge-1"}}
 			nn.Status.Landmarks = tc.entries
 			set(nn)

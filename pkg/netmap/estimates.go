@@ -50,6 +50,7 @@ type estimates struct {
 	landmarks []string
 	chunks    [][]estEntry               // per 64-row chunk, landmark-major like the table
 	within    [][numPercentiles][]estRow // per landmark: estimated rows by RTT
+	suspects  []estSuspect               // measurements found implausible against their peers
 }
 
 type estEntry struct {

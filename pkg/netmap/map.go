@@ -48,6 +48,9 @@ type Map struct {
 	rowByObject map[string]int32
 	freeRows    []int32
 	seed        maphash.Seed
+	// floors are the last estimation pass's suspect verdicts: object ->
+	// landmark -> what its entries are held to.
+	floors map[string]map[string]suspectFloor
 
 	estimateTTL atomic.Int64 // nanoseconds; 0: estimation off
 }
@@ -365,12 +368,13 @@ func (m *Map) rebuild() *Snapshot {
 	s.rows = make([]rowInfo, len(names))
 	s.egress = make([]Egress, len(names))
 	changes := make([][numPercentiles]indexChange, len(s.landmarks))
+	edit := &suspectEdit{s: s}
 	for i, name := range names {
 		row := int32(i)
 		m.rowByObject[name] = row
 		s.rows[row] = rowInfo{object: name, site: siteOf(m.objects[name])}
 		s.egress[row] = egressOf(m.objects[name])
-		writeRow(s, row, m.objects[name], changes)
+		writeRow(s, row, m.objects[name], changes, m.floors[name], edit)
 	}
 	s.index = make([][numPercentiles]rttIndex, len(s.landmarks))
 	for lm := range s.index {
@@ -412,9 +416,13 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 	touched := nameSet{}
 	m.applyNodes(p.nodes, touched)
 	m.applyObjects(p.objects, touched)
+	if p.estimates != nil {
+		m.setFloors(p.estimates.suspects)
+	}
 
 	changes := make([][numPercentiles]indexChange, len(s.landmarks))
 	owned := map[int32]bool{}
+	edit := &suspectEdit{s: &s}
 	var freedNow []int32
 	for name := range p.objects {
 		nn := m.objects[name]
@@ -424,7 +432,7 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 			continue
 		case nn == nil:
 			own(&s, row, owned)
-			writeRow(&s, row, nil, changes)
+			writeRow(&s, row, nil, changes, nil, edit)
 			ownRows()
 			s.rows[row], s.egress[row] = rowInfo{}, Egress{}
 			delete(m.rowByObject, name)
@@ -438,11 +446,14 @@ func (m *Map) update(prev *Snapshot, p pending) *Snapshot {
 			m.rowByObject[name] = row
 		}
 		own(&s, row, owned)
-		writeRow(&s, row, nn, changes)
+		writeRow(&s, row, nn, changes, m.floors[name], edit)
 		if info := s.rows[row]; info.object != name || info.site != siteOf(nn) || s.egress[row] != egressOf(nn) {
 			ownRows()
 			s.rows[row].object, s.rows[row].site, s.egress[row] = name, siteOf(nn), egressOf(nn)
 		}
+	}
+	if p.estimates != nil {
+		m.distrust(&s, owned, changes, edit)
 	}
 	if len(s.landmarks) > 0 {
 		s.index = slices.Clone(prev.index)
@@ -485,17 +496,24 @@ func own(s *Snapshot, row int32, owned map[int32]bool) {
 }
 
 // writeRow replaces a row's entries with nn's measurements (nn nil clears
-// the row) and records the index moves. The caller owns the row's chunk.
-func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPercentiles]indexChange) {
+// the row) and records the index moves; an entry under its floor (by
+// landmark, from the last estimation pass) is kept as suspect instead. The caller owns the row's chunk.
+func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPercentiles]indexChange,
+	floors map[string]suspectFloor, suspects *suspectEdit) {
 	if s.table.width == 0 {
 		return
 	}
+	suspects.forgetRow(row)
 	fresh := make([]entry, s.table.width)
 	if nn != nil {
 		for i := range nn.Status.Landmarks {
 			m := &nn.Status.Landmarks[i]
 			lm, ok := s.landmarkID[m.Landmark]
 			if !ok || !plausible(m) {
+				continue
+			}
+			if f, held := floors[m.Landmark]; held && int32(m.RTTP50Microseconds) < f.floor {
+				suspects.set(row, lm, Suspect{P50: int32(m.RTTP50Microseconds), P90: int32(m.RTTP90Microseconds), PeersMin: f.peersMin, Floor: f.floor})
 				continue
 			}
 			e := &fresh[lm]

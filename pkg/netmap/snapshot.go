@@ -52,6 +52,10 @@ type Snapshot struct {
 	index    [][numPercentiles]rttIndex // [landmark][percentile]
 	est      *estimates                 // nil until the first estimation run
 	profiles map[string]*v1alpha1.LatencyProfile
+	// suspect holds the published values of the entries the map does not
+	// trust (suspect.go); the table has them as unmeasured.
+	suspect        map[suspectKey]Suspect
+	suspectVersion uint64
 }
 
 // Profile returns a LatencyProfile by namespace and name.

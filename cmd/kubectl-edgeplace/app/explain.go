@@ -240,7 +240,11 @@ func printNodeRTT(out io.Writer, req *placement.Request, node string) {
 			age = now.Sub(at).Round(time.Second).String() + " ago"
 		}
 		if !ok {
-			fmt.Fprintf(tw, "  %s\t%d\tunknown\t-\t-\t-\t%s\n", name, req.Weights[i], age)
+			source := "-"
+			if sus, held := view.Suspect(row, lm); held {
+				source = fmt.Sprintf("suspect: published %s, peers' lowest %s, not trusted", micros(sus.P50), micros(sus.PeersMin))
+			}
+			fmt.Fprintf(tw, "  %s\t%d\tunknown\t-\t-\t%s\t%s\n", name, req.Weights[i], source, age)
 			continue
 		}
 		// Loss and jitter are measured, never estimated.
@@ -251,6 +255,9 @@ func printNodeRTT(out io.Writer, req *placement.Request, node string) {
 		source := src.String()
 		if req.Accept&src == 0 && src != netmap.Measured {
 			source += " (the SLO's estimates policy refuses it)"
+		}
+		if sus, held := view.Suspect(row, lm); held {
+			source += fmt.Sprintf(" (suspect: published %s, peers' lowest %s, not trusted)", micros(sus.P50), micros(sus.PeersMin))
 		}
 		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\n", name, req.Weights[i], micros(rtt), loss, jitter, source, age)
 	}

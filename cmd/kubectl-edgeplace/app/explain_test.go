@@ -19,10 +19,12 @@ import (
 
 	argscheme "github.com/edgeplace/edgeplace/pkg/apis/config/scheme"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	"github.com/edgeplace/edgeplace/pkg/estimate"
 	"github.com/edgeplace/edgeplace/pkg/feed"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/netmap/netmaptest"
 	"github.com/edgeplace/edgeplace/pkg/placement"
+	"github.com/edgeplace/edgeplace/pkg/synthetic"
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 	"k8s.io/client-go/rest"
 )
@@ -147,4 +149,30 @@ func TestExplainMarksRefusedEstimates(t *testing.T) {
 	printNodeRTT(&out, &req, "a-0")
 	assert.NotContains(t, out.String(), "refuses", "a measurement is never refused")
 	assert.Regexp(t, `users-a\s+1\s+\S+\s+0\.00%\s+\S+\s+measured`, out.String(), "a measurement's loss and jitter")
+}
+
+// TestExplainMarksSuspectMeasurements: a node whose published RTT the map
+// does not trust shows the estimate that stands in for it, marked suspect
+// with the published value and its peers'.
+func TestExplainMarksSuspectMeasurements(t *testing.T) {
+	now := time.Now()
+	m := netmap.New()
+	m.EnableEstimation(time.Hour)
+	m.SetLandmark("users")
+	for node, ms := range map[string]int64{"liar": 0, "peer-1": 20, "peer-2": 21} {
+		m.SetNode(node, map[string]string{v1alpha1.SiteLabel: "s"})
+		m.SetNodeNetwork(synthetic.NodeNetwork(node, now, map[string]int64{"users": max(ms*1000, 100)}))
+	}
+	m.SetState(netmap.Ready)
+	m.PublishEstimates(estimate.NewMapEstimator().Estimate(context.Background(), m.Flush(), now, time.Hour))
+	m.Flush()
+	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Annotations: map[string]string{
+		v1alpha1.DemandAnnotation: "users", v1alpha1.MaxRTTAnnotation: "25ms"}}}
+	in, err := placement.IntentFor(nil, pod, m.Current().Profile, placement.DefaultOptions())
+	require.NoError(t, err)
+	req, err := placement.Resolve(m.Current().View(now, time.Hour), in)
+	require.NoError(t, err)
+	var out strings.Builder
+	printNodeRTT(&out, &req, "liar")
+	assert.Regexp(t, `users\s+1\s+\S+ms\s+-\s+-\s+peer-estimated \(suspect: published 100µs, peers' lowest 20ms, not trusted\)`, out.String())
 }

@@ -68,7 +68,7 @@ func top(ctx context.Context, c *clients, ttl time.Duration, out io.Writer) erro
 	fmt.Fprintf(out, "%d nodes in %d sites, %d landmarks; measurements older than %s are stale\n\n",
 		len(nodes.Items), len(sites), view.NumLandmarks(), ttl)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SITE\tCARRIER\tNODES\tMEASURED\tESTIMATED\tSTALE\tNEWEST\tOLDEST\tMEDIAN RTT p50\tMAX LOSS\tMEDIAN JITTER\tNEAREST LANDMARK")
+	fmt.Fprintln(tw, "SITE\tCARRIER\tNODES\tMEASURED\tESTIMATED\tSTALE\tSUSPECT\tNEWEST\tOLDEST\tMEDIAN RTT p50\tMAX LOSS\tMEDIAN JITTER\tNEAREST LANDMARK")
 	for _, s := range slices.SortedFunc(maps.Values(sites), func(a, b *site) int { return cmp.Compare(a.name, b.name) }) {
 		carrier := s.carrier
 		if carrier == "" {
@@ -76,15 +76,20 @@ func top(ctx context.Context, c *clients, ttl time.Duration, out io.Writer) erro
 		}
 		row, ok := view.Row(s.nodes[0])
 		if !ok {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t0\t0\t0\t-\t-\t-\t-\t-\t-\n", s.name, carrier, len(s.nodes))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t0\t0\t0\t0\t-\t-\t-\t-\t-\t-\n", s.name, carrier, len(s.nodes))
 			continue
 		}
-		var measured, estimated, stale int
+		// A suspect entry reads as unmeasured (estimated, when its peers'
+		// estimate stands in) and is counted as suspect besides.
+		var measured, estimated, stale, suspect int
 		var newest, oldest time.Time
 		var rtts, jitters []float64
 		maxLoss := int32(-1)
 		nearest, nearestRTT := "-", int32(-1)
 		for lm := range int32(view.NumLandmarks()) {
+			if _, held := view.Suspect(row, lm); held {
+				suspect++
+			}
 			rtt, src, ok := view.Value(row, lm, netmap.P50, netmap.AnyEstimate)
 			switch {
 			case ok && src == netmap.Measured:
@@ -121,8 +126,8 @@ func top(ctx context.Context, c *clients, ttl time.Duration, out io.Writer) erro
 		if nearestRTT >= 0 {
 			nearest = fmt.Sprintf("%s %s", nearest, micros(nearestRTT))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.name, carrier, len(s.nodes),
-			measured, estimated, stale, ago(now, newest), ago(now, oldest), med, lossPercent(maxLoss), jitter, nearest)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.name, carrier, len(s.nodes),
+			measured, estimated, stale, suspect, ago(now, newest), ago(now, oldest), med, lossPercent(maxLoss), jitter, nearest)
 	}
 	return tw.Flush()
 }
