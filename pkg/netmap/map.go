@@ -353,6 +353,10 @@ func virtualKey(node string) string { return "\x00" + node }
 
 func virtualNode(key string) (string, bool) { return strings.CutPrefix(key, "\x00") }
 
+// IsObjectName says whether a row's key (View.RowObject) names a
+// NodeNetwork: not a free row, nor the row of a node that has none.
+func IsObjectName(key string) bool { return key != "" && !strings.HasPrefix(key, "\x00") }
+
 // rebuild lays the whole map out again; used when the landmark set changes.
 func (m *Map) rebuild() *Snapshot {
 	s := emptySnapshot()

@@ -285,7 +285,8 @@ func (v View) Nearest(landmark int32, p Percentile, n int) []int32 {
 	return out
 }
 
-// RowObject names the NodeNetwork behind a row ("" for a free row).
+// RowObject is a row's key: the NodeNetwork behind it, "" for a free row,
+// or a key of the map's own for a node without one (IsObjectName tells).
 func (v View) RowObject(row int32) string {
 	if int(row) >= len(v.rows) {
 		return ""

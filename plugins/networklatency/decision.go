@@ -1,7 +1,6 @@
 package networklatency
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/ondemand"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
@@ -23,10 +23,13 @@ type decision struct {
 	weighted int64 // demand-weighted RTT, microseconds; unknownRTT if unknown
 	parts    []string
 	sources  map[netmap.Source]bool
-	admitted int // nodes the SLO admitted; -1 without an SLO
-	total    int
-	others   []ranked
-	rejected string // what edgeplace's Filters rejected (pkg/verdicts)
+	// estimated are the landmarks whose RTT from the node was not a fresh
+	// measurement: estimated or unknown.
+	estimated []string
+	admitted  int // nodes the SLO admitted; -1 without an SLO
+	total     int
+	others    []ranked
+	rejected  string // what edgeplace's Filters rejected (pkg/verdicts)
 }
 
 type ranked struct {
@@ -43,12 +46,18 @@ func (pl *NetworkLatency) decide(s *cycleState, node string) decision {
 	}
 	row, ok := s.View.Row(node)
 	if !ok {
+		for _, lm := range s.Landmarks {
+			d.estimated = append(d.estimated, s.View.LandmarkName(lm))
+		}
 		return d
 	}
 	now := pl.now()
 	for _, lm := range s.Landmarks {
 		rtt, src, ok := s.View.Value(row, lm, s.Percentile, s.Accept)
 		name := s.View.LandmarkName(lm)
+		if !ok || src != netmap.Measured {
+			d.estimated = append(d.estimated, name)
+		}
 		if !ok {
 			d.parts = append(d.parts, name+" unknown")
 			continue
@@ -99,14 +108,25 @@ func (d decision) String() string {
 	return note
 }
 
-// record observes the decision's metrics and records it on the pod as an
-// event (asynchronously, through the framework's broadcaster).
-func (pl *NetworkLatency) record(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, node string) {
+// reserved looks at the decision on the pod's node: it asks the node's
+// probe to measure what the decision estimated, observes the decision's
+// metrics and records it on the pod as an event (asynchronously, through
+// the framework's broadcaster).
+func (pl *NetworkLatency) reserved(cs fwk.CycleState, pod *v1.Pod, node string) {
+	if !pl.args.RecordDecisions && pl.measure == nil {
+		return
+	}
 	s, ok := pl.state.Read(cs)
 	if !ok {
 		return // PreFilter skipped the pod
 	}
 	d := pl.decide(s, node)
+	if pl.measure != nil && len(d.estimated) > 0 {
+		pl.askToMeasure(s, d)
+	}
+	if !pl.args.RecordDecisions {
+		return
+	}
 	d.rejected = verdicts.Summary(cs)
 	if d.weighted != unknownRTT {
 		chosenRTT.Observe(float64(d.weighted) / 1e6)
@@ -119,4 +139,22 @@ func (pl *NetworkLatency) record(ctx context.Context, cs fwk.CycleState, pod *v1
 	if r := pl.handle.EventRecorder(); r != nil {
 		r.Eventf(pod, nil, v1.EventTypeNormal, v1alpha1.DecisionReason, "Scheduling", "%s", d.String())
 	}
+}
+
+// askToMeasure asks the probe of the decision's node to measure the
+// landmarks the decision estimated (pkg/ondemand): through the NodeNetwork
+// behind the node's row, or, for a node without one, the object its probe
+// would publish.
+func (pl *NetworkLatency) askToMeasure(s *cycleState, d decision) {
+	req := ondemand.Request{Node: d.node, Site: s.View.NodeSite(d.node), Landmarks: d.estimated}
+	if row, ok := s.View.Row(d.node); ok {
+		req.Object = s.View.RowObject(row)
+	}
+	if !netmap.IsObjectName(req.Object) {
+		req.Object = "" // a row of the map's own, not an object
+	}
+	if info, err := pl.handle.SnapshotSharedLister().NodeInfos().Get(d.node); err == nil && info.Node() != nil {
+		req.NodeUID = info.Node().UID
+	}
+	pl.measure.Ask(req)
 }

@@ -79,3 +79,23 @@ func TestDecisionNamesRejections(t *testing.T) {
 	require.Nil(t, pl.Reserve(context.Background(), cs, pod, "a"))
 	assert.Contains(t, <-h.events.Events, "; Locality rejected 2 (node(s) are on a forbidden carrier); next best: b 5ms")
 }
+
+// TestDecisionEstimated: the decision lists the landmarks its node's RTT
+// was not freshly measured for, which Reserve asks the node's probe to
+// measure now: all of them for a node without a row.
+func TestDecisionEstimated(t *testing.T) {
+	m := cluster(t, map[string]map[string]int64{
+		"a": {"hz": 3_000, "sh": 7_000},
+		"b": {"hz": 5_000},
+	})
+	pl, _ := newPlugin(t, m)
+	pod := testPod("p", map[string]string{v1alpha1.DemandAnnotation: "hz,sh"})
+	cs := framework.NewCycleState()
+	_, st := pl.PreFilter(context.Background(), cs, pod, nil)
+	require.True(t, st.IsSuccess(), st.Message())
+	s, ok := pl.state.Read(cs)
+	require.True(t, ok)
+	for node, want := range map[string][]string{"a": nil, "b": {"sh"}, "new": {"hz", "sh"}} {
+		assert.Equal(t, want, pl.decide(s, node).estimated, node)
+	}
+}

@@ -299,14 +299,13 @@ func candidatesFor(view netmap.View, in *intent.Intent) int {
 	return view.NodesWithin(req.Demand(), req.Percentile, req.Bound, req.Accept).Len()
 }
 
-// Reserve forgets a pod that got a node (it waits no more), and records
-// NetworkLatency's view of the decision (decision.go) unless the args turn
-// that off.
+// Reserve forgets a pod that got a node (it waits no more), records
+// NetworkLatency's view of the decision and asks the node's probe to
+// measure what the decision estimated (decision.go), as far as the args
+// allow.
 func (pl *NetworkLatency) Reserve(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, node string) *fwk.Status {
 	pl.waiting.forget(pod)
-	if pl.args.RecordDecisions {
-		pl.record(ctx, cs, pod, node)
-	}
+	pl.reserved(cs, pod, node)
 	return nil
 }
 

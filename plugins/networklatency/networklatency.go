@@ -18,8 +18,10 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/coverage"
 	"github.com/edgeplace/edgeplace/pkg/cyclestate"
 	"github.com/edgeplace/edgeplace/pkg/feed"
+	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
 	"github.com/edgeplace/edgeplace/pkg/intent"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
+	"github.com/edgeplace/edgeplace/pkg/ondemand"
 	"github.com/edgeplace/edgeplace/pkg/placement"
 )
 
@@ -50,6 +52,9 @@ type NetworkLatency struct {
 	columns  memo[[]int32]
 	// spill carries PostFilter's findings to the pod's next attempt.
 	spill *spillover
+	// measure asks probes to measure what a placement estimated; nil when
+	// the args turn that off or there is no API server.
+	measure *ondemand.Requester
 	// buffers holds *pickBuffers.
 	buffers sync.Pool
 	now     func() time.Time
@@ -98,6 +103,14 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle, maps feed.Source
 	if f := h.SharedInformerFactory(); f != nil {
 		pl.workloads = coverage.NewWorkloads(f)
 		pl.pods = f.Core().V1().Pods().Lister()
+	}
+	if n := args.MeasureRequestsPerSecond; n > 0 && h.KubeConfig() != nil {
+		edge, err := edgeclient.NewForConfig(h.KubeConfig())
+		if err != nil {
+			return nil, fmt.Errorf("%s: a client for measure requests: %w", Name, err)
+		}
+		pl.measure = ondemand.New(edge, float64(n))
+		go pl.measure.Run(ctx)
 	}
 	registerMetrics()
 	m.OnUpdate(func(_, next *netmap.Snapshot) {

@@ -40,7 +40,7 @@ func (t Target) ObjectName() (string, error) {
 	if t.Site == "" {
 		return t.Node, nil
 	}
-	name := "site-" + strings.ToLower(t.Site)
+	name := v1alpha1.SiteObjectName(t.Site)
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return "", fmt.Errorf("site %q cannot name a NodeNetwork: %s", t.Site, strings.Join(errs, "; "))
 	}

@@ -48,6 +48,10 @@ type NetworkLatencyArgs struct {
 	// intent to the nodes that can win. 0 turns the narrowing off: pods
 	// without an SLO are then evaluated on every node.
 	MinCandidates int32
+	// MeasureRequestsPerSecond bounds, cluster-wide, how often the
+	// scheduler asks a node's probe to measure now the landmarks a
+	// placement on that node rested on estimates for; 0 turns it off.
+	MeasureRequestsPerSecond int32
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

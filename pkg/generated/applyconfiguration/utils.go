@@ -32,6 +32,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &edgeplacev1alpha1.LatencyProfileSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Location"):
 		return &edgeplacev1alpha1.LocationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("MeasureRequest"):
+		return &edgeplacev1alpha1.MeasureRequestApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeNetwork"):
 		return &edgeplacev1alpha1.NodeNetworkApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeNetworkSpec"):

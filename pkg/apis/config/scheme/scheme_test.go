@@ -19,14 +19,15 @@ func unknown(raw string) *runtime.Unknown {
 
 func TestNetworkLatencyArgsDefaults(t *testing.T) {
 	want := &config.NetworkLatencyArgs{
-		MeasurementTTL:      metav1Duration(5 * time.Minute),
-		DefaultPercentile:   config.P90,
-		DefaultDemandWeight: 1,
-		MaxDemandLandmarks:  64,
-		ScoreWindowMin:      metav1Duration(2 * time.Millisecond),
-		ScoreWindowPercent:  15,
-		RecordDecisions:     true,
-		MinCandidates:       100,
+		MeasurementTTL:           metav1Duration(5 * time.Minute),
+		DefaultPercentile:        config.P90,
+		DefaultDemandWeight:      1,
+		MaxDemandLandmarks:       64,
+		ScoreWindowMin:           metav1Duration(2 * time.Millisecond),
+		ScoreWindowPercent:       15,
+		RecordDecisions:          true,
+		MinCandidates:            100,
+		MeasureRequestsPerSecond: 5,
 	}
 	for name, in := range map[string]runtime.Object{
 		"no pluginConfig entry": nil,
@@ -59,6 +60,10 @@ func TestNetworkLatencyArgsDecoding(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int32(0), got.MinCandidates, "an explicit zero (no narrowing) is kept, not defaulted")
 
+	got, err = NetworkLatencyArgs(unknown(`{"measureRequestsPerSecond":0}`))
+	require.NoError(t, err)
+	assert.Equal(t, int32(0), got.MeasureRequestsPerSecond, "an explicit zero (no requests) is kept, not defaulted")
+
 	// The scheduler hands YAML through as well when the file is YAML.
 	got, err = NetworkLatencyArgs(&runtime.Unknown{Raw: []byte("measurementTTL: 2m\n"), ContentType: runtime.ContentTypeYAML})
 	require.NoError(t, err)
@@ -78,6 +83,7 @@ func TestNetworkLatencyArgsErrorsNameTheField(t *testing.T) {
 		"zero window":      {`{"scoreWindowMin":"0s"}`, `args.scoreWindowMin: Invalid value: "0s"`},
 		"negative percent": {`{"scoreWindowPercent":-1}`, `args.scoreWindowPercent: Invalid value: -1`},
 		"negative floor":   {`{"minCandidates":-1}`, `args.minCandidates: Invalid value: -1: must be between 0 and 100000`},
+		"request flood":    {`{"measureRequestsPerSecond":5000}`, `args.measureRequestsPerSecond: Invalid value: 5000: must be between 0 and 1000`},
 		"unknown field":    {`{"measurmentTTL":"5m"}`, `unknown field "measurmentTTL"`},
 		"wrong type":       {`{"maxDemandLandmarks":"many"}`, `maxDemandLandmarks`},
 		"not a duration":   {`{"measurementTTL":"5 minutes"}`, `measurementTTL`},

@@ -18,6 +18,8 @@ const (
 	DefaultScoreWindowMin     = 2 * time.Millisecond
 	DefaultScoreWindowPercent = int32(15)
 	DefaultMinCandidates      = int32(100)
+	// DefaultMeasureRequestsPerSecond is ondemand.DefaultPerSecond.
+	DefaultMeasureRequestsPerSecond = int32(5)
 )
 
 // SetDefaults_NetworkLatencyArgs fills in every field the user left out.
@@ -51,6 +53,10 @@ func SetDefaults_NetworkLatencyArgs(obj *NetworkLatencyArgs) {
 	if obj.MinCandidates == nil {
 		n := DefaultMinCandidates
 		obj.MinCandidates = &n
+	}
+	if obj.MeasureRequestsPerSecond == nil {
+		n := DefaultMeasureRequestsPerSecond
+		obj.MeasureRequestsPerSecond = &n
 	}
 }
 

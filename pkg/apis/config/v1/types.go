@@ -37,6 +37,11 @@ type NetworkLatencyArgs struct {
 	// framework's own minimum of feasible nodes to score). 0 turns the
 	// narrowing off.
 	MinCandidates *int32 `json:"minCandidates,omitempty"`
+	// MeasureRequestsPerSecond bounds, cluster-wide, how often the scheduler
+	// asks a node's probe to measure now, through its NodeNetwork's
+	// spec.measureNow, the landmarks a placement on that node rested on
+	// estimates for (default 5). 0 turns the requests off.
+	MeasureRequestsPerSecond *int32 `json:"measureRequestsPerSecond,omitempty"`
 }
 
 // +k8s:defaulter-gen=true

@@ -109,6 +109,9 @@ func autoConvert_v1_NetworkLatencyArgs_To_config_NetworkLatencyArgs(in *NetworkL
 	if err := metav1.Convert_Pointer_int32_To_int32(&in.MinCandidates, &out.MinCandidates, s); err != nil {
 		return err
 	}
+	if err := metav1.Convert_Pointer_int32_To_int32(&in.MeasureRequestsPerSecond, &out.MeasureRequestsPerSecond, s); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -133,6 +136,9 @@ func autoConvert_config_NetworkLatencyArgs_To_v1_NetworkLatencyArgs(in *config.N
 		return err
 	}
 	if err := metav1.Convert_int32_To_Pointer_int32(&in.MinCandidates, &out.MinCandidates, s); err != nil {
+		return err
+	}
+	if err := metav1.Convert_int32_To_Pointer_int32(&in.MeasureRequestsPerSecond, &out.MeasureRequestsPerSecond, s); err != nil {
 		return err
 	}
 	return nil

@@ -108,6 +108,11 @@ func (in *NetworkLatencyArgs) DeepCopyInto(out *NetworkLatencyArgs) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.MeasureRequestsPerSecond != nil {
+		in, out := &in.MeasureRequestsPerSecond, &out.MeasureRequestsPerSecond
+		*out = new(int32)
+		**out = **in
+	}
 	return
 }
 

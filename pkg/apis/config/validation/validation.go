@@ -18,6 +18,9 @@ const (
 	maxDemandWeight       = 1_000_000
 	maxMbps               = 10_000_000
 	maxMinCandidates      = 100_000
+	// Every request is an API write, and a probe's burst is MinSamples
+	// probes: 1000 a second is far more than any cluster needs.
+	maxMeasureRequestsPerSecond = 1000
 )
 
 // MaxDemandLandmarks is the most landmarks NetworkLatency's args may allow
@@ -53,6 +56,9 @@ func ValidateNetworkLatencyArgs(path *field.Path, args *config.NetworkLatencyArg
 	}
 	if n := args.MinCandidates; n < 0 || n > maxMinCandidates {
 		errs = append(errs, field.Invalid(path.Child("minCandidates"), n, "must be between 0 and 100000"))
+	}
+	if n := args.MeasureRequestsPerSecond; n < 0 || n > maxMeasureRequestsPerSecond {
+		errs = append(errs, field.Invalid(path.Child("measureRequestsPerSecond"), n, "must be between 0 and 1000"))
 	}
 	return errs
 }

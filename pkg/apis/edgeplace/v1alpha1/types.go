@@ -127,6 +127,26 @@ type NodeNetworkSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	Site string `json:"site,omitempty"`
+	// MeasureNow asks the probes that write or follow this object to measure
+	// some landmarks now rather than at their next turn. The scheduler sets
+	// it when a placement rested on an estimate for them; each probe takes a
+	// request once, by its requestedAt, and publishes what it measured at
+	// once.
+	// +optional
+	MeasureNow *MeasureRequest `json:"measureNow,omitempty"`
+}
+
+// MeasureRequest asks for landmarks to be measured now.
+type MeasureRequest struct {
+	// Landmarks are the Landmark objects to measure.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	Landmarks []string `json:"landmarks"`
+	// RequestedAt is when the request was made. A probe takes each request
+	// once, and none older than a minute.
+	RequestedAt metav1.MicroTime `json:"requestedAt"`
 }
 
 // LandmarkRTT is one landmark's measurement window as seen from the node.

@@ -1,6 +1,11 @@
 package v1alpha1
 
-import v1 "k8s.io/api/core/v1"
+import (
+	"strings"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+)
 
 // Node labels edgeplace reads.
 const (
@@ -96,3 +101,12 @@ const (
 	RebalanceWouldEvict = "WouldEvict"
 	RebalanceSkipped    = "Skipped"
 )
+
+// MeasureRequestMaxAge bounds how old a NodeNetwork's spec.measureNow may
+// be for a probe to take it: a probe that starts, or reconnects, later
+// does not answer a placement long made.
+const MeasureRequestMaxAge = time.Minute
+
+// SiteObjectName is the name of the NodeNetwork that speaks for a site in
+// site mode; it is not always a valid object name (the probe checks).
+func SiteObjectName(site string) string { return "site-" + strings.ToLower(site) }

@@ -16,6 +16,12 @@ type NodeNetworkSpecApplyConfiguration struct {
 	// Site is the value of the edgeplace.io/site node label this object
 	// speaks for; only with scope Site.
 	Site *string `json:"site,omitempty"`
+	// MeasureNow asks the probes that write or follow this object to measure
+	// some landmarks now rather than at their next turn. The scheduler sets
+	// it when a placement rested on an estimate for them; each probe takes a
+	// request once, by its requestedAt, and publishes what it measured at
+	// once.
+	MeasureNow *MeasureRequestApplyConfiguration `json:"measureNow,omitempty"`
 }
 
 // NodeNetworkSpecApplyConfiguration constructs a declarative configuration of the NodeNetworkSpec type for use with
@@ -37,5 +43,13 @@ func (b *NodeNetworkSpecApplyConfiguration) WithScope(value edgeplacev1alpha1.No
 // If called multiple times, the Site field is set to the value of the last call.
 func (b *NodeNetworkSpecApplyConfiguration) WithSite(value string) *NodeNetworkSpecApplyConfiguration {
 	b.Site = &value
+	return b
+}
+
+// WithMeasureNow sets the MeasureNow field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the MeasureNow field is set to the value of the last call.
+func (b *NodeNetworkSpecApplyConfiguration) WithMeasureNow(value *MeasureRequestApplyConfiguration) *NodeNetworkSpecApplyConfiguration {
+	b.MeasureNow = value
 	return b
 }
