@@ -178,15 +178,19 @@ func (o *options) run(ctx context.Context) error {
 	if o.egressMbps >= 0 {
 		target.EgressMbps = &o.egressMbps
 	}
+	var siteLabel string // the node's site label, when it could be read
+	if node, err := kube.CoreV1().Nodes().Get(ctx, o.nodeName, metav1.GetOptions{}); err == nil {
+		siteLabel = node.Labels[v1alpha1.SiteLabel]
+	} else if o.siteMode {
+		return fmt.Errorf("--site-mode: reading Node %q: %w", o.nodeName, err)
+	} else {
+		klog.ErrorS(err, "Reading the Node; measure requests on its site's object are not answered", "node", o.nodeName)
+	}
 	if o.siteMode {
-		node, err := kube.CoreV1().Nodes().Get(ctx, o.nodeName, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("--site-mode: reading Node %q: %w", o.nodeName, err)
-		}
-		target.Site = node.Labels[v1alpha1.SiteLabel]
-		if target.Site == "" {
+		if siteLabel == "" {
 			return fmt.Errorf("--site-mode: Node %q has no %s label", o.nodeName, v1alpha1.SiteLabel)
 		}
+		target.Site = siteLabel
 	}
 	if _, err := target.ObjectName(); err != nil {
 		return err
@@ -213,6 +217,25 @@ func (o *options) run(ctx context.Context) error {
 			ownPublisher: func() *probe.Publisher { return probe.NewPublisher(agent, kube, edge, own, o.policy) },
 		}).run(ctx)
 	} else {
+		go agent.ServeRequests(ctx, o.nodeName)
+		if siteLabel != "" {
+			// The scheduler asks a node without a NodeNetwork through its
+			// site's object, not knowing whether the site's probes run in
+			// site mode; once this node's own object is written, it asks
+			// there.
+			go func() {
+				siteCtx, stop := context.WithCancel(ctx)
+				defer stop()
+				go func() {
+					select {
+					case <-publisher.Written():
+					case <-ctx.Done():
+					}
+					stop()
+				}()
+				agent.ServeRequests(siteCtx, v1alpha1.SiteObjectName(siteLabel))
+			}()
+		}
 		publisher.Run(ctx)
 	}
 	err = <-done

@@ -100,6 +100,10 @@ func (s *site) elect(ctx context.Context, lease string, duration time.Duration, 
 // run plays the probe's part until ctx ends: the site's roles while its
 // measurements agree with the site's, its own object while they do not.
 func (s *site) run(ctx context.Context) {
+	// Every probe of the site, followers too, answers the requests on the
+	// site's object: the leader publishes what it measured, the others
+	// compare theirs with it.
+	go s.agent.ServeRequests(ctx, s.object)
 	for ctx.Err() == nil {
 		rolesCtx, leave := context.WithCancel(ctx)
 		diverged := make(chan []string, 1)
@@ -162,6 +166,7 @@ func (s *site) own(ctx context.Context, landmarks []string) {
 		defer close(done)
 		s.ownPublisher().Run(ownCtx)
 	}()
+	go s.agent.ServeRequests(ownCtx, s.node) // the scheduler reads, and asks, this node's own object now
 	for agreed := 0; agreed < convergedChecks; {
 		select {
 		case <-ctx.Done():

@@ -105,7 +105,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle, maps feed.Source
 		pl.pods = f.Core().V1().Pods().Lister()
 	}
 	if n := args.MeasureRequestsPerSecond; n > 0 && h.KubeConfig() != nil {
-		edge, err := edgeclient.NewForConfig(h.KubeConfig())
+		edge, err := edgeclient.NewForConfig(feed.JSONConfig(h.KubeConfig()))
 		if err != nil {
 			return nil, fmt.Errorf("%s: a client for measure requests: %w", Name, err)
 		}

@@ -112,6 +112,13 @@ type Agent struct {
 	// rateChanged is closed, and replaced, when the interval changes, so
 	// that probe loops waiting out a long interval start the new one now.
 	rateChanged chan struct{}
+	// measuring holds the landmarks MeasureNow is probing (a.mu); measured
+	// is closed, and replaced, when it has fresh measurements.
+	measuring map[string]bool
+	measured  chan struct{}
+	// synced is closed once the landmarks of the cluster are known, so that
+	// a request on hand at start-up is not answered with none of them.
+	synced chan struct{}
 }
 
 // landmarkProbe is one landmark's probe loop and window.
@@ -135,6 +142,9 @@ func NewAgent(cfg Config, edge edgeclient.Interface) *Agent {
 		landmarks:   map[string]*landmarkProbe{},
 		slowdown:    1,
 		rateChanged: make(chan struct{}),
+		measuring:   map[string]bool{},
+		measured:    make(chan struct{}),
+		synced:      make(chan struct{}),
 	}
 	a.setIntervalLocked()
 	return a
@@ -208,7 +218,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.wg.Wait()
 	factory := edgeinformers.NewSharedInformerFactory(a.edge, 0)
 	informer := factory.Edgeplace().V1alpha1().Landmarks().Informer()
-	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	handler, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.setLandmark(ctx, obj) },
 		UpdateFunc: func(_, obj any) { a.setLandmark(ctx, obj) },
 		DeleteFunc: func(obj any) {
@@ -225,6 +235,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
+	if cache.WaitForCacheSync(ctx.Done(), handler.HasSynced) {
+		close(a.synced)
+	}
 	<-ctx.Done()
 	a.mu.Lock()
 	for name := range a.landmarks {

@@ -68,7 +68,7 @@ func BenchmarkProbe(b *testing.B) {
 			st.succeeded(now, a.Summary(now))
 			b.ReportAllocs()
 			for b.Loop() {
-				if d := st.decide(now, a.Summary(now)); d.Write {
+				if d := st.decide(now, a.Summary(now), false); d.Write {
 					b.Fatalf("nothing changed, yet the policy writes (%s)", d.Reason)
 				}
 			}

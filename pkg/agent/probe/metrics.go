@@ -43,9 +43,15 @@ var (
 	writes = metrics.NewCounterVec(&metrics.CounterOpts{
 		Subsystem:      metricsSubsystem,
 		Name:           "writes_total",
-		Help:           "NodeNetwork writes, by reason (first, changed, heartbeat, retry) or error.",
+		Help:           "NodeNetwork writes, by reason (first, changed, heartbeat, requested, retry) or error.",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"reason"})
+	measureRequests = metrics.NewCounterVec(&metrics.CounterOpts{
+		Subsystem:      metricsSubsystem,
+		Name:           "measure_requests_total",
+		Help:           "The scheduler's requests to measure now (a NodeNetwork's spec.measureNow), by result: taken, or stale (older than a minute when seen).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"result"})
 	writeSkips = metrics.NewCounterVec(&metrics.CounterOpts{
 		Subsystem:      metricsSubsystem,
 		Name:           "write_skips_total",
@@ -60,7 +66,7 @@ var registerOnce sync.Once
 // that component-base serves.
 func RegisterMetrics() {
 	registerOnce.Do(func() {
-		legacyregistry.MustRegister(probesSent, probesFailed, lastSuccessAge, probeInterval, siteRole, writes, writeSkips)
+		legacyregistry.MustRegister(probesSent, probesFailed, lastSuccessAge, probeInterval, siteRole, writes, writeSkips, measureRequests)
 	})
 }
 

@@ -48,7 +48,7 @@ type Summary map[string]Stats
 // Decision is a policy's verdict and its reason, for logs and metrics.
 type Decision struct {
 	Write  bool
-	Reason string // first, changed, heartbeat, retry; unchanged, rate-limited, backoff
+	Reason string // first, changed, heartbeat, requested, retry; unchanged, rate-limited, backoff
 }
 
 // writeState is the policy applied to one object's write history. It is
@@ -62,7 +62,10 @@ type writeState struct {
 	retryAt   time.Time
 }
 
-func (s *writeState) decide(now time.Time, current Summary) Decision {
+// decide says whether to write current at now. A write the scheduler asked
+// for (requested: MeasureNow has measured) waits for nothing but a
+// backoff: a placement rests on it.
+func (s *writeState) decide(now time.Time, current Summary, requested bool) Decision {
 	switch {
 	case s.failures > 0 && now.Before(s.retryAt):
 		return Decision{false, "backoff"}
@@ -70,6 +73,8 @@ func (s *writeState) decide(now time.Time, current Summary) Decision {
 		return Decision{true, "retry"}
 	case !s.written:
 		return Decision{true, "first"}
+	case requested:
+		return Decision{true, "requested"}
 	case now.Sub(s.lastWrite) < s.policy.Interval:
 		return Decision{false, "rate-limited"}
 	case now.Sub(s.lastWrite) >= s.policy.Heartbeat:

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	testclock "k8s.io/utils/clock/testing"
 )
 
@@ -36,7 +37,7 @@ func TestWritePolicy(t *testing.T) {
 	step := func(d time.Duration, sum Summary, want Decision) {
 		t.Helper()
 		clk.Step(d)
-		got := s.decide(clk.Now(), sum)
+		got := s.decide(clk.Now(), sum, false)
 		assert.Equal(t, want, got, "at +%s", clk.Since(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)))
 		if got.Write {
 			s.succeeded(clk.Now(), sum)
@@ -61,7 +62,7 @@ func TestWritePolicy(t *testing.T) {
 		n := 0
 		for range int(d / time.Second) {
 			clk.Step(time.Second)
-			if got := s.decide(clk.Now(), quiet); got.Write {
+			if got := s.decide(clk.Now(), quiet, false); got.Write {
 				assert.Equal(t, "heartbeat", got.Reason)
 				s.succeeded(clk.Now(), quiet)
 				n++
@@ -80,4 +81,19 @@ func TestWritePolicy(t *testing.T) {
 	step(7*time.Second, quiet, Decision{false, "backoff"})
 	step(time.Second, quiet, Decision{true, "retry"})
 	assert.Equal(t, time.Second, s.failed(clk.Now()), "a success resets the backoff")
+}
+
+// TestRequestedWrite: measurements the scheduler asked for are written at
+// once, within the write interval and unchanged, but not during a backoff.
+func TestRequestedWrite(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	sum := Summary{"hz": {P50: 20 * time.Millisecond, P90: 25 * time.Millisecond}}
+	s := writeState{policy: DefaultWritePolicy()}
+	require.True(t, s.decide(now, sum, false).Write)
+	s.succeeded(now, sum)
+	now = now.Add(time.Second)
+	assert.Equal(t, Decision{false, "rate-limited"}, s.decide(now, sum, false))
+	assert.Equal(t, Decision{true, "requested"}, s.decide(now, sum, true))
+	s.failed(now)
+	assert.Equal(t, Decision{false, "backoff"}, s.decide(now, sum, true))
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -60,32 +61,50 @@ type Publisher struct {
 	ensured     bool
 	egressMbps  *int64
 	billingZone string
+
+	written    chan struct{}
+	firstWrite func()
+	// measured is the agent's signal of measurements taken on request,
+	// taken when the publisher is made, so that none is missed.
+	measured <-chan struct{}
 }
 
 // NewPublisher returns a publisher of the agent's summaries.
 func NewPublisher(agent *Agent, kube kubernetes.Interface, edge edgeclient.Interface, target Target, policy WritePolicy) *Publisher {
-	return &Publisher{agent: agent, kube: kube, edge: edge, target: target, state: writeState{policy: policy}}
+	written := make(chan struct{})
+	return &Publisher{agent: agent, kube: kube, edge: edge, target: target, state: writeState{policy: policy},
+		written: written, firstWrite: sync.OnceFunc(func() { close(written) }), measured: agent.measuredNow()}
 }
 
-// Run considers a write after every probe interval until ctx ends.
+// Run considers a write after every probe interval, and at once when the
+// agent has measured what the scheduler asked for (Agent.MeasureNow),
+// until ctx ends.
 func (p *Publisher) Run(ctx context.Context) {
 	clk := p.agent.cfg.Clock
 	ticker := clk.NewTicker(p.agent.cfg.ProbeInterval)
 	defer ticker.Stop()
 	for {
+		requested := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C():
+		case <-p.measured:
+			p.measured = p.agent.measuredNow()
+			requested = true
 		}
-		p.Step(ctx, clk.Now())
+		p.step(ctx, clk.Now(), requested)
 	}
 }
 
 // Step applies the policy once at now and writes if it says so.
 func (p *Publisher) Step(ctx context.Context, now time.Time) Decision {
+	return p.step(ctx, now, false)
+}
+
+func (p *Publisher) step(ctx context.Context, now time.Time, requested bool) Decision {
 	summary := p.agent.Summary(now)
-	d := p.state.decide(now, summary)
+	d := p.state.decide(now, summary, requested)
 	if !d.Write {
 		writeSkips.WithLabelValues(d.Reason).Inc()
 		return d
@@ -97,10 +116,15 @@ func (p *Publisher) Step(ctx context.Context, now time.Time) Decision {
 		return Decision{false, "error"}
 	}
 	p.state.succeeded(now, summary)
+	p.firstWrite()
 	writes.WithLabelValues(d.Reason).Inc()
 	klog.V(2).InfoS("Wrote measurements", "reason", d.Reason, "landmarks", len(summary))
 	return d
 }
+
+// Written returns a channel that is closed once the publisher has written
+// its object.
+func (p *Publisher) Written() <-chan struct{} { return p.written }
 
 func (p *Publisher) write(ctx context.Context, summary Summary, now time.Time) error {
 	name, err := p.target.ObjectName()
