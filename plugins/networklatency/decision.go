@@ -10,7 +10,6 @@ import (
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
-	"github.com/edgeplace/edgeplace/pkg/ondemand"
 	"github.com/edgeplace/edgeplace/pkg/verdicts"
 )
 
@@ -139,22 +138,4 @@ func (pl *NetworkLatency) reserved(cs fwk.CycleState, pod *v1.Pod, node string) 
 	if r := pl.handle.EventRecorder(); r != nil {
 		r.Eventf(pod, nil, v1.EventTypeNormal, v1alpha1.DecisionReason, "Scheduling", "%s", d.String())
 	}
-}
-
-// askToMeasure asks the probe of the decision's node to measure the
-// landmarks the decision estimated (pkg/ondemand): through the NodeNetwork
-// behind the node's row, or, for a node without one, the object its probe
-// would publish.
-func (pl *NetworkLatency) askToMeasure(s *cycleState, d decision) {
-	req := ondemand.Request{Node: d.node, Site: s.View.NodeSite(d.node), Landmarks: d.estimated}
-	if row, ok := s.View.Row(d.node); ok {
-		req.Object = s.View.RowObject(row)
-	}
-	if !netmap.IsObjectName(req.Object) {
-		req.Object = "" // a row of the map's own, not an object
-	}
-	if info, err := pl.handle.SnapshotSharedLister().NodeInfos().Get(d.node); err == nil && info.Node() != nil {
-		req.NodeUID = info.Node().UID
-	}
-	pl.measure.Ask(req)
 }

@@ -283,15 +283,22 @@ func (pl *NetworkLatency) activateHelped(ctx context.Context, snap *netmap.Snaps
 	}
 }
 
+// What a waiting pod's candidates are when PreFilter could not count
+// nodes: any map update that lets it is progress.
+const (
+	unresolved       = -1 // its landmarks did not resolve
+	helpedByAnything = -2 // its intent did not parse, or the map was loading
+)
+
 // candidatesFor is how many nodes PreFilter would now admit (0: it would
-// reject the pod).
+// reject the pod; unresolved: its landmarks do not resolve).
 func candidatesFor(view netmap.View, in *intent.Intent) int {
 	if view.State() == netmap.Syncing {
-		return 0
+		return unresolved
 	}
 	req, err := placement.Resolve(view, in)
 	if err != nil {
-		return 0
+		return unresolved
 	}
 	if !in.HasSLO() {
 		return max(1, view.NumNodes())

@@ -51,8 +51,8 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 	in, err := placement.IntentFor(cs, pod, pl.netmap.Current().Profile, pl.parse)
 	if err != nil {
 		// A LatencyProfile created or fixed later may resolve it: any
-		// resolution is progress (-1 < every candidate count).
-		pl.waiting.add(pod, -1)
+		// resolution is progress.
+		pl.waiting.add(pod, helpedByAnything)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
 	if in == nil || (len(in.Demand) == 0 && in.DependsOn == nil) {
@@ -65,12 +65,15 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		// soon as the map is ready, whatever the map then admits (-1 is below
 		// every candidate count), so that a pod no node can serve gets that
 		// verdict instead of keeping this one.
-		pl.waiting.add(pod, -1)
+		pl.waiting.add(pod, helpedByAnything)
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, v1alpha1.ReasonLoading)
 	}
 	req, err := placement.Resolve(snap.View(pl.now(), pl.args.MeasurementTTL.Duration), in)
 	if err != nil {
-		pl.waiting.add(pod, 0)
+		// A landmark that appears is progress, even before any node is
+		// measured to it: the pod's verdict changes, and an SLO pod asks
+		// for measurements (askForSLO).
+		pl.waiting.add(pod, unresolved)
 		msg := err.Error()
 		if st := snap.State(); st != netmap.Ready {
 			msg += " (" + st.String() + ")"
@@ -95,6 +98,7 @@ func (pl *NetworkLatency) PreFilter(ctx context.Context, cs fwk.CycleState, pod 
 		})
 		if s.admitted.Len() == 0 {
 			pl.waiting.add(pod, 0)
+			pl.askForSLO(s)
 			return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.whyNone(s))
 		}
 		// Other plugins may still turn down all of these nodes; a map update

@@ -23,13 +23,16 @@ var slowProbe = []string{"--probe-interval=10m", "--probe-timeout=1s", "--min-sa
 // measure the pod's landmark now. Within seconds of the binding the node's
 // NodeNetwork carries that landmark, measured by the real probe command:
 // through the node's own object when it has no site label, and through
-// its site's object, which the scheduler creates, when it has one.
+// its site's object, which the scheduler creates, when it has one. A pod
+// with an SLO, which no unmeasured node admits, asks while it waits and is
+// placed within seconds.
 func TestMeasureOnDemand(t *testing.T) {
 	e := sharedEnv(t)
 	for i, tc := range []struct {
 		name string
 		site bool
-	}{{"own object", false}, {"site object", true}} {
+		slo  string
+	}{{"own object", false, ""}, {"site object", true, ""}, {"waiting SLO pod", false, "20ms"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, e)
 			l := f.echo("udp", 12*time.Millisecond, nil)
@@ -46,6 +49,20 @@ func TestMeasureOnDemand(t *testing.T) {
 			node := f.node(f.prefix+"-new", 4, labels)
 			metrics := f.probeProcess(node.Name, fmt.Sprintf("127.0.0.%d", 61+i), slowProbe...).metrics
 
+			if tc.slo != "" {
+				// No node's measurements admit the pod: it waits, and asks
+				// for the nodes that might if measured; once measured, it is
+				// placed.
+				created := time.Now()
+				f.pod("p", demand(lm, tc.slo), 100)
+				require.Equal(t, node.Name, f.waitBound("p", waitTimeout))
+				took := time.Since(created)
+				t.Logf("the SLO pod was bound %s after it was created", took.Round(time.Millisecond))
+				assert.Less(t, took, 10*time.Second, "within seconds")
+				entry := f.waitEntry(node.Name, lm, "measured on request", near(12*time.Millisecond))
+				assert.GreaterOrEqual(t, entry.Samples, int32(3), "MinSamples probes")
+				return
+			}
 			f.pod("p", demand(lm, ""), 100)
 			require.Equal(t, node.Name, f.waitBound("p", waitTimeout))
 			bound := time.Now()
