@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -115,7 +117,7 @@ func TestLeastPrivilege(t *testing.T) {
 	f.probedLandmark(lm, v1alpha1.ProtocolTCPEcho, echo.Addr().String())
 	node := f.node(f.prefix+"-probed", 8, nil)
 	probeConfig, kube, edge := serviceAccountKubeconfig(t, e, "edgeplace-system", "edgeplace-probe", probePodOn(t, e, node))
-	f.startProbe(node.Name, "127.0.0.51", "--kubeconfig="+probeConfig)
+	probeMetrics := f.startProbe(node.Name, "127.0.0.51", "--kubeconfig="+probeConfig)
 	f.waitEntry(node.Name, lm, "published with the probe's own permissions", near(4*time.Millisecond))
 
 	forbidden := func(what string, err error) {
@@ -140,11 +142,20 @@ func TestLeastPrivilege(t *testing.T) {
 	// The scheduler, as kube-system/edgeplace-scheduler: a second process
 	// with the shipped configuration; it takes over once the admin one
 	// stops.
-	schedConfig, _, _ := serviceAccountKubeconfig(t, e, "kube-system", "edgeplace-scheduler")
+	schedConfig, _, schedEdge := serviceAccountKubeconfig(t, e, "kube-system", "edgeplace-scheduler")
 	require.NoError(t, e.sched.Stop(10*time.Second))
 	startScheduler(t, e, "scheduler-sa", schedConfig)
 	f.pod("placed", demand(lm, "20ms"), 10)
 	assert.Equal(t, node.Name, f.waitBound("placed", time.Minute), "log: %s", filepath.Join(e.logs, "scheduler-sa.log"))
+
+	// A measure request, as the scheduler writes it, reaches the probe
+	// through its watch of its own object.
+	patch := fmt.Sprintf(`{"spec":{"measureNow":{"landmarks":[%q],"requestedAt":%q}}}`, lm, time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"))
+	_, err = schedEdge.EdgeplaceV1alpha1().NodeNetworks().Patch(ctx, node.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	require.NoError(t, err, "the scheduler may ask for measurements")
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return strings.Contains(scrape(t, probeMetrics), `edgeplace_probe_measure_requests_total{result="taken"} 1`), nil
+	}), "the probe takes the request with its own permissions")
 }
 
 // TestProbeWritesOnlyItsOwnNode: with the admission policy from manifests/,
