@@ -59,14 +59,14 @@ func TestMeasureOnDemand(t *testing.T) {
 				took := time.Since(created)
 				t.Logf("the SLO pod was bound %s after it was created", took.Round(time.Millisecond))
 				assert.Less(t, took, 10*time.Second, "within seconds")
-				entry := f.waitEntry(node.Name, lm, "measured on request", near(12*time.Millisecond))
+				entry := f.waitEntry(node.Name, lm, "measured on request", measuredFrom(12*time.Millisecond))
 				assert.GreaterOrEqual(t, entry.Samples, int32(3), "MinSamples probes")
 				return
 			}
 			f.pod("p", demand(lm, ""), 100)
 			require.Equal(t, node.Name, f.waitBound("p", waitTimeout))
 			bound := time.Now()
-			entry := f.waitEntry(node.Name, lm, "measured on request", near(12*time.Millisecond))
+			entry := f.waitEntry(node.Name, lm, "measured on request", measuredFrom(12*time.Millisecond))
 			took := time.Since(bound)
 			t.Logf("measured %dus (%d samples) %s after the binding", entry.RTTP50Microseconds, entry.Samples, took.Round(time.Millisecond))
 			assert.GreaterOrEqual(t, entry.Samples, int32(3), "MinSamples probes")
@@ -89,5 +89,18 @@ func TestMeasureOnDemand(t *testing.T) {
 			require.Len(t, nn.OwnerReferences, 1)
 			assert.Equal(t, node.UID, nn.OwnerReferences[0].UID, "the object goes with its Node")
 		})
+	}
+}
+
+// measuredFrom accepts an entry measured at the responder's delay or a
+// little above: three samples on a loaded machine are not a tight median,
+// and no later probe comes to improve on them.
+func measuredFrom(delay time.Duration) func(*v1alpha1.LandmarkRTT) bool {
+	return func(e *v1alpha1.LandmarkRTT) bool {
+		if e == nil {
+			return false
+		}
+		got := time.Duration(e.RTTP50Microseconds) * time.Microsecond
+		return got >= delay && got < 2*delay
 	}
 }
