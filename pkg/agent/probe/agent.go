@@ -327,27 +327,13 @@ func (a *Agent) probeLoop(ctx context.Context, name string, p *landmarkProbe) {
 		if err := a.limiter.Wait(ctx); err != nil {
 			return
 		}
-		var err error
-		if prober == nil {
-			prober, err = NewProber(p.spec.Protocol, p.spec.Addresses[address], a.cfg.Source)
-			if errors.Is(err, ErrUnsupported) && !unsupportedLogged {
-				klog.ErrorS(err, "Cannot probe landmark on this host", "landmark", name)
-				unsupportedLogged = true
-			}
-		}
-		var rtt time.Duration
-		if err == nil {
-			probeCtx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-			rtt, err = prober.Probe(probeCtx)
-			cancel()
+		rtt, err := a.probeOnce(ctx, p, &prober, &address)
+		if errors.Is(err, ErrUnsupported) && !unsupportedLogged {
+			klog.ErrorS(err, "Cannot probe landmark on this host", "landmark", name)
+			unsupportedLogged = true
 		}
 		if ctx.Err() != nil {
 			return // shutting down: not a loss
-		}
-		if err != nil && prober != nil {
-			prober.Close()
-			prober = nil
-			address = (address + 1) % len(p.spec.Addresses)
 		}
 		a.record(name, p, rtt, err)
 		// A follower's next probe is minutes away: holding its connection
@@ -358,6 +344,30 @@ func (a *Agent) probeLoop(ctx context.Context, name string, p *landmarkProbe) {
 			prober = nil
 		}
 	}
+}
+
+// probeOnce sends one probe to the landmark on *prober, made first if nil.
+// A failure closes the prober and moves *address to the landmark's next
+// address, so that the next probe tries it.
+func (a *Agent) probeOnce(ctx context.Context, p *landmarkProbe, prober *Prober, address *int) (time.Duration, error) {
+	var err error
+	if *prober == nil {
+		*prober, err = NewProber(p.spec.Protocol, p.spec.Addresses[*address], a.cfg.Source)
+	}
+	var rtt time.Duration
+	if err == nil {
+		probeCtx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+		rtt, err = (*prober).Probe(probeCtx)
+		cancel()
+	}
+	if err != nil {
+		if *prober != nil {
+			(*prober).Close()
+			*prober = nil
+		}
+		*address = (*address + 1) % len(p.spec.Addresses)
+	}
+	return rtt, err
 }
 
 func (a *Agent) record(name string, p *landmarkProbe, rtt time.Duration, err error) {

@@ -138,23 +138,9 @@ func (a *Agent) burst(ctx context.Context, name string, p *landmarkProbe) {
 		if err := a.limiter.Wait(ctx); err != nil {
 			return
 		}
-		var err error
-		if prober == nil {
-			prober, err = NewProber(p.spec.Protocol, p.spec.Addresses[address], a.cfg.Source)
-		}
-		var rtt time.Duration
-		if err == nil {
-			probeCtx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-			rtt, err = prober.Probe(probeCtx)
-			cancel()
-		}
+		rtt, err := a.probeOnce(ctx, p, &prober, &address)
 		if ctx.Err() != nil {
 			return
-		}
-		if err != nil && prober != nil {
-			prober.Close()
-			prober = nil
-			address = (address + 1) % len(p.spec.Addresses)
 		}
 		a.record(name, p, rtt, err)
 	}
