@@ -2,15 +2,19 @@ package coverage
 
 import (
 	"cmp"
+	"context"
 	"math"
 	"slices"
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -34,6 +38,10 @@ const (
 type Workloads struct {
 	replicaSets  appslisters.ReplicaSetLister
 	statefulSets appslisters.StatefulSetLister
+	// client reads a workload the informers have not seen yet: its first
+	// replicas can reach the scheduler before it does, and a replica
+	// planned without its workload lands as if it were alone.
+	client kubernetes.Interface
 
 	mu    sync.Mutex
 	plans map[types.UID]*WorkloadPlan
@@ -80,11 +88,13 @@ type servedLandmarks struct {
 	weights []int64
 }
 
-// NewWorkloads reads workloads through the scheduler's informer factory.
-func NewWorkloads(factory informers.SharedInformerFactory) *Workloads {
+// NewWorkloads reads workloads through the scheduler's informer factory,
+// and through client (if not nil) those it has not seen yet.
+func NewWorkloads(factory informers.SharedInformerFactory, client kubernetes.Interface) *Workloads {
 	return &Workloads{
 		replicaSets:  factory.Apps().V1().ReplicaSets().Lister(),
 		statefulSets: factory.Apps().V1().StatefulSets().Lister(),
+		client:       client,
 		plans:        map[types.UID]*WorkloadPlan{},
 	}
 }
@@ -100,12 +110,22 @@ func (w *Workloads) Owner(pod *v1.Pod) (types.UID, int, bool) {
 	switch ref.Kind {
 	case "ReplicaSet":
 		rs, err := w.replicaSets.ReplicaSets(pod.Namespace).Get(ref.Name)
+		if apierrors.IsNotFound(err) && w.client != nil {
+			rs, err = live(func(ctx context.Context) (*appsv1.ReplicaSet, error) {
+				return w.client.AppsV1().ReplicaSets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			})
+		}
 		if err != nil || rs.UID != ref.UID {
 			return "", 0, false
 		}
 		replicas = rs.Spec.Replicas
 	case "StatefulSet":
 		ss, err := w.statefulSets.StatefulSets(pod.Namespace).Get(ref.Name)
+		if apierrors.IsNotFound(err) && w.client != nil {
+			ss, err = live(func(ctx context.Context) (*appsv1.StatefulSet, error) {
+				return w.client.AppsV1().StatefulSets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			})
+		}
 		if err != nil || ss.UID != ref.UID {
 			return "", 0, false
 		}
@@ -117,6 +137,15 @@ func (w *Workloads) Owner(pod *v1.Pod) (types.UID, int, bool) {
 		return "", 0, false
 	}
 	return ref.UID, int(*replicas), true
+}
+
+// liveTimeout bounds the read of a workload the informers have not seen.
+const liveTimeout = 2 * time.Second
+
+func live[T any](get func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), liveTimeout)
+	defer cancel()
+	return get(ctx)
 }
 
 // ControllerOf returns the pod's controller reference, or nil.

@@ -6,9 +6,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/utils/ptr"
 
@@ -122,4 +125,27 @@ func publish(m *netmap.Map, now time.Time, site string, rtts map[string]int64) {
 	}
 	m.SetNodeNetwork(nn)
 	m.Flush()
+}
+
+// TestOwnerReadsAWorkloadTheInformerHasNotSeen: a workload's first
+// replicas can reach the scheduler before its informer has the
+// ReplicaSet; Owner reads it then, instead of taking the pod for a lone one.
+func TestOwnerReadsAWorkloadTheInformerHasNotSeen(t *testing.T) {
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "rs-uid"},
+		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](3)}}
+	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web-1", OwnerReferences: []metav1.OwnerReference{
+		{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "rs-uid", Controller: ptr.To(true)}}}}
+	client := kubefake.NewClientset(rs)
+	factory := informers.NewSharedInformerFactory(kubefake.NewClientset(), 0) // never started: it has seen nothing
+
+	_, _, ok := NewWorkloads(factory, nil).Owner(pod)
+	assert.False(t, ok, "without a client, a workload the informer has not seen is unknown")
+	owner, replicas, ok := NewWorkloads(factory, client).Owner(pod)
+	require.True(t, ok)
+	assert.Equal(t, types.UID("rs-uid"), owner)
+	assert.Equal(t, 3, replicas)
+
+	pod.OwnerReferences[0].UID = "another"
+	_, _, ok = NewWorkloads(factory, client).Owner(pod)
+	assert.False(t, ok, "a ReplicaSet of the same name is not the pod's")
 }

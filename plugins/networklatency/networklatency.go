@@ -101,7 +101,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle, maps feed.Source
 		now:     time.Now,
 	}
 	if f := h.SharedInformerFactory(); f != nil {
-		pl.workloads = coverage.NewWorkloads(f)
+		pl.workloads = coverage.NewWorkloads(f, h.ClientSet())
 		pl.pods = f.Core().V1().Pods().Lister()
 	}
 	if n := args.MeasureRequestsPerSecond; n > 0 && h.KubeConfig() != nil {
