@@ -27,6 +27,7 @@ import (
 	"github.com/edgeplace/edgeplace/plugins/networklatency"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
 
@@ -35,6 +36,7 @@ type noopHandle struct{ fwk.Handle }
 
 func (noopHandle) Activate(klog.Logger, map[string]*v1.Pod)               {}
 func (noopHandle) KubeConfig() *rest.Config                               { return nil }
+func (noopHandle) ClientSet() kubernetes.Interface                        { return nil }
 func (noopHandle) SharedInformerFactory() informers.SharedInformerFactory { return nil }
 
 // workloadHandle adds informers, for replica coverage.

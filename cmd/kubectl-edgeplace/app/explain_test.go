@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -31,7 +32,8 @@ import (
 
 // handle is what NetworkLatency uses of the framework's handle: no
 // snapshot (so it does not narrow the candidates), nothing to activate,
-// no kubeconfig, and informers on a fake clientset for depends-on.
+// no kubeconfig or clientset, and informers on a fake clientset for
+// depends-on.
 type handle struct {
 	fwk.Handle
 	informers informers.SharedInformerFactory
@@ -40,6 +42,7 @@ type handle struct {
 func (handle) SnapshotSharedLister() fwk.SharedLister                   { return nil }
 func (handle) Activate(klog.Logger, map[string]*v1.Pod)                 {}
 func (handle) KubeConfig() *rest.Config                                 { return nil }
+func (handle) ClientSet() kubernetes.Interface                          { return nil }
 func (h handle) SharedInformerFactory() informers.SharedInformerFactory { return h.informers }
 
 // agreementMap is four single-node sites, two user landmarks and the

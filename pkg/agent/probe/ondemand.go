@@ -50,8 +50,9 @@ func (a *Agent) ServeRequests(ctx context.Context, object string) {
 			}
 			continue
 		}
-		delay = backoff
+		events := 0
 		for ev := range w.ResultChan() {
+			events++
 			if ev.Type == watch.Error {
 				if st := apierrors.FromObject(ev.Object); ctx.Err() == nil {
 					klog.V(2).InfoS("Watch for measure requests ended", "nodeNetwork", object, "err", st)
@@ -78,6 +79,16 @@ func (a *Agent) ServeRequests(ctx context.Context, object string) {
 			go a.MeasureNow(ctx, req.Landmarks)
 		}
 		w.Stop()
+		if events > 0 {
+			delay = backoff
+			continue
+		}
+		// A watch that ends at once, again and again, is not retried in a
+		// tight loop.
+		select {
+		case <-ctx.Done():
+		case <-a.cfg.Clock.After(delay.Step()):
+		}
 	}
 }
 
