@@ -37,9 +37,8 @@ func (pl *NetworkLatency) askForSLO(s *cycleState) {
 		return
 	}
 	type candidate struct {
-		row     int32
-		worst   int64 // the largest estimate; MaxInt64 when one is unknown
-		missing []string
+		row   int32
+		worst int64 // the largest estimate; MaxInt64 when one is unknown
 	}
 	var found []candidate
 	demand := s.Landmarks[:s.DepFrom]
@@ -48,29 +47,36 @@ func (pl *NetworkLatency) askForSLO(s *cycleState) {
 		if len(s.View.RowNodes(row)) == 0 {
 			continue
 		}
-		c := candidate{row: row}
+		c, missing := candidate{row: row}, false
 		for _, lm := range demand {
 			if rtt, fresh := s.View.RTT(row, lm, s.Percentile); fresh {
 				if rtt > s.Bound {
-					c.missing = nil
+					missing = false
 					break
 				}
 				continue
 			}
-			c.missing = append(c.missing, s.View.LandmarkName(lm))
+			missing = true
 			if rtt, _, ok := s.View.Value(row, lm, s.Percentile, netmap.AnyEstimate); ok {
 				c.worst = max(c.worst, int64(rtt))
 			} else {
 				c.worst = math.MaxInt64
 			}
 		}
-		if len(c.missing) > 0 {
+		if missing {
 			found = append(found, c)
 		}
 	}
 	slices.SortFunc(found, func(a, b candidate) int { return cmp.Or(cmp.Compare(a.worst, b.worst), cmp.Compare(a.row, b.row)) })
+	// Landmark names only for the rows asked.
 	for _, c := range found[:min(len(found), sloAsks)] {
-		pl.ask(s, s.View.RowNodes(c.row)[0], c.row, c.missing)
+		var names []string
+		for _, lm := range demand {
+			if _, fresh := s.View.RTT(c.row, lm, s.Percentile); !fresh {
+				names = append(names, s.View.LandmarkName(lm))
+			}
+		}
+		pl.ask(s, s.View.RowNodes(c.row)[0], c.row, names)
 	}
 }
 
