@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
@@ -53,6 +54,7 @@ type cluster struct {
 	statefulSets appslisters.StatefulSetLister
 	synced       func() bool
 	events       events.EventRecorder
+	eventsAPI    eventsv1client.EventsV1Interface // where earlier moves are read (moves.go)
 }
 
 const ownerIndex = "edgeplace.io/owner"
@@ -106,7 +108,8 @@ func (env *Env) start(ctx context.Context) (*cluster, error) {
 			}
 			return true
 		},
-		events: broadcaster.NewRecorder(scheme.Scheme, "edgeplace-descheduler"),
+		events:    broadcaster.NewRecorder(scheme.Scheme, "edgeplace-descheduler"),
+		eventsAPI: kube.EventsV1(),
 	}, nil
 }
 

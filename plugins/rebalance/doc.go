@@ -24,11 +24,12 @@
 // landmarks to which no other replica is nearer (replica coverage spreads
 // them so). A replica that serves no one is judged on the whole demand.
 //
-// Known limits: grace periods, cooldowns and the history live in the
-// leader's memory, so a new leader (or a restart) starts them afresh (with
-// no history, nothing moves for a grace period) and may move a second
-// pod of a workload within the old leader's cooldown, once a grace period
-// has passed. A pass counts a pod bad since the first pass that found it
+// Known limits: grace periods and the history live in the leader's
+// memory, so a new leader (or a restart) starts them afresh (with no
+// history, nothing moves for a grace period). Cooldowns are read back from
+// the Evicted events of the last cooldown before the first pass
+// (moves.go), so they hold across a leader change for as long as the API
+// server keeps events. A pass counts a pod bad since the first pass that found it
 // so, however long the descheduler went without a pass in between (it
 // skips cycles while it sees at most one ready node). The free-node check holds the pod's required anti-affinity
 // across the topology domain, in the pod's namespace or the term's listed

@@ -12,6 +12,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -90,6 +91,7 @@ func testCluster(tb testing.TB, nodes, pods int) (*cluster, []*v1.Node) {
 		statefulSets: appslisters.NewStatefulSetLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})),
 		synced:       func() bool { return true },
 		events:       events.NewFakeRecorder(1000),
+		eventsAPI:    fake.NewClientset().EventsV1(),
 	}, nodeObjs
 }
 

@@ -37,9 +37,10 @@ type Rebalance struct {
 	dryRun  bool
 	now     func() time.Time
 
-	mu      sync.Mutex // one pass at a time
-	tracker *rebalance.Tracker
-	history *rebalance.History
+	mu        sync.Mutex // one pass at a time
+	tracker   *rebalance.Tracker
+	history   *rebalance.History
+	movesRead bool // the cooldowns of earlier leaders are in the tracker
 }
 
 var _ frameworktypes.DeschedulePlugin = &Rebalance{}
@@ -128,6 +129,19 @@ func (pl *Rebalance) Deschedule(ctx context.Context, nodes []*v1.Node) *framewor
 		return nil
 	}
 	now := pl.now()
+	if !pl.movesRead {
+		moves, err := pl.cluster.recentMoves(ctx, now.Add(-pl.args.Cooldown.Duration))
+		if err != nil {
+			// No pass until they are known: moving now could move a
+			// workload its predecessor has just moved.
+			return &frameworktypes.Status{Err: fmt.Errorf("%s: skipping the pass: reading the moves made within the cooldown: %w", PluginName, err)}
+		}
+		for workload, at := range moves {
+			pl.tracker.Moved(workload, at)
+		}
+		pl.movesRead = true
+		logger.Info("holding the cooldowns of earlier moves", "workloads", len(moves))
+	}
 	p := newPass(pl, snap, nodes, now)
 	pl.tracker.Begin()
 	pl.history.Begin(now)

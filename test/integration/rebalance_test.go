@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,9 +39,10 @@ import (
 // policyArgs are the EdgeplaceRebalance args a test overrides.
 type policyArgs = map[string]any
 
-// startDescheduler runs edgeplace-descheduler until the test ends, one pass
-// a second, and returns its log's path.
-func (f *fixture) startDescheduler(args policyArgs, extra ...string) string {
+// startDescheduler runs edgeplace-descheduler until the test ends (or
+// stop), one pass a second, and returns its log's path and stop, which
+// ends it with SIGTERM.
+func (f *fixture) startDescheduler(args policyArgs, extra ...string) (string, func()) {
 	f.t.Helper()
 	applyManifest(f.t, f.e.kube, "descheduler/rbac.yaml")
 	kubeconfig, _, _ := serviceAccountKubeconfig(f.t, f.e, "kube-system", "edgeplace-descheduler")
@@ -62,19 +64,23 @@ func (f *fixture) startDescheduler(args policyArgs, extra ...string) string {
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(f.t, cmd.Start())
 	f.t.Logf("descheduler: log in %s", logPath)
-	f.t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			f.t.Errorf("the descheduler did not stop within 10s of SIGTERM (log in %s)", logPath)
-		}
-		out.Close()
-	})
-	return logPath
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				f.t.Errorf("the descheduler did not stop within 10s of SIGTERM (log in %s)", logPath)
+			}
+			out.Close()
+		})
+	}
+	f.t.Cleanup(stop)
+	return logPath, stop
 }
 
 // kubelet marks the fixture's bound pods Running and Ready and removes the
@@ -234,6 +240,31 @@ func TestRebalanceMovesAPodOffADegradedSite(t *testing.T) {
 	assert.Len(t, f.rebalanceEvents(v1alpha1.RebalanceEvicted), 1, "one move per cooldown")
 }
 
+// TestRebalanceCooldownOutlivesARestart: a descheduler that starts after
+// another moved a pod (a restart, or a standby taking over) holds that
+// move's cooldown: when the replacement's node degrades too, it does not
+// move the workload again.
+func TestRebalanceCooldownOutlivesARestart(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	lm := f.prefix + "-users"
+	a, b, spare, _ := f.edgeSites(lm)
+	args := policyArgs{"sloGracePeriod": "2s", "gapGracePeriod": "1h", "cooldown": "1h"}
+	_, stop := f.startDescheduler(args)
+
+	f.publish(a, rtt{landmark: lm, p90: 50 * time.Millisecond})
+	f.waitRebalanceEvent(v1alpha1.RebalanceEvicted, "expected 13.5ms on node "+spare.Name)
+	moved := f.waitReplicas("live", 2, func(nodes map[string]string) bool { return podOn(nodes, spare.Name) != "" })
+	stop()
+
+	f.startDescheduler(args)
+	f.publish(a, rtt{landmark: lm, p90: 5 * time.Millisecond})
+	f.publish(spare, rtt{landmark: lm, p90: 60 * time.Millisecond})
+	skip := f.waitRebalanceEvent(v1alpha1.RebalanceSkipped, "cooldown")
+	assert.Equal(t, podOn(moved, spare.Name), skip.Regarding.Name)
+	assert.NotEmpty(t, podOn(moved, b.Name), "the healthy replica stays")
+	assert.Len(t, f.rebalanceEvents(v1alpha1.RebalanceEvicted), 1, "one move per cooldown, across the restart")
+}
+
 // TestRebalanceRespectsPDB: a PodDisruptionBudget that allows no
 // disruption refuses the eviction; the pod stays and its event says so.
 func TestRebalanceRespectsPDB(t *testing.T) {
@@ -326,12 +357,15 @@ func TestDeschedulerLeastPrivilege(t *testing.T) {
 	assert.NoError(t, err, "reads pods")
 	_, err = edge.EdgeplaceV1alpha1().NodeNetworks().List(ctx, metav1.ListOptions{})
 	assert.NoError(t, err, "reads measurements")
+	_, err = kube.EventsV1().Events("").List(ctx, metav1.ListOptions{})
+	assert.NoError(t, err, "reads the moves recorded as events")
 	forbidden := func(what string, err error) {
 		t.Helper()
 		assert.True(t, apierrors.IsForbidden(err), "%s: want Forbidden, got %v", what, err)
 	}
 	forbidden("delete a pod", kube.CoreV1().Pods(f.ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}))
 	forbidden("delete a node", kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}))
+	forbidden("delete events", kube.EventsV1().Events(f.ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}))
 	_, err = kube.CoreV1().Pods(f.ns).Create(ctx, newPod(f.ns, "q", nil, 0), metav1.CreateOptions{})
 	forbidden("create a pod", err)
 	_, err = kube.AppsV1().ReplicaSets(f.ns).Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "r"}}, metav1.CreateOptions{})
