@@ -105,12 +105,13 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 		}
 		out.Set(r, lm, p50, p90, src)
 	}
+	implausible := newSeparations(view, near).implausible(view, near)
 	suspect := make([]bool, rows)
 	bySite.skip, byCity.skip = suspect, suspect
 	for lm := range width {
 		bySite.reset()
 		byCity.reset()
-		judge(view, lm, bySite, byCity, suspect, out)
+		judge(view, lm, bySite, byCity, implausible, suspect, out)
 		for r := range rows {
 			if !located[r] {
 				continue
@@ -150,22 +151,15 @@ func (e *MapEstimator) Estimate(ctx context.Context, s *netmap.Snapshot, now tim
 // judge marks, in suspect, the rows whose measurement to lm (fresh, or
 // held as suspect by the map) is implausibly better than every fresh one
 // of at least minPeers site peers, or else city and carrier peers
-// (netmap.SuspectBelow), and records them in out. A suspect entry is not
-// anyone's peer, and is estimated from its peers like a missing one. Two
-// colluding nodes of a site, each the other's lowest peer, are not caught.
-func judge(view netmap.View, lm int32, bySite, byCity *peerGroups, suspect []bool, out *netmap.Estimates) {
+// (netmap.SuspectBelow), or that implausible (the triangle check) holds,
+// and records them in out. A suspect entry is not anyone's peer, and is
+// estimated from its peers like a missing one. Two colluding nodes of a
+// site, each the other's lowest peer, pass the peers' check; the
+// triangle check is what catches them, and nodes without peers.
+func judge(view netmap.View, lm int32, bySite, byCity *peerGroups, implausible map[[2]int32]triangleFinding, suspect []bool, out *netmap.Estimates) {
 	clear(suspect)
-	value := func(r int32) (int32, bool) {
-		if rtt, fresh := view.RTT(r, lm, netmap.P50); fresh {
-			return rtt, true
-		}
-		if sus, held := view.Suspect(r, lm); held {
-			return sus.P50, true
-		}
-		return 0, false
-	}
 	for r := range int32(len(suspect)) {
-		v, ok := value(r)
+		v, ok := published(view, r, lm)
 		if !ok {
 			continue
 		}
@@ -180,7 +174,23 @@ func judge(view netmap.View, lm int32, bySite, byCity *peerGroups, suspect []boo
 			}
 			break
 		}
+		if f, found := implausible[[2]int32{r, lm}]; found && !suspect[r] {
+			suspect[r] = true
+			out.SuspectTriangle(r, lm, f.via, f.viaRTT, f.separation, f.floor)
+		}
 	}
+}
+
+// published is the row's measurement to lm as published: fresh, or held
+// as suspect by the map.
+func published(view netmap.View, r, lm int32) (int32, bool) {
+	if rtt, fresh := view.RTT(r, lm, netmap.P50); fresh {
+		return rtt, true
+	}
+	if sus, held := view.Suspect(r, lm); held {
+		return sus.P50, true
+	}
+	return 0, false
 }
 
 // minPeers is how many peers must vouch against a measurement: one could
@@ -211,34 +221,44 @@ func (g *peerGroups) lowestOthers(view netmap.View, r, lm int32) (int32, int) {
 	if !lo.known {
 		*lo = lowestTwo{known: true, row: -1}
 		for _, peer := range g.rows[id] {
-			rtt, fresh := view.RTT(peer, lm, netmap.P50)
-			switch {
-			case !fresh:
-				continue
-			case lo.n == 0 || rtt < lo.first:
-				lo.second, lo.first, lo.row = lo.first, rtt, peer
-			case lo.n == 1 || rtt < lo.second:
-				lo.second = rtt
+			if rtt, fresh := view.RTT(peer, lm, netmap.P50); fresh {
+				lo.add(rtt, peer)
 			}
-			lo.n++
 		}
 	}
-	if _, fresh := view.RTT(r, lm, netmap.P50); !fresh {
-		return lo.first, lo.n
-	}
-	if r == lo.row {
-		return lo.second, lo.n - 1
-	}
-	return lo.first, lo.n - 1
+	_, fresh := view.RTT(r, lm, netmap.P50)
+	return lo.without(r, fresh)
 }
 
-// lowestTwo are the two lowest fresh medians of a group to one landmark,
-// and the row of the lowest.
+// lowestTwo are the two lowest of a group's values (fresh medians of its
+// rows to one landmark, say), the row of the lowest, and how many.
 type lowestTwo struct {
 	first, second int32
 	row           int32
 	n             int
 	known         bool
+}
+
+func (lo *lowestTwo) add(v, row int32) {
+	switch {
+	case lo.n == 0 || v < lo.first:
+		lo.second, lo.first, lo.row = lo.first, v, row
+	case lo.n == 1 || v < lo.second:
+		lo.second = v
+	}
+	lo.n++
+}
+
+// without returns the lowest value with row r left out, and how many are
+// left; member says whether r's value is among them.
+func (lo *lowestTwo) without(r int32, member bool) (int32, int) {
+	switch {
+	case !member:
+		return lo.first, lo.n
+	case r == lo.row:
+		return lo.second, lo.n - 1
+	}
+	return lo.first, lo.n - 1
 }
 
 type peerMedian struct {

@@ -1,11 +1,13 @@
 package estimate
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/topology"
 )
@@ -91,6 +93,89 @@ func TestSuspectMeasurements(t *testing.T) {
 			assert.EqualValues(t, sus.PeersMin-1000, got)
 			v = estimated(t, m, exact())
 			assert.Empty(t, m.Current().Suspects())
+		})
+	}
+}
+
+// TestTriangleCheck: a node that publishes 0.1 ms to two landmarks 60 ms
+// apart (as nodes at each landmark's place measure them) is not trusted,
+// whether it is alone in its site and city or has a site peer publishing
+// the same lie; honest nodes are, and so is everyone when the separation
+// rests on one node at each end, or when one node at a landmark inflates
+// it.
+func TestTriangleCheck(t *testing.T) {
+	at := func(site, city string) map[string]string {
+		return map[string]string{topology.SiteLabel: site, topology.CityLabel: city, topology.CarrierLabel: "telecom"}
+	}
+	us := func(hz, sh int64) map[string]int64 { return map[string]int64{"hz": hz, "sh": sh} }
+	// Nodes at each landmark's place: 1 ms to their own, 61 to the other.
+	ends := map[string]map[string]int64{"hz1": us(1000, 61000), "hz2": us(1000, 61000), "sh1": us(61000, 1000), "sh2": us(61000, 1000)}
+	tests := []struct {
+		name    string
+		judged  map[string]map[string]int64 // node (in site-<node>'s wuhan, or site-a) -> measurements
+		oneSite bool                        // the judged nodes share site-a
+		ends    func(map[string]map[string]int64)
+		want    map[string]string // "node/landmark" -> the landmark it was held against
+	}{
+		{name: "alone in its site and city, 0.1 ms to both",
+			judged: map[string]map[string]int64{"z": us(100, 100)},
+			want:   map[string]string{"z/hz": "sh", "z/sh": "hz"}},
+		{name: "two nodes of a site publishing the same lie",
+			judged: map[string]map[string]int64{"a1": us(100, 100), "a2": us(100, 100)}, oneSite: true,
+			want: map[string]string{"a1/hz": "sh", "a1/sh": "hz", "a2/hz": "sh", "a2/sh": "hz"}},
+		{name: "one lie among honest figures",
+			judged: map[string]map[string]int64{"z": us(2000, 100)},
+			want:   map[string]string{"z/sh": "hz", "z/hz": "sh"}},
+		{name: "honest, between the two",
+			judged: map[string]map[string]int64{"z": us(30000, 31000)}},
+		{name: "honest, next to one",
+			judged: map[string]map[string]int64{"z": us(2000, 60000)}},
+		{name: "one node at each end is not enough",
+			judged: map[string]map[string]int64{"z": us(100, 100)},
+			ends:   func(e map[string]map[string]int64) { delete(e, "hz2"); delete(e, "sh2") }},
+		{name: "one node inflating the separation makes no honest node suspect",
+			judged: map[string]map[string]int64{"z": us(2000, 58000)},
+			ends:   func(e map[string]map[string]int64) { e["hz1"] = us(1000, 300000); e["sh1"] = us(300000, 1000) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := netmap.New()
+			m.EnableEstimation(ttl)
+			m.SetLandmarkAt("hz", v1alpha1.Location{City: "hangzhou", Carrier: "telecom"})
+			m.SetLandmarkAt("sh", v1alpha1.Location{City: "shanghai", Carrier: "telecom"})
+			e := maps.Clone(ends)
+			if tc.ends != nil {
+				tc.ends(e)
+			}
+			for n, rtt := range e {
+				m.SetNode(n, at("site-"+n, map[byte]string{'h': "hangzhou", 's': "shanghai"}[n[0]]))
+				m.SetNodeNetwork(measured(n, now, rtt))
+			}
+			for n, rtt := range tc.judged {
+				site := "site-" + n
+				if tc.oneSite {
+					site = "site-a"
+				}
+				m.SetNode(n, at(site, "wuhan"))
+				m.SetNodeNetwork(measured(n, now, rtt))
+			}
+			m.SetState(netmap.Ready)
+			v := estimated(t, m, exact())
+			got := map[string]string{}
+			for _, s := range m.Current().Suspects() {
+				got[s.Object+"/"+s.Landmark] = s.Via
+				assert.Zero(t, s.PeersMin, "found by the triangle, not by peers")
+				assert.Less(t, s.P50, s.Floor)
+				assert.Equal(t, netmap.TriangleBelow(s.Separation, s.ViaRTT), s.Floor)
+				row, _ := v.Row(s.Object)
+				lm, _ := v.Landmark(s.Landmark)
+				_, fresh := v.RTT(row, lm, netmap.P50)
+				assert.False(t, fresh, "%s/%s reads as unmeasured", s.Object, s.Landmark)
+			}
+			if tc.want == nil {
+				tc.want = map[string]string{}
+			}
+			assert.Equal(t, tc.want, got)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package feed
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,24 +49,67 @@ func reportSuspects(ctx context.Context, recorder func() events.EventRecorder) f
 		}
 		now := next.Suspects()
 		suspectMeasurements.Set(float64(len(now)))
+		// One event per object: the recorder merges events of one object
+		// and reason into a series that keeps a single note, so a second
+		// event for another landmark would be lost. Suspects come sorted
+		// by object.
+		var object string
+		var notes []string
+		flush := func() {
+			if len(notes) > 0 {
+				nn := &v1alpha1.NodeNetwork{
+					TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "NodeNetwork"},
+					ObjectMeta: metav1.ObjectMeta{Name: object},
+				}
+				recorder().Eventf(nn, nil, corev1.EventTypeWarning, ReasonSuspect, "Read", "%s", objectNote(notes))
+			}
+			notes = notes[:0]
+		}
 		for _, s := range now {
 			if known[[2]string{s.Object, s.Landmark}] {
 				continue
 			}
+			if s.Object != object {
+				flush()
+				object = s.Object
+			}
 			note := SuspectNote(s.Landmark, s.Suspect)
 			logger.Info("not trusting a measurement", "nodeNetwork", s.Object, "note", note)
-			nn := &v1alpha1.NodeNetwork{
-				TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "NodeNetwork"},
-				ObjectMeta: metav1.ObjectMeta{Name: s.Object},
-			}
-			recorder().Eventf(nn, nil, corev1.EventTypeWarning, ReasonSuspect, "Read", "%s", note)
+			notes = append(notes, note)
 		}
+		flush()
 	}
+}
+
+// maxNote is the longest note an event may carry (events.k8s.io/v1: 1 kB).
+const maxNote = 1024
+
+// objectNote is the event note for an object's newly suspect
+// measurements: the first in full, then how many more and their
+// landmarks, cut to what an event holds.
+func objectNote(notes []string) string {
+	note := notes[0]
+	if len(notes) > 1 {
+		landmarks := make([]string, 0, len(notes)-1)
+		for _, n := range notes[1:] {
+			landmark, _, _ := strings.Cut(strings.TrimPrefix(n, "landmark "), ":")
+			landmarks = append(landmarks, landmark)
+		}
+		note += fmt.Sprintf("; %d more not trusted, to landmarks %s (kubectl edgeplace explain shows each)", len(notes)-1, strings.Join(landmarks, ", "))
+	}
+	if len(note) > maxNote {
+		note = note[:maxNote-3] + "..."
+	}
+	return note
 }
 
 // SuspectNote says why a measurement is not trusted, as the event, explain
 // and top say it.
 func SuspectNote(landmark string, s netmap.Suspect) string {
+	if s.Via != "" {
+		return fmt.Sprintf("landmark %s: published p50 %s is implausible: this object measured landmark %s at %s, and nodes at %s measure %s at %s or more, so the triangle wants at least %s (trusted from %s): read as unmeasured, so an estimate stands in and no SLO or eviction rests on it",
+			landmark, micros(s.P50), s.Via, micros(s.ViaRTT), s.Via, landmark, micros(s.Separation), micros(max(0, s.Separation-s.ViaRTT)), micros(s.Floor))
+	}
 	return fmt.Sprintf("landmark %s: published p50 %s is implausibly better than every peer's (lowest %s; trusted from %s): read as unmeasured, so its peers' estimate stands in and no SLO or eviction rests on it",
 		landmark, micros(s.P50), micros(s.PeersMin), micros(s.Floor))
 }

@@ -1,73 +1,46 @@
 package feed
 
 import (
-	"context"
+	"fmt"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/component-base/metrics/testutil"
 
-	"github.com/edgeplace/edgeplace/pkg/estimate"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
-	"github.com/edgeplace/edgeplace/pkg/synthetic"
-	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
-// TestReportSuspects: a measurement that becomes suspect gets one Warning
-// event on its NodeNetwork, however often it is written again, and the
-// gauge counts it until it is trusted again.
-func TestReportSuspects(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	kube := fake.NewClientset()
-	m := netmap.New()
-	m.OnUpdate(reportSuspects(ctx, lazyRecorder(ctx, kube)))
-	m.EnableEstimation(time.Hour)
-	m.SetLandmark("hz")
-	now := time.Now()
-	for n, rtt := range map[string]int64{"a1": 100, "a2": 20000, "a3": 21000} {
-		m.SetNode(n, map[string]string{topology.SiteLabel: "site-a"})
-		m.SetNodeNetwork(synthetic.NodeNetwork(n, now, map[string]int64{"hz": rtt}))
+// TestObjectNote: an object's newly suspect measurements make one note
+// that names every landmark, within an event's 1 kB.
+func TestObjectNote(t *testing.T) {
+	note := func(lm string) string { return SuspectNote(lm, netmap.Suspect{P50: 100, PeersMin: 20000, Floor: 10000}) }
+	tests := []struct {
+		name      string
+		landmarks []string
+		want      []string
+	}{
+		{"one", []string{"hz"}, []string{"landmark hz: published p50 0.1ms"}},
+		{"three", []string{"hz", "sh", "bj"}, []string{"landmark hz: published", "; 2 more not trusted, to landmarks sh, bj"}},
 	}
-	m.SetState(netmap.Ready)
-	estimator := estimate.NewMapEstimator()
-	pass := func() {
-		m.Flush()
-		m.PublishEstimates(estimator.Estimate(ctx, m.Current(), now, time.Hour))
-		m.Flush()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var notes []string
+			for _, lm := range tc.landmarks {
+				notes = append(notes, note(lm))
+			}
+			got := objectNote(notes)
+			for _, w := range tc.want {
+				assert.Contains(t, got, w)
+			}
+			assert.NotContains(t, got, "landmark sh:", "the others by name only")
+		})
 	}
-	pass()
-	for range 3 { // written again, and judged again
-		m.SetNodeNetwork(synthetic.NodeNetwork("a1", now, map[string]int64{"hz": 150}))
-		pass()
+	var many []string
+	for i := range 64 {
+		many = append(many, note(fmt.Sprintf("landmark-with-a-long-name-%02d", i)))
 	}
-	gauge, err := testutil.GetGaugeMetricValue(suspectMeasurements)
-	require.NoError(t, err)
-	assert.Equal(t, 1.0, gauge)
-
-	var notes []string
-	require.Eventually(t, func() bool {
-		list, err := kube.EventsV1().Events("default").List(ctx, metav1.ListOptions{})
-		require.NoError(t, err)
-		notes = notes[:0]
-		for _, ev := range list.Items {
-			assert.Equal(t, ReasonSuspect, ev.Reason)
-			assert.Equal(t, "a1", ev.Regarding.Name)
-			assert.Equal(t, "NodeNetwork", ev.Regarding.Kind)
-			notes = append(notes, ev.Note)
-		}
-		return len(notes) > 0
-	}, 10*time.Second, 20*time.Millisecond)
-	require.Len(t, notes, 1, "one event for one suspect measurement")
-	assert.Contains(t, notes[0], "landmark hz: published p50 0.1ms is implausibly better than every peer's (lowest 20.0ms")
-
-	m.SetNodeNetwork(synthetic.NodeNetwork("a1", now, map[string]int64{"hz": 19000}))
-	pass()
-	gauge, err = testutil.GetGaugeMetricValue(suspectMeasurements)
-	require.NoError(t, err)
-	assert.Equal(t, 0.0, gauge, "trusted again")
+	got := objectNote(many)
+	assert.LessOrEqual(t, len(got), maxNote)
+	assert.True(t, strings.HasSuffix(got, "..."), "cut, and says so")
+	assert.Contains(t, got, "; 63 more not trusted")
 }

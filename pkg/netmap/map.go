@@ -50,7 +50,7 @@ type Map struct {
 	seed        maphash.Seed
 	// floors are the last estimation pass's suspect verdicts: object ->
 	// landmark -> what its entries are held to.
-	floors map[string]map[string]suspectFloor
+	floors map[string]map[string]Suspect
 
 	estimateTTL atomic.Int64 // nanoseconds; 0: estimation off
 }
@@ -503,7 +503,7 @@ func own(s *Snapshot, row int32, owned map[int32]bool) {
 // the row) and records the index moves; an entry under its floor (by
 // landmark, from the last estimation pass) is kept as suspect instead. The caller owns the row's chunk.
 func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPercentiles]indexChange,
-	floors map[string]suspectFloor, suspects *suspectEdit) {
+	floors map[string]Suspect, suspects *suspectEdit) {
 	if s.table.width == 0 {
 		return
 	}
@@ -516,8 +516,8 @@ func writeRow(s *Snapshot, row int32, nn *v1alpha1.NodeNetwork, changes [][numPe
 			if !ok || !plausible(m) {
 				continue
 			}
-			if f, held := floors[m.Landmark]; held && int32(m.RTTP50Microseconds) < f.floor {
-				suspects.set(row, lm, Suspect{P50: int32(m.RTTP50Microseconds), P90: int32(m.RTTP90Microseconds), PeersMin: f.peersMin, Floor: f.floor})
+			if f, held := floors[m.Landmark]; held && int32(m.RTTP50Microseconds) < f.Floor {
+				suspects.set(row, lm, f.with(int32(m.RTTP50Microseconds), int32(m.RTTP90Microseconds)))
 				continue
 			}
 			e := &fresh[lm]

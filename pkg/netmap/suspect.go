@@ -11,7 +11,8 @@ import (
 // every landmark would attract every workload. The estimation pass
 // (pkg/estimate) compares each measurement with what the row's site peers,
 // or else its city and carrier peers, measured to the same landmark, and
-// names the implausibly better ones. The map then does not trust them: a
+// with the triangle bound that other places' nodes give (TriangleBelow),
+// and names the implausibly better ones. The map then does not trust them: a
 // suspect entry reads as unmeasured (so that an estimate from the peers
 // stands in, and SLOs and evictions never rest on it), and each later
 // write of the same object is held to the same floor at once, so that the
@@ -30,13 +31,37 @@ func SuspectBelow(peersMin int32, sitePeers bool) int32 {
 	return min(share, peersMin-5000)
 }
 
+// TriangleBelow is the RTT (us) to a landmark under which a measurement
+// is implausible, when the same row measured via, another landmark, at
+// viaRTT and via's place measures the landmark at separation (all us): the
+// triangle inequality wants at least separation-viaRTT. Measured paths
+// break the inequality (a detour on the direct path), so only less than a
+// third of that, and 5 ms more, is suspect; the constants were chosen on
+// the Seattle testbed's matrix and reported on RIPE Atlas and AWS
+// (cmd/kubectl-edgeplace/evaluate, TestTriangleCheckOnMeasuredMatrices).
+func TriangleBelow(separation, viaRTT int32) int32 {
+	return (separation-viaRTT)/3 - 5000
+}
+
 // Suspect is a measurement the map does not trust.
 type Suspect struct {
 	// P50 and P90 are the published RTT, in microseconds.
 	P50, P90 int32
-	// PeersMin is the lowest of the peers' medians it was held to, and
-	// Floor the RTT from which it would be trusted (SuspectBelow).
+	// PeersMin is the lowest of the peers' medians it was held to (0 when
+	// the triangle check found it), and Floor the RTT from which it would
+	// be trusted (SuspectBelow, TriangleBelow).
 	PeersMin, Floor int32
+	// Via, when set, is the landmark the triangle check held it against:
+	// the same row measured Via at ViaRTT, and Via's place measures the
+	// landmark at Separation (us).
+	Via                string
+	ViaRTT, Separation int32
+}
+
+// with is a verdict (a suspect without its published values) with them.
+func (s Suspect) with(p50, p90 int32) Suspect {
+	s.P50, s.P90 = p50, p90
+	return s
 }
 
 // SuspectEntry names a suspect measurement.
@@ -47,21 +72,28 @@ type SuspectEntry struct {
 
 type suspectKey struct{ row, lm int32 }
 
-// estSuspect is an estimation pass's verdict on one entry.
+// estSuspect is an estimation pass's verdict on one entry: why, and the
+// floor later writes of the entry are held to (P50 and P90 unset).
 type estSuspect struct {
 	object, landmark string
-	floor            suspectFloor
+	verdict          Suspect
 }
-
-// suspectFloor is what later writes of an entry are held to.
-type suspectFloor struct{ peersMin, floor int32 }
 
 // Suspect records that the row's measurement to the landmark is
 // implausibly better than its peers': their lowest median is peersMin and
 // the entry would be trusted from floor (us).
 func (b *Estimates) Suspect(row, landmark, peersMin, floor int32) {
 	b.est.suspects = append(b.est.suspects, estSuspect{object: b.est.objects[row], landmark: b.est.landmarks[landmark],
-		floor: suspectFloor{peersMin: peersMin, floor: floor}})
+		verdict: Suspect{PeersMin: peersMin, Floor: floor}})
+}
+
+// SuspectTriangle records that the row's measurement to the landmark is
+// under the triangle bound (TriangleBelow) that its measurement to via
+// (viaRTT) and via's separation from the landmark give: it would be trusted
+// from floor (us).
+func (b *Estimates) SuspectTriangle(row, landmark, via, viaRTT, separation, floor int32) {
+	b.est.suspects = append(b.est.suspects, estSuspect{object: b.est.objects[row], landmark: b.est.landmarks[landmark],
+		verdict: Suspect{Floor: floor, Via: b.est.landmarks[via], ViaRTT: viaRTT, Separation: separation}})
 }
 
 // Suspect returns the published value of a suspect entry: the one the map
@@ -121,12 +153,12 @@ func (e *suspectEdit) forgetRow(row int32) {
 
 // setFloors replaces the floors with an estimation pass's verdicts.
 func (m *Map) setFloors(verdicts []estSuspect) {
-	m.floors = map[string]map[string]suspectFloor{}
+	m.floors = map[string]map[string]Suspect{}
 	for _, v := range verdicts {
 		if m.floors[v.object] == nil {
-			m.floors[v.object] = map[string]suspectFloor{}
+			m.floors[v.object] = map[string]Suspect{}
 		}
-		m.floors[v.object][v.landmark] = v.floor
+		m.floors[v.object][v.landmark] = v.verdict
 	}
 }
 
@@ -144,12 +176,12 @@ func (m *Map) distrust(s *Snapshot, owned map[int32]bool, changes [][numPercenti
 				continue
 			}
 			e := s.table.at(row, lm)
-			if e.observed == 0 || e.rtt[P50] >= f.floor {
+			if e.observed == 0 || e.rtt[P50] >= f.Floor {
 				continue
 			}
 			own(s, row, owned)
 			e = s.table.at(row, lm)
-			edit.set(row, lm, Suspect{P50: e.rtt[P50], P90: e.rtt[P90], PeersMin: f.peersMin, Floor: f.floor})
+			edit.set(row, lm, f.with(e.rtt[P50], e.rtt[P90]))
 			for p := range numPercentiles {
 				changes[lm][p].move(row, bucketOf(e.rtt[p]), -1)
 			}

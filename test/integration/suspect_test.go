@@ -2,6 +2,8 @@ package integration
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 	"github.com/edgeplace/edgeplace/pkg/feed"
+	"github.com/edgeplace/edgeplace/pkg/topology"
 )
 
 // TestSuspectMeasurementIsNotTrusted: a node that publishes 0.1 ms where
@@ -54,4 +57,57 @@ func TestSuspectMeasurementIsNotTrusted(t *testing.T) {
 
 	f.publish(peer1, rtt{landmark: lm, p90: 12 * time.Millisecond})
 	assert.Equal(t, peer1.Name, f.waitBound("slo", waitTimeout))
+}
+
+// TestTriangleCheckCatchesANodeWithoutPeers: a node alone in its site and
+// city publishes 0.1 ms to two landmarks that the nodes at their places
+// measure 60 ms apart. No peer can vouch against it, but the triangle
+// can: it gets a Warning event naming the landmark it was held against,
+// and a pod that wants one of the landmarks goes to a node at its place
+// (1 ms) rather than to the liar's 0.1 ms.
+func TestTriangleCheckCatchesANodeWithoutPeers(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	city := func(name string) string { return f.prefix + "-" + name }
+	place := func(c string) map[string]string {
+		return map[string]string{topology.CityLabel: c, topology.CarrierLabel: "telecom", v1alpha1.SiteLabel: c + "-site"}
+	}
+	east, west := f.prefix+"-east", f.prefix+"-west"
+	for lm, c := range map[string]string{east: city("e"), west: city("w")} {
+		_, err := f.e.edge.EdgeplaceV1alpha1().Landmarks().Create(f.ctx, &v1alpha1.Landmark{
+			ObjectMeta: metav1.ObjectMeta{Name: lm, Labels: f.testLabel()},
+			Spec:       v1alpha1.LandmarkSpec{Addresses: []string{"192.0.2.1:7"}, Location: v1alpha1.Location{City: c, Carrier: "telecom"}},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	var atEast []string
+	for i := range 2 {
+		e := f.node(fmt.Sprintf("%s-e%d", f.prefix, i), 4, place(city("e")))
+		f.publish(e, rtt{landmark: east, p90: time.Millisecond}, rtt{landmark: west, p90: 60 * time.Millisecond})
+		atEast = append(atEast, e.Name)
+		w := f.node(fmt.Sprintf("%s-w%d", f.prefix, i), 4, place(city("w")))
+		f.publish(w, rtt{landmark: west, p90: time.Millisecond}, rtt{landmark: east, p90: 60 * time.Millisecond})
+	}
+	liar := f.node(f.prefix+"-liar", 4, place(city("alone")))
+	f.publish(liar, rtt{landmark: east, p90: 100 * time.Microsecond}, rtt{landmark: west, p90: 100 * time.Microsecond})
+
+	var note string
+	require.NoError(t, wait.PollUntilContextTimeout(f.ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := f.e.kube.EventsV1().Events("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, ev := range list.Items {
+			if ev.Reason == feed.ReasonSuspect && ev.Regarding.Name == liar.Name && strings.Contains(ev.Note, "landmark "+east+":") {
+				note = ev.Note
+				return true, nil
+			}
+		}
+		return false, nil
+	}), "a Warning event on the liar's NodeNetwork")
+	t.Logf("event: %s", note)
+	assert.Contains(t, note, "published p50 0.1ms is implausible: this object measured landmark "+west+" at 0.1ms, and nodes at "+west+" measure "+east+" at 53.1ms or more")
+	assert.Contains(t, note, "; 1 more not trusted, to landmarks "+west, "one event names both")
+
+	f.pod("near-east", demand(east, "15ms"), 100)
+	assert.Contains(t, atEast, f.waitBound("near-east", waitTimeout), "placed at the landmark's place, not on the liar's figure")
 }

@@ -242,7 +242,7 @@ func printNodeRTT(out io.Writer, req *placement.Request, node string) {
 		if !ok {
 			source := "-"
 			if sus, held := view.Suspect(row, lm); held {
-				source = fmt.Sprintf("suspect: published %s, peers' lowest %s, not trusted", micros(sus.P50), micros(sus.PeersMin))
+				source = fmt.Sprintf("suspect: published %s, %s, not trusted", micros(sus.P50), suspectAgainst(sus))
 			}
 			fmt.Fprintf(tw, "  %s\t%d\tunknown\t-\t-\t%s\t%s\n", name, req.Weights[i], source, age)
 			continue
@@ -257,7 +257,7 @@ func printNodeRTT(out io.Writer, req *placement.Request, node string) {
 			source += " (the SLO's estimates policy refuses it)"
 		}
 		if sus, held := view.Suspect(row, lm); held {
-			source += fmt.Sprintf(" (suspect: published %s, peers' lowest %s, not trusted)", micros(sus.P50), micros(sus.PeersMin))
+			source += fmt.Sprintf(" (suspect: published %s, %s, not trusted)", micros(sus.P50), suspectAgainst(sus))
 		}
 		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\n", name, req.Weights[i], micros(rtt), loss, jitter, source, age)
 	}
@@ -370,4 +370,13 @@ func jitterOf(us int32) string {
 		return fmt.Sprintf("%dµs", us)
 	}
 	return micros(us)
+}
+
+// suspectAgainst says in a few words what a suspect measurement was held
+// to: its peers' lowest median, or the triangle through another landmark.
+func suspectAgainst(s netmap.Suspect) string {
+	if s.Via != "" {
+		return fmt.Sprintf("triangle via %s: %s to it, %s between", s.Via, micros(s.ViaRTT), micros(s.Separation))
+	}
+	return "peers' lowest " + micros(s.PeersMin)
 }
