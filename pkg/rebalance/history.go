@@ -68,6 +68,9 @@ func (h *History) Begin(now time.Time) {
 	}
 }
 
+// Series returns how many (row, landmark, percentile) series it keeps.
+func (h *History) Series() int { return len(h.series) }
+
 func (h *History) pass() int { return h.first + len(h.starts) - 1 }
 
 // Note records, once per pass, what the view measures from row to each of

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
@@ -17,6 +19,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	frameworktypes "sigs.k8s.io/descheduler/pkg/framework/types"
 
@@ -99,10 +102,13 @@ func testCluster(tb testing.TB, nodes, pods int) (*cluster, []*v1.Node) {
 type noHandle struct{ frameworktypes.Handle }
 
 func newTestPlugin(tb testing.TB, c *cluster) *Rebalance {
+	return newTestPluginWith(tb, c, &EdgeplaceRebalanceArgs{})
+}
+
+func newTestPluginWith(tb testing.TB, c *cluster, args *EdgeplaceRebalanceArgs) *Rebalance {
 	tb.Helper()
 	env := &Env{}
 	env.once.Do(func() { env.c = c })
-	args := &EdgeplaceRebalanceArgs{}
 	pl, err := New(context.Background(), args, noHandle{}, env)
 	require.NoError(tb, err)
 	return pl.(*Rebalance)
@@ -165,4 +171,53 @@ func TestEvictionLimit(t *testing.T) {
 	l.took(now.Add(time.Second))
 	require.False(t, l.allows(now.Add(59*time.Second)), "two in the last minute")
 	require.True(t, l.allows(now.Add(60*time.Second)), "the first has aged out")
+}
+
+// BenchmarkHistoryMemory is what the history holds once it covers its
+// whole window (1h of passes a minute apart, the shipped defaults): the
+// heap it keeps, per pod judged and per series (row x landmark x
+// percentile). One op is the window's 61 passes; the figures are of the
+// last. The grace periods outlast the window, so that nothing moves.
+func BenchmarkHistoryMemory(b *testing.B) {
+	for _, size := range []struct{ nodes, pods int }{{500, 1000}, {5000, 10000}} {
+		b.Run(fmt.Sprintf("nodes=%d/pods=%d", size.nodes, size.pods), func(b *testing.B) {
+			if testing.Short() && size.pods > 1000 {
+				b.Skip("-short: the smallest size only")
+			}
+			c, nodes := testCluster(b, size.nodes, size.pods)
+			ctx := klog.NewContext(context.Background(), logr.Discard())
+			var held uint64
+			var series int
+			for b.Loop() {
+				// The map is not rewritten between passes: its measurements
+				// stay fresh for the window.
+				long := metav1.Duration{Duration: 2 * time.Hour}
+				pl := newTestPluginWith(b, c, &EdgeplaceRebalanceArgs{SLOGracePeriod: long, GapGracePeriod: long, MeasurementTTL: long})
+				at := time.Now()
+				pl.now = func() time.Time { return at }
+				passes := int(pl.args.HistoryWindow.Duration/time.Minute) + 1
+				for range passes {
+					pl.Deschedule(ctx, nodes)
+					at = at.Add(time.Minute)
+				}
+				b.StopTimer()
+				series = pl.history.Series()
+				before := heapInUse()
+				pl.history = nil
+				held = before - min(before, heapInUse())
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(held)/(1<<20), "MiB-held")
+			b.ReportMetric(float64(held)/float64(size.pods), "B/pod")
+			b.ReportMetric(float64(held)/float64(max(series, 1)), "B/series")
+			b.ReportMetric(float64(series), "series")
+		})
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }
