@@ -32,23 +32,7 @@ func TestSuspectMeasurementIsNotTrusted(t *testing.T) {
 	f.publish(peer1, rtt{landmark: lm, p90: 21 * time.Millisecond})
 	f.publish(liar, rtt{landmark: lm, p90: 100 * time.Microsecond})
 
-	// The map's estimation pass (every 10 s) judges it.
-	var note string
-	require.NoError(t, wait.PollUntilContextTimeout(f.ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		list, err := f.e.kube.EventsV1().Events("default").List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, ev := range list.Items {
-			if ev.Reason == feed.ReasonSuspect && ev.Regarding.Name == liar.Name {
-				note = ev.Note
-				assert.Equal(t, "Warning", ev.Type)
-				return true, nil
-			}
-		}
-		return false, nil
-	}), "a Warning event on the liar's NodeNetwork")
-	t.Logf("event: %s", note)
+	note := f.waitSuspectEvent(liar.Name, "landmark "+lm+":")
 	assert.Contains(t, note, "landmark "+lm+": published p50 0.1ms is implausibly better than every peer's (lowest 18.0ms")
 
 	f.pod("slo", demand(lm, "15ms"), 100)
@@ -90,24 +74,33 @@ func TestTriangleCheckCatchesANodeWithoutPeers(t *testing.T) {
 	liar := f.node(f.prefix+"-liar", 4, place(city("alone")))
 	f.publish(liar, rtt{landmark: east, p90: 100 * time.Microsecond}, rtt{landmark: west, p90: 100 * time.Microsecond})
 
-	var note string
-	require.NoError(t, wait.PollUntilContextTimeout(f.ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		list, err := f.e.kube.EventsV1().Events("default").List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, ev := range list.Items {
-			if ev.Reason == feed.ReasonSuspect && ev.Regarding.Name == liar.Name && strings.Contains(ev.Note, "landmark "+east+":") {
-				note = ev.Note
-				return true, nil
-			}
-		}
-		return false, nil
-	}), "a Warning event on the liar's NodeNetwork")
-	t.Logf("event: %s", note)
+	note := f.waitSuspectEvent(liar.Name, "landmark "+east+":")
 	assert.Contains(t, note, "published p50 0.1ms is implausible: this object measured landmark "+west+" at 0.1ms, and nodes at "+west+" measure "+east+" at 53.1ms or more")
 	assert.Contains(t, note, "; 1 more not trusted, to landmarks "+west, "one event names both")
 
 	f.pod("near-east", demand(east, "15ms"), 100)
 	assert.Contains(t, atEast, f.waitBound("near-east", waitTimeout), "placed at the landmark's place, not on the liar's figure")
+}
+
+// waitSuspectEvent polls until the scheduler's network map records a
+// Warning event on the NodeNetwork whose note contains want (its
+// estimation pass runs every 10 s), and returns the note.
+func (f *fixture) waitSuspectEvent(object, want string) string {
+	f.t.Helper()
+	var note string
+	require.NoError(f.t, wait.PollUntilContextTimeout(f.ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := f.e.kube.EventsV1().Events("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, ev := range list.Items {
+			if ev.Reason == feed.ReasonSuspect && ev.Regarding.Name == object && ev.Type == "Warning" && strings.Contains(ev.Note, want) {
+				note = ev.Note
+				return true, nil
+			}
+		}
+		return false, nil
+	}), "a Warning event on NodeNetwork %s containing %q", object, want)
+	f.t.Logf("event: %s", note)
+	return note
 }
