@@ -34,6 +34,9 @@ type separations struct {
 func newSeparations(view netmap.View, near places) *separations {
 	w := int32(view.NumLandmarks())
 	s := &separations{width: w, ends: make([]lowestTwo, w*w), widest: make([]int32, w)}
+	for i := range s.ends {
+		s.ends[i].row = -1
+	}
 	for from := range w {
 		city := near.lmCity[from]
 		if city == "" {
@@ -104,7 +107,10 @@ type triangleFinding struct {
 // Seattle testbed's matrix any one of 97 bounds flagged 30% of honest
 // entries, half of them 0.11% (TestTriangleCheckOnMeasuredMatrices in
 // cmd/kubectl-edgeplace/evaluate). Each is held to the via whose bound is
-// that share's: the floor from which it would be trusted.
+// that share's: the floor from which it would be trusted. The row's own
+// figures are the vias, lies included: a very low one can put its honest
+// figures to other landmarks under the bound too, which costs a lying
+// row the trust of more of its entries, not an honest row.
 func (s *separations) implausible(view netmap.View, near places) map[[2]int32]triangleFinding {
 	out := map[[2]int32]triangleFinding{}
 	w := s.width

@@ -3,7 +3,6 @@ package feed
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,22 +17,23 @@ import (
 )
 
 // ReasonSuspect is the reason of the Warning event a NodeNetwork gets when
-// one of its measurements is implausibly better than its peers'
-// (netmap.Suspect).
+// one of its measurements is implausibly better than its peers' or than
+// the triangle through other landmarks allows (netmap.Suspect).
 const ReasonSuspect = "SuspectMeasurement"
 
 var (
 	suspectMeasurements = metrics.NewGauge(&metrics.GaugeOpts{
 		Subsystem:      "edgeplace_netmap",
 		Name:           "suspect_measurements",
-		Help:           "Measurements (NodeNetwork x landmark) the network map does not trust: implausibly better than every site or city peer's; they read as unmeasured.",
+		Help:           "Measurements (NodeNetwork x landmark) the network map does not trust: implausibly better than every site or city peer's, or than the triangle through other landmarks allows; they read as unmeasured.",
 		StabilityLevel: metrics.ALPHA,
 	})
 	registerMetrics = sync.OnceFunc(func() { legacyregistry.MustRegister(suspectMeasurements) })
 )
 
 // reportSuspects is a map listener: each measurement that becomes suspect
-// is logged and gets a Warning event on its NodeNetwork, and the gauge
+// is logged and gets a Warning event on its NodeNetwork, related to the
+// landmark, and the gauge
 // counts them. It runs on the flushing goroutine, so it does little unless
 // the suspects changed.
 func reportSuspects(ctx context.Context, recorder func() events.EventRecorder) func(prev, next *netmap.Snapshot) {
@@ -49,58 +49,27 @@ func reportSuspects(ctx context.Context, recorder func() events.EventRecorder) f
 		}
 		now := next.Suspects()
 		suspectMeasurements.Set(float64(len(now)))
-		// One event per object: the recorder merges events of one object
-		// and reason into a series that keeps a single note, so a second
-		// event for another landmark would be lost. Suspects come sorted
-		// by object.
-		var object string
-		var notes []string
-		flush := func() {
-			if len(notes) > 0 {
-				nn := &v1alpha1.NodeNetwork{
-					TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "NodeNetwork"},
-					ObjectMeta: metav1.ObjectMeta{Name: object},
-				}
-				recorder().Eventf(nn, nil, corev1.EventTypeWarning, ReasonSuspect, "Read", "%s", objectNote(notes))
-			}
-			notes = notes[:0]
-		}
 		for _, s := range now {
 			if known[[2]string{s.Object, s.Landmark}] {
 				continue
 			}
-			if s.Object != object {
-				flush()
-				object = s.Object
-			}
 			note := SuspectNote(s.Landmark, s.Suspect)
 			logger.Info("not trusting a measurement", "nodeNetwork", s.Object, "note", note)
-			notes = append(notes, note)
+			nn := &v1alpha1.NodeNetwork{
+				TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "NodeNetwork"},
+				ObjectMeta: metav1.ObjectMeta{Name: s.Object},
+			}
+			// Related to the landmark: the recorder merges events of one
+			// object, reason and related object into a series that keeps
+			// the first note, so without it a second landmark's note
+			// would be lost.
+			lm := &v1alpha1.Landmark{
+				TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Landmark"},
+				ObjectMeta: metav1.ObjectMeta{Name: s.Landmark},
+			}
+			recorder().Eventf(nn, lm, corev1.EventTypeWarning, ReasonSuspect, "Read", "%s", note)
 		}
-		flush()
 	}
-}
-
-// maxNote is the longest note an event may carry (events.k8s.io/v1: 1 kB).
-const maxNote = 1024
-
-// objectNote is the event note for an object's newly suspect
-// measurements: the first in full, then how many more and their
-// landmarks, cut to what an event holds.
-func objectNote(notes []string) string {
-	note := notes[0]
-	if len(notes) > 1 {
-		landmarks := make([]string, 0, len(notes)-1)
-		for _, n := range notes[1:] {
-			landmark, _, _ := strings.Cut(strings.TrimPrefix(n, "landmark "), ":")
-			landmarks = append(landmarks, landmark)
-		}
-		note += fmt.Sprintf("; %d more not trusted, to landmarks %s (kubectl edgeplace explain shows each)", len(notes)-1, strings.Join(landmarks, ", "))
-	}
-	if len(note) > maxNote {
-		note = note[:maxNote-3] + "..."
-	}
-	return note
 }
 
 // SuspectNote says why a measurement is not trusted, as the event, explain

@@ -36,9 +36,10 @@ func SuspectBelow(peersMin int32, sitePeers bool) int32 {
 // viaRTT and via's place measures the landmark at separation (all us): the
 // triangle inequality wants at least separation-viaRTT. Measured paths
 // break the inequality (a detour on the direct path), so only less than a
-// third of that, and 5 ms more, is suspect; the constants were chosen on
-// the Seattle testbed's matrix and reported on RIPE Atlas and AWS
-// (cmd/kubectl-edgeplace/evaluate, TestTriangleCheckOnMeasuredMatrices).
+// third of that, and 5 ms more, is suspect; the third (with the share of
+// landmarks in pkg/estimate) was chosen on the Seattle testbed's matrix
+// and is reported on RIPE Atlas and AWS (cmd/kubectl-edgeplace/evaluate,
+// TestTriangleCheckOnMeasuredMatrices).
 func TriangleBelow(separation, viaRTT int32) int32 {
 	return (separation-viaRTT)/3 - 5000
 }

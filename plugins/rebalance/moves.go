@@ -20,9 +20,12 @@ import (
 // move a second pod of a workload right after a leader change.
 //
 // Events are the record because they are already written for every move
-// and read by kubectl edgeplace explain; the API server keeps them for its
-// --event-ttl (1h by default), so a cooldown longer than that is held only
-// for the event TTL. A dry run's WouldEvict events are not moves.
+// and read by kubectl edgeplace explain. They are best-effort: the
+// recorder sends them in the background, so a move right before the
+// process dies, or one whose event the API server refused, leaves no
+// record. The API server keeps them for its --event-ttl (1h by default),
+// so a cooldown longer than that is held only for the event TTL. A dry
+// run's WouldEvict events are not moves.
 func (c *cluster) recentMoves(ctx context.Context, since time.Time) (map[types.UID]time.Time, error) {
 	moves := map[types.UID]time.Time{}
 	opts := metav1.ListOptions{

@@ -261,8 +261,10 @@ func TestRebalanceCooldownOutlivesARestart(t *testing.T) {
 	f.publish(spare, rtt{landmark: lm, p90: 60 * time.Millisecond})
 	skip := f.waitRebalanceEvent(v1alpha1.RebalanceSkipped, "cooldown")
 	assert.Equal(t, podOn(moved, spare.Name), skip.Regarding.Name)
-	assert.NotEmpty(t, podOn(moved, b.Name), "the healthy replica stays")
 	assert.Len(t, f.rebalanceEvents(v1alpha1.RebalanceEvicted), 1, "one move per cooldown, across the restart")
+	now := f.waitReplicas("live", 2, func(map[string]string) bool { return true })
+	assert.Equal(t, podOn(moved, spare.Name), podOn(now, spare.Name), "the replica on the degraded node stays")
+	assert.Equal(t, podOn(moved, b.Name), podOn(now, b.Name), "and so does the healthy one")
 }
 
 // TestRebalanceRespectsPDB: a PodDisruptionBudget that allows no

@@ -46,7 +46,7 @@ func TestSuspectMeasurementIsNotTrusted(t *testing.T) {
 // TestTriangleCheckCatchesANodeWithoutPeers: a node alone in its site and
 // city publishes 0.1 ms to two landmarks that the nodes at their places
 // measure 60 ms apart. No peer can vouch against it, but the triangle
-// can: it gets a Warning event naming the landmark it was held against,
+// can: it gets a Warning event per landmark, naming the one it was held against,
 // and a pod that wants one of the landmarks goes to a node at its place
 // (1 ms) rather than to the liar's 0.1 ms.
 func TestTriangleCheckCatchesANodeWithoutPeers(t *testing.T) {
@@ -76,7 +76,7 @@ func TestTriangleCheckCatchesANodeWithoutPeers(t *testing.T) {
 
 	note := f.waitSuspectEvent(liar.Name, "landmark "+east+":")
 	assert.Contains(t, note, "published p50 0.1ms is implausible: this object measured landmark "+west+" at 0.1ms, and nodes at "+west+" measure "+east+" at 53.1ms or more")
-	assert.Contains(t, note, "; 1 more not trusted, to landmarks "+west, "one event names both")
+	f.waitSuspectEvent(liar.Name, "landmark "+west+":") // its own event, not lost in the first's series
 
 	f.pod("near-east", demand(east, "15ms"), 100)
 	assert.Contains(t, atEast, f.waitBound("near-east", waitTimeout), "placed at the landmark's place, not on the liar's figure")

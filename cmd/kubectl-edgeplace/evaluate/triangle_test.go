@@ -12,8 +12,9 @@ import (
 // triangleOutcome is what a triangle rule does on a measured matrix, each
 // place taken in turn as a node and every other place as a landmark, with
 // landmarks' separations as the matrix has them (as from nodes in the
-// landmark's own place at no distance: the deployed check's separations
-// are lower, so it flags no more than this).
+// landmark's own place at no distance). It is the rule's outcome, not the
+// deployed check's: pkg/estimate counts a landmark only where nodes at two
+// places bound its separation, and their bounds differ from the matrix's.
 type triangleOutcome struct {
 	entries        int     // (node, landmark) pairs judged
 	falseAlarms    float64 // share of honest entries found suspect
@@ -127,8 +128,9 @@ func judgeTriangle(m *Matrix, rule triangleRule) triangleOutcome {
 
 // TestTriangleCheckOnMeasuredMatrices holds the triangle check
 // (netmap.TriangleBelow, through half of the landmarks in pkg/estimate) to
-// real networks, which break the triangle inequality often. Its constants
-// were chosen from the grid below on the Seattle testbed's median matrix:
+// real networks, which break the triangle inequality often. Its divisor
+// and share were chosen from the grid below (the margin is the peers'
+// check's 5 ms) on the Seattle testbed's median matrix:
 // of the rules that alarm on at most 0.25% of honest entries, the one that
 // catches the most lies about a single landmark. RIPE Atlas and AWS
 // report them. The grid is logged for every matrix.
