@@ -33,9 +33,8 @@ var (
 
 // reportSuspects is a map listener: each measurement that becomes suspect
 // is logged and gets a Warning event on its NodeNetwork, related to the
-// landmark, and the gauge
-// counts them. It runs on the flushing goroutine, so it does little unless
-// the suspects changed.
+// landmark, and the gauge counts them. It runs on the flushing goroutine,
+// so it does little unless the suspects changed.
 func reportSuspects(ctx context.Context, recorder func() events.EventRecorder) func(prev, next *netmap.Snapshot) {
 	registerMetrics()
 	logger := klog.FromContext(ctx).WithName("netmap")

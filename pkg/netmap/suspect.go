@@ -84,8 +84,7 @@ type estSuspect struct {
 // implausibly better than its peers': their lowest median is peersMin and
 // the entry would be trusted from floor (us).
 func (b *Estimates) Suspect(row, landmark, peersMin, floor int32) {
-	b.est.suspects = append(b.est.suspects, estSuspect{object: b.est.objects[row], landmark: b.est.landmarks[landmark],
-		verdict: Suspect{PeersMin: peersMin, Floor: floor}})
+	b.suspect(row, landmark, Suspect{PeersMin: peersMin, Floor: floor})
 }
 
 // SuspectTriangle records that the row's measurement to the landmark is
@@ -93,8 +92,11 @@ func (b *Estimates) Suspect(row, landmark, peersMin, floor int32) {
 // (viaRTT) and via's separation from the landmark give: it would be trusted
 // from floor (us).
 func (b *Estimates) SuspectTriangle(row, landmark, via, viaRTT, separation, floor int32) {
-	b.est.suspects = append(b.est.suspects, estSuspect{object: b.est.objects[row], landmark: b.est.landmarks[landmark],
-		verdict: Suspect{Floor: floor, Via: b.est.landmarks[via], ViaRTT: viaRTT, Separation: separation}})
+	b.suspect(row, landmark, Suspect{Floor: floor, Via: b.est.landmarks[via], ViaRTT: viaRTT, Separation: separation})
+}
+
+func (b *Estimates) suspect(row, landmark int32, verdict Suspect) {
+	b.est.suspects = append(b.est.suspects, estSuspect{object: b.est.objects[row], landmark: b.est.landmarks[landmark], verdict: verdict})
 }
 
 // Suspect returns the published value of a suspect entry: the one the map
