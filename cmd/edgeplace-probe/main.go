@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/component-base/cli"
@@ -25,8 +23,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/edgeplace/edgeplace/pkg/agent/probe"
+	"github.com/edgeplace/edgeplace/pkg/agent/probeapi"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
 	"github.com/edgeplace/edgeplace/pkg/version"
 )
 
@@ -166,11 +164,7 @@ func (o *options) run(ctx context.Context) error {
 		return err
 	}
 	cfg.UserAgent = "edgeplace-probe/" + o.nodeName
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	edge, err := edgeclient.NewForConfig(cfg)
+	api, err := probeapi.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -179,7 +173,7 @@ func (o *options) run(ctx context.Context) error {
 		target.EgressMbps = &o.egressMbps
 	}
 	var siteLabel string // the node's site label, when it could be read
-	if node, err := kube.CoreV1().Nodes().Get(ctx, o.nodeName, metav1.GetOptions{}); err == nil {
+	if node, err := api.GetNode(ctx, o.nodeName); err == nil {
 		siteLabel = node.Labels[v1alpha1.SiteLabel]
 	} else if o.siteMode {
 		return fmt.Errorf("--site-mode: reading Node %q: %w", o.nodeName, err)
@@ -203,8 +197,8 @@ func (o *options) run(ctx context.Context) error {
 		}
 	}
 
-	agent := probe.NewAgent(o.probe, edge)
-	publisher := probe.NewPublisher(agent, kube, edge, target, o.policy)
+	agent := probe.NewAgent(o.probe, api)
+	publisher := probe.NewPublisher(agent, target, o.policy)
 	klog.InfoS("Starting", "node", o.nodeName, "site", target.Site, "probing", o.probe.String())
 	done := make(chan error, 1)
 	go func() { done <- agent.Run(ctx) }()
@@ -212,9 +206,9 @@ func (o *options) run(ctx context.Context) error {
 		object, _ := target.ObjectName()
 		own := target
 		own.Site = ""
-		(&site{kube: kube, edge: edge, namespace: o.namespace, node: o.nodeName, object: object, agent: agent,
+		(&site{api: api, leases: api.Leases(o.namespace), node: o.nodeName, object: object, agent: agent,
 			publisher: publisher, slowdown: o.slowdown, lease: o.siteLease, divergence: o.divergence,
-			ownPublisher: func() *probe.Publisher { return probe.NewPublisher(agent, kube, edge, own, o.policy) },
+			ownPublisher: func() *probe.Publisher { return probe.NewPublisher(agent, own, o.policy) },
 		}).run(ctx)
 	} else {
 		go agent.ServeRequests(ctx, o.nodeName)

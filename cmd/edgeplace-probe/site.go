@@ -6,14 +6,11 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
+	"github.com/edgeplace/edgeplace/pkg/agent/election"
 	"github.com/edgeplace/edgeplace/pkg/agent/probe"
-	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
+	"github.com/edgeplace/edgeplace/pkg/agent/probeapi"
 )
 
 // site runs a probe's part in its site. Two Leases per site give three
@@ -49,9 +46,8 @@ const (
 )
 
 type site struct {
-	kube       kubernetes.Interface
-	edge       edgeclient.Interface
-	namespace  string
+	api        *probeapi.Client
+	leases     election.Leases // of the probes' namespace
 	node       string
 	object     string // the site's NodeNetwork, which names its Leases
 	agent      *probe.Agent
@@ -65,36 +61,28 @@ type site struct {
 	leading atomic.Bool
 }
 
-func (s *site) lock(name string) *resourcelock.LeaseLock {
-	return &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: name, Namespace: s.namespace},
-		Client:     s.kube.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: s.node},
-	}
-}
-
 // elect runs one election for the Lease until this probe has held it and
 // lost it, or ctx ends. held is closed once the Lease is held; while it is,
 // lead runs with a context that ends when it is lost.
 // Holders renew, and others poll, every duration x 2/15 (2s of 15s).
 func (s *site) elect(ctx context.Context, lease string, duration time.Duration, held chan<- struct{}, lead func(context.Context)) {
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-		Lock:            s.lock(lease),
-		LeaseDuration:   duration,
-		RenewDeadline:   duration * 2 / 3,
-		RetryPeriod:     duration * 2 / 15,
-		ReleaseOnCancel: true,
-		Name:            lease,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(c context.Context) {
-				close(held)
-				if lead != nil {
-					lead(c)
-				}
-			},
-			OnStoppedLeading: func() {},
-		},
+	err := election.Run(ctx, election.Config{
+		Leases:        s.leases,
+		Name:          lease,
+		Identity:      s.node,
+		Duration:      duration,
+		RenewDeadline: duration * 2 / 3,
+		RetryPeriod:   duration * 2 / 15,
+	}, func(c context.Context) {
+		close(held)
+		if lead != nil {
+			lead(c)
+		}
 	})
+	if err != nil {
+		klog.ErrorS(err, "Site election", "lease", lease)
+		<-ctx.Done() // a setting the flags' validation let through: no role, rather than a busy loop
+	}
 }
 
 // run plays the probe's part until ctx ends: the site's roles while its
@@ -144,7 +132,7 @@ func (s *site) watch(ctx context.Context, diverged func([]string)) {
 // diverging returns the landmarks on which this probe's measurements
 // differ from the site object's; none when the object cannot be read.
 func (s *site) diverging(ctx context.Context) []string {
-	nn, err := s.edge.EdgeplaceV1alpha1().NodeNetworks().Get(ctx, s.object, metav1.GetOptions{})
+	nn, err := s.api.GetNodeNetwork(ctx, s.object)
 	if err != nil {
 		if !apierrors.IsNotFound(err) && ctx.Err() == nil {
 			klog.ErrorS(err, "Reading the site object to compare with it", "siteObject", s.object)
@@ -184,7 +172,7 @@ func (s *site) own(ctx context.Context, landmarks []string) {
 	stop()
 	<-done
 	klog.InfoS("This node measures as its site again; deleting its own NodeNetwork", "siteObject", s.object)
-	if err := s.edge.EdgeplaceV1alpha1().NodeNetworks().Delete(ctx, s.node, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	if err := s.api.DeleteNodeNetwork(ctx, s.node); err != nil && !apierrors.IsNotFound(err) {
 		klog.ErrorS(err, "Deleting the node's own NodeNetwork; the scheduler reads it instead of the site's until it goes", "nodeNetwork", s.node)
 	}
 }

@@ -19,8 +19,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
-	edgeinformers "github.com/edgeplace/edgeplace/pkg/generated/informers/externalversions"
 )
 
 // Config says how an agent probes. Zero fields take the defaults of
@@ -94,7 +92,7 @@ func (c Config) withDefaults() Config {
 // landmark. Summary reads the windows; a Publisher writes the summaries.
 type Agent struct {
 	cfg     Config
-	edge    edgeclient.Interface
+	api     API
 	limiter *rate.Limiter
 
 	mu        sync.Mutex
@@ -131,13 +129,13 @@ type landmarkProbe struct {
 	lastSuccess time.Time
 }
 
-// NewAgent returns an agent that reads Landmarks through edge.
-func NewAgent(cfg Config, edge edgeclient.Interface) *Agent {
+// NewAgent returns an agent that reads Landmarks through api.
+func NewAgent(cfg Config, api API) *Agent {
 	RegisterMetrics() // unregistered component-base vectors cannot delete series
 	cfg = cfg.withDefaults()
 	a := &Agent{
 		cfg:         cfg,
-		edge:        edge,
+		api:         api,
 		limiter:     rate.NewLimiter(rate.Limit(cfg.Budget), max(1, int(cfg.Budget))),
 		landmarks:   map[string]*landmarkProbe{},
 		slowdown:    1,
@@ -216,8 +214,7 @@ func (a *Agent) setIntervalLocked() {
 // probe loop, closes their connections and returns.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.wg.Wait()
-	factory := edgeinformers.NewSharedInformerFactory(a.edge, 0)
-	informer := factory.Edgeplace().V1alpha1().Landmarks().Informer()
+	informer := cache.NewSharedIndexInformer(a.api.Landmarks(), &v1alpha1.Landmark{}, 0, cache.Indexers{})
 	handler, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.setLandmark(ctx, obj) },
 		UpdateFunc: func(_, obj any) { a.setLandmark(ctx, obj) },
@@ -233,8 +230,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	informed := make(chan struct{})
+	go func() {
+		defer close(informed)
+		informer.Run(ctx.Done())
+	}()
+	defer func() { <-informed }()
 	if cache.WaitForCacheSync(ctx.Done(), handler.HasSynced) {
 		close(a.synced)
 	}

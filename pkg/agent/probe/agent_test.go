@@ -25,7 +25,7 @@ func TestAgentFollowsLandmarks(t *testing.T) {
 	near := listen(t, "tcp", 2*time.Millisecond)
 	far := listen(t, "udp", 30*time.Millisecond)
 	edge := fake.NewSimpleClientset()
-	a := NewAgent(Config{ProbeInterval: 20 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 1000, WindowSize: 10, WindowAge: time.Minute}, edge)
+	a := NewAgent(Config{ProbeInterval: 20 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 1000, WindowSize: 10, WindowAge: time.Minute}, viaClientset(edge))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- a.Run(ctx) }()
@@ -99,7 +99,7 @@ func TestStretchedInterval(t *testing.T) {
 func TestAgentStretchesItsInterval(t *testing.T) {
 	echo := listen(t, "udp", 0)
 	edge := fake.NewSimpleClientset()
-	a := NewAgent(Config{ProbeInterval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 10, WindowSize: 10, WindowAge: time.Minute, MinSamples: 1}, edge)
+	a := NewAgent(Config{ProbeInterval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 10, WindowSize: 10, WindowAge: time.Minute, MinSamples: 1}, viaClientset(edge))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error)
@@ -142,7 +142,7 @@ func TestAgentStretchesItsInterval(t *testing.T) {
 func TestAgentSlowdown(t *testing.T) {
 	echo := listen(t, "udp", 0)
 	edge := fake.NewSimpleClientset()
-	a := NewAgent(Config{ProbeInterval: 50 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 1000, WindowSize: 1000, WindowAge: time.Hour, MinSamples: 1}, edge)
+	a := NewAgent(Config{ProbeInterval: 50 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 1000, WindowSize: 1000, WindowAge: time.Hour, MinSamples: 1}, viaClientset(edge))
 	a.SetSlowdown(10000) // a probe every 500 s
 	assert.Equal(t, 500*time.Second, a.Interval())
 	gauge, err := testutil.GetGaugeMetricValue(probeInterval)
@@ -191,7 +191,7 @@ func TestFollowerHoldsNoConnection(t *testing.T) {
 	t.Cleanup(func() { ln.Close() })
 
 	edge := fake.NewSimpleClientset()
-	a := NewAgent(Config{ProbeInterval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 1000, WindowSize: 1000, WindowAge: time.Hour, MinSamples: 1}, edge)
+	a := NewAgent(Config{ProbeInterval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond, Budget: 1000, WindowSize: 1000, WindowAge: time.Hour, MinSamples: 1}, viaClientset(edge))
 	a.SetSlowdown(2)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)

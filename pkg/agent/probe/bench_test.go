@@ -44,7 +44,7 @@ func BenchmarkProbe(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer prober.Close()
-			a := NewAgent(Config{}, fake.NewSimpleClientset())
+			a := NewAgent(Config{}, viaClientset(fake.NewSimpleClientset()))
 			p := &landmarkProbe{window: NewWindow(a.cfg.WindowSize, a.cfg.WindowAge)}
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -76,7 +76,7 @@ func BenchmarkProbe(b *testing.B) {
 	}
 	b.Run("landmarks=64/memory=windows", func(b *testing.B) {
 		for b.Loop() {
-			a := NewAgent(Config{}, fake.NewSimpleClientset())
+			a := NewAgent(Config{}, viaClientset(fake.NewSimpleClientset()))
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
@@ -92,7 +92,7 @@ func BenchmarkProbe(b *testing.B) {
 // agentWithFullWindows is an agent whose n landmarks each hold a full
 // window of answered probes at the default configuration.
 func agentWithFullWindows(n int) *Agent {
-	a := NewAgent(Config{}, fake.NewSimpleClientset())
+	a := NewAgent(Config{}, viaClientset(fake.NewSimpleClientset()))
 	fillWindows(a, n)
 	return a
 }

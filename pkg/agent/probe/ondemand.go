@@ -7,8 +7,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
@@ -37,9 +35,7 @@ func (a *Agent) ServeRequests(ctx context.Context, object string) {
 	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.2, Steps: 8, Cap: time.Minute}
 	delay := backoff
 	for ctx.Err() == nil {
-		w, err := a.edge.EdgeplaceV1alpha1().NodeNetworks().Watch(ctx, metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("metadata.name", object).String(),
-		})
+		w, err := a.api.WatchNodeNetwork(ctx, object)
 		if err != nil {
 			if ctx.Err() == nil {
 				klog.ErrorS(err, "Watching for measure requests", "nodeNetwork", object)

@@ -28,7 +28,7 @@ func TestServeRequests(t *testing.T) {
 	)
 	// The first probe of a loop comes within a random part of the
 	// interval: an interval of years keeps it out of the test.
-	a := NewAgent(Config{ProbeInterval: 24 * 365 * time.Hour, Timeout: time.Second, Budget: 1000, MinSamples: 3, WindowAge: time.Hour}, edge)
+	a := NewAgent(Config{ProbeInterval: 24 * 365 * time.Hour, Timeout: time.Second, Budget: 1000, MinSamples: 3, WindowAge: time.Hour}, viaClientset(edge))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go a.Run(ctx)
@@ -85,12 +85,12 @@ func TestMeasureNowSignalsPublishers(t *testing.T) {
 	users := listen(t, "udp", 0)
 	edge := fake.NewSimpleClientset(&v1alpha1.Landmark{ObjectMeta: metav1.ObjectMeta{Name: "users"},
 		Spec: v1alpha1.LandmarkSpec{Addresses: []string{users.Addr().String()}, Protocol: v1alpha1.ProtocolUDPEcho}})
-	a := NewAgent(Config{ProbeInterval: 24 * 365 * time.Hour, Timeout: time.Second, Budget: 1000, MinSamples: 2, WindowAge: time.Hour}, edge)
+	a := NewAgent(Config{ProbeInterval: 24 * 365 * time.Hour, Timeout: time.Second, Budget: 1000, MinSamples: 2, WindowAge: time.Hour}, viaClientset(edge))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go a.Run(ctx)
 	<-a.synced
-	p := NewPublisher(a, nil, edge, Target{Node: "n1"}, DefaultWritePolicy())
+	p := NewPublisher(a, Target{Node: "n1"}, DefaultWritePolicy())
 	p.ensured = true // the fake has no server-side apply: count the attempts
 	attempts := func() int {
 		n := 0

@@ -12,12 +12,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
-	applyv1alpha1 "github.com/edgeplace/edgeplace/pkg/generated/applyconfiguration/edgeplace/v1alpha1"
-	edgeclient "github.com/edgeplace/edgeplace/pkg/generated/clientset/versioned"
 )
 
 // FieldManager owns the status entries a probe applies.
@@ -52,8 +49,6 @@ func (t Target) ObjectName() (string, error) {
 // WritePolicy.
 type Publisher struct {
 	agent  *Agent
-	kube   kubernetes.Interface
-	edge   edgeclient.Interface
 	target Target
 	state  writeState
 
@@ -69,10 +64,11 @@ type Publisher struct {
 	measured <-chan struct{}
 }
 
-// NewPublisher returns a publisher of the agent's summaries.
-func NewPublisher(agent *Agent, kube kubernetes.Interface, edge edgeclient.Interface, target Target, policy WritePolicy) *Publisher {
+// NewPublisher returns a publisher of the agent's summaries, through the
+// agent's API.
+func NewPublisher(agent *Agent, target Target, policy WritePolicy) *Publisher {
 	written := make(chan struct{})
-	return &Publisher{agent: agent, kube: kube, edge: edge, target: target, state: writeState{policy: policy},
+	return &Publisher{agent: agent, target: target, state: writeState{policy: policy},
 		written: written, firstWrite: sync.OnceFunc(func() { close(written) }), measured: agent.measuredNow()}
 }
 
@@ -136,27 +132,20 @@ func (p *Publisher) write(ctx context.Context, summary Summary, now time.Time) e
 			return err
 		}
 	}
-	status := applyv1alpha1.NodeNetworkStatus()
+	status := &v1alpha1.NodeNetworkStatus{EgressCapacityMbps: p.egressMbps, BillingZone: p.billingZone}
 	for _, lm := range slices.Sorted(maps.Keys(summary)) {
 		st := summary[lm]
-		status.WithLandmarks(applyv1alpha1.LandmarkRTT().
-			WithLandmark(lm).
-			WithRTTP50Microseconds(clampMicros(st.P50)).
-			WithRTTP90Microseconds(clampMicros(st.P90)).
-			WithJitterMicroseconds(clampMicros(st.Jitter)).
-			WithLossPartsPerMillion(st.LossPPM).
-			WithSamples(int32(min(st.Answered, 1_000_000))).
-			WithObservedTime(metav1.NewTime(now)))
+		status.Landmarks = append(status.Landmarks, v1alpha1.LandmarkRTT{
+			Landmark:            lm,
+			RTTP50Microseconds:  clampMicros(st.P50),
+			RTTP90Microseconds:  clampMicros(st.P90),
+			JitterMicroseconds:  clampMicros(st.Jitter),
+			LossPartsPerMillion: st.LossPPM,
+			Samples:             int32(min(st.Answered, 1_000_000)),
+			ObservedTime:        metav1.NewTime(now),
+		})
 	}
-	if p.egressMbps != nil {
-		status.WithEgressCapacityMbps(*p.egressMbps)
-	}
-	if p.billingZone != "" {
-		status.WithBillingZone(p.billingZone)
-	}
-	_, err = p.edge.EdgeplaceV1alpha1().NodeNetworks().ApplyStatus(ctx,
-		applyv1alpha1.NodeNetwork(name).WithStatus(status),
-		metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	err = p.agent.api.ApplyNodeNetworkStatus(ctx, name, status, FieldManager)
 	if apierrors.IsNotFound(err) {
 		p.ensured = false // deleted under us: create it again next time
 	}
@@ -167,7 +156,7 @@ func (p *Publisher) write(ctx context.Context, summary Summary, now time.Time) e
 // owner reference to its Node, so that it goes with the Node; a site's
 // object with its scope and site.
 func (p *Publisher) ensure(ctx context.Context, name string) error {
-	node, err := p.kube.CoreV1().Nodes().Get(ctx, p.target.Node, metav1.GetOptions{})
+	node, err := p.agent.api.GetNode(ctx, p.target.Node)
 	if err != nil {
 		return fmt.Errorf("reading Node %q: %w", p.target.Node, err)
 	}
@@ -190,7 +179,7 @@ func (p *Publisher) ensure(ctx context.Context, name string) error {
 			APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID,
 		}}
 	}
-	_, err = p.edge.EdgeplaceV1alpha1().NodeNetworks().Create(ctx, nn, metav1.CreateOptions{FieldManager: FieldManager})
+	err = p.agent.api.CreateNodeNetwork(ctx, nn, FieldManager)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating NodeNetwork %q: %w", name, err)
 	}

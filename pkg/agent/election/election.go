@@ -1,0 +1,244 @@
+// Package election elects one holder of a coordination.k8s.io Lease among
+// the processes that contend for it, with the rules of client-go's
+// leaderelection: a holder renews the Lease every retry period and stops
+// leading when it has not renewed it for the renew deadline; the others
+// take it once it has gone unrenewed, as they saw it, for its duration.
+// Time is the contenders' own, never a comparison of clocks: a Lease is
+// judged expired by how long ago this process last saw it change.
+//
+// It exists because client-go's leaderelection links the whole clientset
+// (resourcelock's other lock kinds need it), and the probe, which runs on
+// every node, links only the resources it uses (package probeapi).
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+)
+
+// Leases is what an election needs of the API server: the Leases of one
+// namespace.
+type Leases interface {
+	Get(ctx context.Context, name string) (*coordinationv1.Lease, error)
+	Create(ctx context.Context, lease *coordinationv1.Lease) (*coordinationv1.Lease, error)
+	// Update fails with a conflict when the Lease has changed since it
+	// was read.
+	Update(ctx context.Context, lease *coordinationv1.Lease) (*coordinationv1.Lease, error)
+}
+
+// Config is one contender's part in the election for one Lease.
+type Config struct {
+	Leases   Leases
+	Name     string // the Lease's
+	Identity string // this contender's, unique among them
+	// Duration is how long the others wait, from when they last saw the
+	// Lease renewed, before they take it. At least a second; the Lease
+	// holds it in whole seconds, rounded up.
+	Duration time.Duration
+	// RenewDeadline is how long a holder goes on leading without a
+	// successful renewal; under Duration, so that it has stopped before
+	// another can take the Lease.
+	RenewDeadline time.Duration
+	// RetryPeriod is how often a holder renews and the others try.
+	RetryPeriod time.Duration
+	// Clock is the real one unless a test sets it.
+	Clock clock.Clock
+}
+
+// Validate says which setting of cfg cannot make an election.
+func (cfg Config) Validate() error {
+	var errs []error
+	if cfg.Leases == nil {
+		errs = append(errs, errors.New("Leases: required"))
+	}
+	if cfg.Name == "" || cfg.Identity == "" {
+		errs = append(errs, fmt.Errorf("Name %q, Identity %q: both required", cfg.Name, cfg.Identity))
+	}
+	if cfg.Duration < time.Second {
+		errs = append(errs, fmt.Errorf("Duration: invalid value %s: must be at least 1s", cfg.Duration))
+	}
+	if cfg.RenewDeadline <= 0 || cfg.RenewDeadline >= cfg.Duration {
+		errs = append(errs, fmt.Errorf("RenewDeadline: invalid value %s: must be positive and under Duration (%s)", cfg.RenewDeadline, cfg.Duration))
+	}
+	if cfg.RetryPeriod <= 0 || cfg.RetryPeriod >= cfg.RenewDeadline {
+		errs = append(errs, fmt.Errorf("RetryPeriod: invalid value %s: must be positive and under RenewDeadline (%s)", cfg.RetryPeriod, cfg.RenewDeadline))
+	}
+	return errors.Join(errs...)
+}
+
+// Run contends for the Lease until ctx ends or, having held it, this
+// contender loses it. While it holds the Lease, lead runs with a context
+// that ends when the Lease is lost or ctx ends. Run returns once lead has;
+// when ctx ended while it held the Lease, it then releases it, so that
+// another contender takes it at its next try rather than after Duration.
+func Run(ctx context.Context, cfg Config, lead func(context.Context)) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("election for Lease %q: %w", cfg.Name, err)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	e := &elector{cfg: cfg}
+	for !e.try(ctx) {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-cfg.Clock.After(wait.Jitter(cfg.RetryPeriod, 1.2)):
+		}
+	}
+	klog.V(2).InfoS("Holding the Lease", "lease", cfg.Name, "identity", cfg.Identity)
+	leadCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lead(leadCtx)
+	}()
+	e.renew(ctx)
+	stop()
+	<-done
+	if ctx.Err() != nil {
+		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.RenewDeadline)
+		defer cancel()
+		e.release(release)
+	} else {
+		klog.InfoS("Lost the Lease", "lease", cfg.Name, "identity", cfg.Identity)
+	}
+	return nil
+}
+
+// elector keeps what one contender last saw of the Lease.
+type elector struct {
+	cfg Config
+	// seen is the Lease as last read or written, and seenAt when it was
+	// first seen as it is.
+	seen   *coordinationv1.Lease
+	seenAt time.Time
+}
+
+// renew renews the held Lease every retry period until ctx ends or no
+// renewal has succeeded for the renew deadline.
+func (e *elector) renew(ctx context.Context) {
+	renewed := e.cfg.Clock.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.cfg.Clock.After(e.cfg.RetryPeriod):
+		}
+		left := e.cfg.RenewDeadline - e.cfg.Clock.Since(renewed)
+		attempt, cancel := context.WithTimeout(ctx, max(left, 0))
+		ok := left > 0 && e.try(attempt)
+		cancel()
+		switch {
+		case ok:
+			renewed = e.cfg.Clock.Now()
+		case ctx.Err() != nil:
+			return
+		case e.cfg.Clock.Since(renewed) >= e.cfg.RenewDeadline:
+			return
+		}
+	}
+}
+
+// try takes or renews the Lease, and says whether this contender holds it
+// now.
+func (e *elector) try(ctx context.Context) bool {
+	now := e.cfg.Clock.Now()
+	lease, err := e.cfg.Leases.Get(ctx, e.cfg.Name)
+	if apierrors.IsNotFound(err) {
+		created, err := e.cfg.Leases.Create(ctx, &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: e.cfg.Name},
+			Spec:       e.held(coordinationv1.LeaseSpec{}, now),
+		})
+		if err != nil {
+			e.logFailure(err, "Creating the Lease")
+			return false
+		}
+		e.see(created, now)
+		return true
+	}
+	if err != nil {
+		e.logFailure(err, "Reading the Lease")
+		return false
+	}
+	if e.seen == nil || e.seen.ResourceVersion != lease.ResourceVersion {
+		e.see(lease, now)
+	}
+	holder := lease.Spec.HolderIdentity
+	if holder != nil && *holder != "" && *holder != e.cfg.Identity && now.Before(e.seenAt.Add(leaseDuration(lease.Spec))) {
+		return false // another holds it
+	}
+	taken := lease.DeepCopy()
+	taken.Spec = e.held(lease.Spec, now)
+	updated, err := e.cfg.Leases.Update(ctx, taken)
+	if err != nil {
+		e.logFailure(err, "Writing the Lease")
+		return false
+	}
+	e.see(updated, now)
+	return true
+}
+
+// held is spec as this contender holds it from now.
+func (e *elector) held(spec coordinationv1.LeaseSpec, now time.Time) coordinationv1.LeaseSpec {
+	at := metav1.NewMicroTime(now)
+	if spec.HolderIdentity == nil || *spec.HolderIdentity != e.cfg.Identity {
+		spec.AcquireTime = &at
+		if spec.HolderIdentity != nil && *spec.HolderIdentity != "" {
+			transitions := ptrValue(spec.LeaseTransitions) + 1
+			spec.LeaseTransitions = &transitions
+		}
+	}
+	identity, seconds := e.cfg.Identity, int32((e.cfg.Duration+time.Second-1)/time.Second)
+	spec.HolderIdentity, spec.LeaseDurationSeconds, spec.RenewTime = &identity, &seconds, &at
+	return spec
+}
+
+// release gives the Lease up if this contender still holds it as it last
+// saw it: no holder, and a duration of a second for contenders that still
+// read the old holder's.
+func (e *elector) release(ctx context.Context) {
+	if e.seen == nil || e.seen.Spec.HolderIdentity == nil || *e.seen.Spec.HolderIdentity != e.cfg.Identity {
+		return
+	}
+	released := e.seen.DeepCopy()
+	none, second, at := "", int32(1), metav1.NewMicroTime(e.cfg.Clock.Now())
+	released.Spec.HolderIdentity, released.Spec.LeaseDurationSeconds, released.Spec.RenewTime = &none, &second, &at
+	if _, err := e.cfg.Leases.Update(ctx, released); err != nil {
+		e.logFailure(err, "Releasing the Lease; the others take it once it expires")
+	}
+}
+
+func (e *elector) see(lease *coordinationv1.Lease, now time.Time) {
+	e.seen, e.seenAt = lease, now
+}
+
+func (e *elector) logFailure(err error, msg string) {
+	if apierrors.IsConflict(err) {
+		klog.V(4).InfoS(msg+": another contender wrote it first", "lease", e.cfg.Name)
+		return
+	}
+	klog.V(2).InfoS(msg, "lease", e.cfg.Name, "err", err)
+}
+
+// leaseDuration is the duration a Lease's holder asked for; a Lease
+// without one lasts a second.
+func leaseDuration(spec coordinationv1.LeaseSpec) time.Duration {
+	return time.Duration(max(ptrValue(spec.LeaseDurationSeconds), 1)) * time.Second
+}
+
+func ptrValue(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
