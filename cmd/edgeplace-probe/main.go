@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/component-base/cli"
+	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
@@ -243,7 +244,9 @@ func serveMetrics(ctx context.Context, address string) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", legacyregistry.Handler())
+	// Uncompressed: a scrape is a few kilobytes, and a gzip writer is more
+	// than a megabyte of the heap of a process that runs on every node.
+	mux.Handle("/metrics", metrics.HandlerFor(legacyregistry.DefaultGatherer, metrics.HandlerOpts{DisableCompression: true}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)

@@ -3,10 +3,10 @@ package probe
 import (
 	"context"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/edgeplace/edgeplace/pkg/agent/probeapi"
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
 )
 
@@ -18,7 +18,7 @@ type API interface {
 	Landmarks() cache.ListerWatcher
 	// WatchNodeNetwork watches one NodeNetwork from now on.
 	WatchNodeNetwork(ctx context.Context, name string) (watch.Interface, error)
-	GetNode(ctx context.Context, name string) (*corev1.Node, error)
+	GetNode(ctx context.Context, name string) (*probeapi.Node, error)
 	CreateNodeNetwork(ctx context.Context, nn *v1alpha1.NodeNetwork, fieldManager string) error
 	// ApplyNodeNetworkStatus applies status as all that fieldManager owns
 	// of the NodeNetwork's status (server-side apply, forced).

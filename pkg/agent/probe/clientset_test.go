@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -45,7 +44,7 @@ func (c clientsetAPI) WatchNodeNetwork(ctx context.Context, name string) (watch.
 	})
 }
 
-func (c clientsetAPI) GetNode(context.Context, string) (*corev1.Node, error) {
+func (c clientsetAPI) GetNode(context.Context, string) (*probeapi.Node, error) {
 	return nil, errors.New("the unit tests' API has no Nodes")
 }
 

@@ -16,7 +16,7 @@ import (
 	"fmt"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -41,7 +41,7 @@ type Client struct {
 // share one HTTP client, so one connection, as a clientset's do.
 func New(cfg *rest.Config) (*Client, error) {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, coordinationv1.AddToScheme, v1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{coordinationv1.AddToScheme, v1alpha1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, err
 		}
@@ -62,7 +62,9 @@ func New(cfg *rest.Config) (*Client, error) {
 		return rest.RESTClientForConfigAndClient(c, httpClient)
 	}
 	out := &Client{params: runtime.NewParameterCodec(scheme)}
-	if out.core, err = restClient(corev1.SchemeGroupVersion, "/api"); err != nil {
+	// The core group's client only reads raw Nodes (GetNode): its scheme
+	// holds none of core/v1's types, only the Status of its errors.
+	if out.core, err = restClient(schema.GroupVersion{Version: "v1"}, "/api"); err != nil {
 		return nil, err
 	}
 	if out.coordination, err = restClient(coordinationv1.SchemeGroupVersion, "/apis"); err != nil {
@@ -79,10 +81,29 @@ func (c *Client) Landmarks() cache.ListerWatcher {
 	return cache.NewListWatchFromClient(c.edge, "landmarks", metav1.NamespaceAll, fields.Everything())
 }
 
+// Node is what the probe reads of its Node. Decoding no more of it keeps
+// core/v1's types, the largest package of any client, out of the probe.
+type Node struct {
+	metav1.ObjectMeta `json:"metadata"`
+	Status            NodeStatus `json:"status"`
+}
+
+// NodeStatus is what the probe reads of a Node's status.
+type NodeStatus struct {
+	Capacity map[string]resource.Quantity `json:"capacity,omitempty"`
+}
+
 // GetNode reads a Node.
-func (c *Client) GetNode(ctx context.Context, name string) (*corev1.Node, error) {
-	out := &corev1.Node{}
-	return out, c.core.Get().Resource("nodes").Name(name).Do(ctx).Into(out)
+func (c *Client) GetNode(ctx context.Context, name string) (*Node, error) {
+	body, err := c.core.Get().Resource("nodes").Name(name).DoRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &Node{}
+	if err := json.Unmarshal(body, out); err != nil {
+		return nil, fmt.Errorf("decoding Node %q: %w", name, err)
+	}
+	return out, nil
 }
 
 // GetNodeNetwork reads a NodeNetwork.

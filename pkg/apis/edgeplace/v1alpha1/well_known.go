@@ -3,8 +3,6 @@ package v1alpha1
 import (
 	"strings"
 	"time"
-
-	v1 "k8s.io/api/core/v1"
 )
 
 // Node labels edgeplace reads.
@@ -73,8 +71,9 @@ const (
 // EgressResource is the extended resource for egress bandwidth in Mbps:
 // nodes advertise it in their capacity (the probe sets it), pods request
 // it, and the stock NodeResourcesFit, preemption and the kubelet enforce
-// it.
-const EgressResource v1.ResourceName = "edgeplace.io/egress-mbps"
+// it. An untyped constant, usable as a core/v1 ResourceName, so that the
+// probe, which links this package, need not link core/v1.
+const EgressResource = "edgeplace.io/egress-mbps"
 
 // What the scheduler writes on pods, which explain and the demo read.
 const (
