@@ -153,6 +153,17 @@ func (e *elector) renew(ctx context.Context) {
 // now.
 func (e *elector) try(ctx context.Context) bool {
 	now := e.cfg.Clock.Now()
+	if e.holds(now) {
+		// A holder renews what it last wrote, without reading it first:
+		// one call a renewal. A conflict means another wrote it; the
+		// read below sees what.
+		renewed := e.seen.DeepCopy()
+		renewed.Spec = e.held(e.seen.Spec, now)
+		if updated, err := e.cfg.Leases.Update(ctx, renewed); err == nil {
+			e.see(updated, now)
+			return true
+		}
+	}
 	lease, err := e.cfg.Leases.Get(ctx, e.cfg.Name)
 	if apierrors.IsNotFound(err) {
 		created, err := e.cfg.Leases.Create(ctx, &coordinationv1.Lease{
@@ -188,6 +199,13 @@ func (e *elector) try(ctx context.Context) bool {
 	return true
 }
 
+// holds says whether this contender held the Lease when it last wrote it,
+// and that was under the Lease's duration ago.
+func (e *elector) holds(now time.Time) bool {
+	return e.seen != nil && e.seen.Spec.HolderIdentity != nil && *e.seen.Spec.HolderIdentity == e.cfg.Identity &&
+		now.Before(e.seenAt.Add(leaseDuration(e.seen.Spec)))
+}
+
 // held is spec as this contender holds it from now.
 func (e *elector) held(spec coordinationv1.LeaseSpec, now time.Time) coordinationv1.LeaseSpec {
 	at := metav1.NewMicroTime(now)
@@ -207,7 +225,7 @@ func (e *elector) held(spec coordinationv1.LeaseSpec, now time.Time) coordinatio
 // saw it: no holder, and a duration of a second for contenders that still
 // read the old holder's.
 func (e *elector) release(ctx context.Context) {
-	if e.seen == nil || e.seen.Spec.HolderIdentity == nil || *e.seen.Spec.HolderIdentity != e.cfg.Identity {
+	if !e.holds(e.cfg.Clock.Now()) {
 		return
 	}
 	released := e.seen.DeepCopy()
