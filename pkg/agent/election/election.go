@@ -1,8 +1,10 @@
 // Package election elects one holder of a coordination.k8s.io Lease among
 // the processes that contend for it, with the rules of client-go's
 // leaderelection: a holder renews the Lease every retry period and stops
-// leading when it has not renewed it for the renew deadline; the others
-// take it once it has gone unrenewed, as they saw it, for its duration.
+// leading when it has not renewed it for the renew deadline, counted from
+// the start of its last renewal, or when it sees another holding it; the
+// others take it once it has gone unrenewed, as they saw it, for its
+// duration.
 // Time is the contenders' own, never a comparison of clocks: a Lease is
 // judged expired by how long ago this process last saw it change.
 //
@@ -88,7 +90,7 @@ func Run(ctx context.Context, cfg Config, lead func(context.Context)) error {
 		cfg.Clock = clock.RealClock{}
 	}
 	e := &elector{cfg: cfg}
-	for !e.try(ctx) {
+	for e.try(ctx) != held {
 		select {
 		case <-ctx.Done():
 			return nil
@@ -124,79 +126,97 @@ type elector struct {
 	seenAt time.Time
 }
 
-// renew renews the held Lease every retry period until ctx ends or no
-// renewal has succeeded for the renew deadline.
+// renew renews the held Lease every retry period until ctx ends, another
+// contender is seen holding it, or no renewal has succeeded for the renew
+// deadline. The deadline runs from the start of the last successful
+// renewal, not from its answer, so that the holder stops before any other
+// contender, who counts from after it saw the renewal, can take the Lease.
 func (e *elector) renew(ctx context.Context) {
-	renewed := e.cfg.Clock.Now()
 	for {
+		left := e.cfg.RenewDeadline - e.cfg.Clock.Since(e.seenAt)
+		if left <= 0 {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-e.cfg.Clock.After(e.cfg.RetryPeriod):
+		case <-e.cfg.Clock.After(min(e.cfg.RetryPeriod, left)):
 		}
-		left := e.cfg.RenewDeadline - e.cfg.Clock.Since(renewed)
-		attempt, cancel := context.WithTimeout(ctx, max(left, 0))
-		ok := left > 0 && e.try(attempt)
-		cancel()
-		switch {
-		case ok:
-			renewed = e.cfg.Clock.Now()
-		case ctx.Err() != nil:
+		left = e.cfg.RenewDeadline - e.cfg.Clock.Since(e.seenAt)
+		if left <= 0 {
 			return
-		case e.cfg.Clock.Since(renewed) >= e.cfg.RenewDeadline:
+		}
+		attempt, cancel := context.WithTimeout(ctx, left)
+		outcome := e.try(attempt)
+		cancel()
+		if outcome == takenByAnother || ctx.Err() != nil {
 			return
 		}
 	}
 }
 
-// try takes or renews the Lease, and says whether this contender holds it
-// now.
-func (e *elector) try(ctx context.Context) bool {
+// outcome is what one try came to.
+type outcome int
+
+const (
+	// held: this contender holds the Lease, from the start of the try.
+	held outcome = iota
+	// takenByAnother: another contender holds it, and renews it.
+	takenByAnother
+	// failed: the API server could not be read or written, or another
+	// contender wrote first.
+	failed
+)
+
+// try takes or renews the Lease.
+func (e *elector) try(ctx context.Context) outcome {
 	now := e.cfg.Clock.Now()
 	if e.holds(now) {
 		// A holder renews what it last wrote, without reading it first:
 		// one call a renewal. A conflict means another wrote it; the
 		// read below sees what.
 		renewed := e.seen.DeepCopy()
-		renewed.Spec = e.held(e.seen.Spec, now)
+		renewed.Spec = e.hold(e.seen.Spec, now)
 		if updated, err := e.cfg.Leases.Update(ctx, renewed); err == nil {
 			e.see(updated, now)
-			return true
+			return held
 		}
 	}
 	lease, err := e.cfg.Leases.Get(ctx, e.cfg.Name)
 	if apierrors.IsNotFound(err) {
 		created, err := e.cfg.Leases.Create(ctx, &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: e.cfg.Name},
-			Spec:       e.held(coordinationv1.LeaseSpec{}, now),
+			Spec:       e.hold(coordinationv1.LeaseSpec{}, now),
 		})
 		if err != nil {
 			e.logFailure(err, "Creating the Lease")
-			return false
+			return failed
 		}
 		e.see(created, now)
-		return true
+		return held
 	}
 	if err != nil {
 		e.logFailure(err, "Reading the Lease")
-		return false
+		return failed
 	}
 	if e.seen == nil || e.seen.ResourceVersion != lease.ResourceVersion {
-		e.see(lease, now)
+		// Seen from the answer on: a renewal that landed while the read
+		// was on its way must not count from before it.
+		e.see(lease, e.cfg.Clock.Now())
 	}
 	holder := lease.Spec.HolderIdentity
-	if holder != nil && *holder != "" && *holder != e.cfg.Identity && now.Before(e.seenAt.Add(leaseDuration(lease.Spec))) {
-		return false // another holds it
+	if holder != nil && *holder != "" && *holder != e.cfg.Identity && e.cfg.Clock.Now().Before(e.seenAt.Add(leaseDuration(lease.Spec))) {
+		return takenByAnother
 	}
 	taken := lease.DeepCopy()
-	taken.Spec = e.held(lease.Spec, now)
+	taken.Spec = e.hold(lease.Spec, now)
 	updated, err := e.cfg.Leases.Update(ctx, taken)
 	if err != nil {
 		e.logFailure(err, "Writing the Lease")
-		return false
+		return failed
 	}
 	e.see(updated, now)
-	return true
+	return held
 }
 
 // holds says whether this contender held the Lease when it last wrote it,
@@ -206,12 +226,13 @@ func (e *elector) holds(now time.Time) bool {
 		now.Before(e.seenAt.Add(leaseDuration(e.seen.Spec)))
 }
 
-// held is spec as this contender holds it from now.
-func (e *elector) held(spec coordinationv1.LeaseSpec, now time.Time) coordinationv1.LeaseSpec {
+// hold is spec as this contender holds it from now. Taking it from
+// anyone, a released Lease too, is a transition, as client-go counts them.
+func (e *elector) hold(spec coordinationv1.LeaseSpec, now time.Time) coordinationv1.LeaseSpec {
 	at := metav1.NewMicroTime(now)
 	if spec.HolderIdentity == nil || *spec.HolderIdentity != e.cfg.Identity {
 		spec.AcquireTime = &at
-		if spec.HolderIdentity != nil && *spec.HolderIdentity != "" {
+		if spec.HolderIdentity != nil {
 			transitions := ptrValue(spec.LeaseTransitions) + 1
 			spec.LeaseTransitions = &transitions
 		}
@@ -221,18 +242,29 @@ func (e *elector) held(spec coordinationv1.LeaseSpec, now time.Time) coordinatio
 	return spec
 }
 
-// release gives the Lease up if this contender still holds it as it last
-// saw it: no holder, and a duration of a second for contenders that still
-// read the old holder's.
+// release gives the Lease up while this contender still holds it: no
+// holder, and a duration of a second for contenders that still read the
+// old holder's. A renewal cancelled on its way may still have been
+// written, so a conflict is read and tried again.
 func (e *elector) release(ctx context.Context) {
-	if !e.holds(e.cfg.Clock.Now()) {
-		return
-	}
-	released := e.seen.DeepCopy()
-	none, second, at := "", int32(1), metav1.NewMicroTime(e.cfg.Clock.Now())
-	released.Spec.HolderIdentity, released.Spec.LeaseDurationSeconds, released.Spec.RenewTime = &none, &second, &at
-	if _, err := e.cfg.Leases.Update(ctx, released); err != nil {
-		e.logFailure(err, "Releasing the Lease; the others take it once it expires")
+	for ctx.Err() == nil && e.holds(e.cfg.Clock.Now()) {
+		released := e.seen.DeepCopy()
+		none, second, at := "", int32(1), metav1.NewMicroTime(e.cfg.Clock.Now())
+		released.Spec.HolderIdentity, released.Spec.LeaseDurationSeconds, released.Spec.RenewTime = &none, &second, &at
+		_, err := e.cfg.Leases.Update(ctx, released)
+		if err == nil {
+			return
+		}
+		if !apierrors.IsConflict(err) {
+			e.logFailure(err, "Releasing the Lease; the others take it once it expires")
+			return
+		}
+		lease, err := e.cfg.Leases.Get(ctx, e.cfg.Name)
+		if err != nil {
+			e.logFailure(err, "Reading the Lease to release it; the others take it once it expires")
+			return
+		}
+		e.seen = lease // its own write, or another's: holds tells
 	}
 }
 

@@ -159,7 +159,7 @@ func TestTry(t *testing.T) {
 				m.leases["site-a"].Spec.HolderIdentity = &none
 				m.version++
 				m.leases["site-a"].ResourceVersion = strconv.Itoa(m.version)
-			}, wantHeld: true},
+			}, wantHeld: true, wantTransitions: 1},
 		},
 	}, {
 		name: "a failing API server holds nothing",
@@ -180,7 +180,7 @@ func TestTry(t *testing.T) {
 					s.before(leases)
 					leases.mu.Unlock()
 				}
-				assert.Equal(t, s.wantHeld, e.try(context.Background()), s.name)
+				assert.Equal(t, s.wantHeld, e.try(context.Background()) == held, s.name)
 				if l, err := leases.Get(context.Background(), "site-a"); err == nil {
 					assert.Equal(t, s.wantTransitions, ptrValue(l.Spec.LeaseTransitions), s.name+": transitions")
 					if s.wantHeld {
@@ -203,13 +203,13 @@ func TestTryLosesARace(t *testing.T) {
 	leases.storeLocked(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "site-a"}, Spec: coordinationv1.LeaseSpec{HolderIdentity: &none}})
 	stale, err := leases.Get(context.Background(), "site-a")
 	require.NoError(t, err)
-	require.True(t, a.try(context.Background()))
+	require.Equal(t, held, a.try(context.Background()))
 	// b read the Lease before a wrote it: its write is refused.
 	taken := stale.DeepCopy()
-	taken.Spec = b.held(stale.Spec, b.cfg.Clock.Now())
+	taken.Spec = b.hold(stale.Spec, b.cfg.Clock.Now())
 	_, err = leases.Update(context.Background(), taken)
 	assert.True(t, apierrors.IsConflict(err))
-	assert.False(t, b.try(context.Background()), "b sees a's fresh hold")
+	assert.Equal(t, takenByAnother, b.try(context.Background()), "b sees a's fresh hold")
 	assert.Equal(t, "a", leases.holder("site-a"))
 }
 
@@ -242,6 +242,8 @@ func TestRunHandsOver(t *testing.T) {
 	}()
 	stopA()
 	require.NoError(t, <-doneA)
+	// Released, not left to expire: free, or b's already.
+	assert.Contains(t, []string{"", "b"}, leases.holder("site-a"), "released when its context ended")
 	select {
 	case <-leadEndedA:
 	default:
@@ -259,8 +261,7 @@ func TestRunHandsOver(t *testing.T) {
 }
 
 // TestRunStopsLeadingWhenRenewalsFail: a holder that cannot renew stops
-// leading within its renew deadline and does not release what it may no
-// longer hold.
+// leading within its renew deadline.
 func TestRunStopsLeadingWhenRenewalsFail(t *testing.T) {
 	leases := &memoryLeases{}
 	leading, lost := make(chan struct{}), make(chan time.Time, 1)
@@ -284,8 +285,6 @@ func TestRunStopsLeadingWhenRenewalsFail(t *testing.T) {
 	// Its lead ended before the Lease could have gone to another: the
 	// renew deadline is under the duration.
 	assert.Less(t, (<-lost).Sub(failedAt), config(leases, "a").Duration)
-	leases.fail(nil)
-	assert.Equal(t, "a", leases.holder("site-a"), "not released: the holder could not write")
 }
 
 // TestRunWaitsForAnotherHolder: while another holds and renews the Lease,
@@ -347,7 +346,7 @@ func TestValidate(t *testing.T) {
 func TestHeldRoundsTheDurationUp(t *testing.T) {
 	e := &elector{cfg: config(&memoryLeases{}, "a")}
 	e.cfg.Duration = 1500 * time.Millisecond
-	spec := e.held(coordinationv1.LeaseSpec{}, time.Now())
+	spec := e.hold(coordinationv1.LeaseSpec{}, time.Now())
 	assert.Equal(t, int32(2), *spec.LeaseDurationSeconds)
 }
 
@@ -376,11 +375,11 @@ func TestRenewalIsOneWrite(t *testing.T) {
 	cfg := config(leases, "a")
 	cfg.Clock = clock
 	e := &elector{cfg: cfg}
-	require.True(t, e.try(context.Background()))
+	require.Equal(t, held, e.try(context.Background()))
 	leases.gets, leases.updates = 0, 0
 	for range 5 {
 		clock.Step(cfg.RetryPeriod)
-		require.True(t, e.try(context.Background()))
+		require.Equal(t, held, e.try(context.Background()))
 	}
 	assert.Equal(t, 0, leases.gets)
 	assert.Equal(t, 5, leases.updates)
@@ -392,6 +391,69 @@ func TestRenewalIsOneWrite(t *testing.T) {
 	leases.leases["site-a"].ResourceVersion = strconv.Itoa(leases.version)
 	leases.mu.Unlock()
 	clock.Step(cfg.RetryPeriod)
-	assert.False(t, e.try(context.Background()), "another took the Lease")
+	assert.Equal(t, takenByAnother, e.try(context.Background()), "another took the Lease")
 	assert.Equal(t, 1, leases.gets)
+}
+
+// TestRunStopsLeadingWhenAnotherHolds: a holder that finds another holding
+// the Lease stops at its next renewal, not at its renew deadline, and does
+// not write over the other.
+func TestRunStopsLeadingWhenAnotherHolds(t *testing.T) {
+	leases := &memoryLeases{}
+	cfg := config(leases, "a")
+	leading, lost := make(chan struct{}), make(chan time.Time, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), cfg, func(c context.Context) {
+			close(leading)
+			<-c.Done()
+			lost <- time.Now()
+		})
+	}()
+	<-leading
+	leases.mu.Lock()
+	other := "b"
+	leases.leases["site-a"].Spec.HolderIdentity = &other
+	leases.version++
+	leases.leases["site-a"].ResourceVersion = strconv.Itoa(leases.version)
+	leases.mu.Unlock()
+	takenAt := time.Now()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the holder went on leading after another took the Lease")
+	}
+	assert.Less(t, (<-lost).Sub(takenAt), cfg.RenewDeadline, "stopped before its renew deadline")
+	assert.Equal(t, "b", leases.holder("site-a"))
+}
+
+// TestReleaseAfterACancelledRenewal: a renewal cancelled on its way can
+// still have been written; the release then conflicts, reads the Lease,
+// finds itself the holder and releases it.
+func TestReleaseAfterACancelledRenewal(t *testing.T) {
+	leases := &memoryLeases{}
+	clock := clocktesting.NewFakeClock(time.Now())
+	cfg := config(leases, "a")
+	cfg.Clock = clock
+	e := &elector{cfg: cfg}
+	require.Equal(t, held, e.try(context.Background()))
+	// The renewal the elector never heard back from.
+	written := e.seen.DeepCopy()
+	written.Spec = e.hold(written.Spec, clock.Now())
+	_, err := leases.Update(context.Background(), written)
+	require.NoError(t, err)
+	e.release(context.Background())
+	assert.Equal(t, "", leases.holder("site-a"))
+
+	// Another's Lease is not released.
+	require.Equal(t, held, e.try(context.Background()))
+	leases.mu.Lock()
+	other := "b"
+	leases.leases["site-a"].Spec.HolderIdentity = &other
+	leases.version++
+	leases.leases["site-a"].ResourceVersion = strconv.Itoa(leases.version)
+	leases.mu.Unlock()
+	e.release(context.Background())
+	assert.Equal(t, "b", leases.holder("site-a"))
 }

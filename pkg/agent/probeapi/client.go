@@ -7,7 +7,7 @@
 // apply configurations, even a single typed client does). That costs a
 // process that runs on every node about 8 MiB of resident memory before it
 // does anything, most of it the pages of the code that registers them. The
-// probe needs five resources; this client links those.
+// probe needs four resources; this client links those.
 package probeapi
 
 import (
@@ -95,7 +95,13 @@ type NodeStatus struct {
 
 // GetNode reads a Node.
 func (c *Client) GetNode(ctx context.Context, name string) (*Node, error) {
-	body, err := c.core.Get().Resource("nodes").Name(name).DoRaw(ctx)
+	// Do, not DoRaw: its errors carry the server's Status (an RBAC
+	// refusal says why).
+	res := c.core.Get().Resource("nodes").Name(name).Do(ctx)
+	if err := res.Error(); err != nil {
+		return nil, err
+	}
+	body, err := res.Raw()
 	if err != nil {
 		return nil, err
 	}
