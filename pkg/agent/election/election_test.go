@@ -89,6 +89,15 @@ func (m *memoryLeases) holder(name string) string {
 	return *l.Spec.HolderIdentity
 }
 
+// setHolder writes the Lease as another contender holding it would.
+func (m *memoryLeases) setHolder(name, holder string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.leases[name].Spec.HolderIdentity = &holder
+	m.version++
+	m.leases[name].ResourceVersion = strconv.Itoa(m.version)
+}
+
 func (m *memoryLeases) fail(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -384,12 +393,7 @@ func TestRenewalIsOneWrite(t *testing.T) {
 	assert.Equal(t, 0, leases.gets)
 	assert.Equal(t, 5, leases.updates)
 
-	leases.mu.Lock()
-	other := "b"
-	leases.leases["site-a"].Spec.HolderIdentity = &other
-	leases.version++
-	leases.leases["site-a"].ResourceVersion = strconv.Itoa(leases.version)
-	leases.mu.Unlock()
+	leases.setHolder("site-a", "b")
 	clock.Step(cfg.RetryPeriod)
 	assert.Equal(t, takenByAnother, e.try(context.Background()), "another took the Lease")
 	assert.Equal(t, 1, leases.gets)
@@ -411,12 +415,7 @@ func TestRunStopsLeadingWhenAnotherHolds(t *testing.T) {
 		})
 	}()
 	<-leading
-	leases.mu.Lock()
-	other := "b"
-	leases.leases["site-a"].Spec.HolderIdentity = &other
-	leases.version++
-	leases.leases["site-a"].ResourceVersion = strconv.Itoa(leases.version)
-	leases.mu.Unlock()
+	leases.setHolder("site-a", "b")
 	takenAt := time.Now()
 	select {
 	case err := <-done:
@@ -448,12 +447,7 @@ func TestReleaseAfterACancelledRenewal(t *testing.T) {
 
 	// Another's Lease is not released.
 	require.Equal(t, held, e.try(context.Background()))
-	leases.mu.Lock()
-	other := "b"
-	leases.leases["site-a"].Spec.HolderIdentity = &other
-	leases.version++
-	leases.leases["site-a"].ResourceVersion = strconv.Itoa(leases.version)
-	leases.mu.Unlock()
+	leases.setHolder("site-a", "b")
 	e.release(context.Background())
 	assert.Equal(t, "b", leases.holder("site-a"))
 }
