@@ -29,6 +29,7 @@ type decision struct {
 	total     int
 	others    []ranked
 	rejected  string // what edgeplace's Filters rejected (pkg/verdicts)
+	replacing string // the pod the rebalancer evicted, expecting this one here
 }
 
 type ranked struct {
@@ -39,7 +40,7 @@ type ranked struct {
 // decide describes the chosen node's RTT to each demand landmark and the
 // best other nodes by NetworkLatency's own score.
 func (pl *NetworkLatency) decide(s *cycleState, node string) decision {
-	d := decision{node: node, weighted: unknownRTT, sources: map[netmap.Source]bool{}, admitted: -1, total: s.View.NumNodes()}
+	d := decision{node: node, weighted: unknownRTT, sources: map[netmap.Source]bool{}, admitted: -1, total: s.View.NumNodes(), replacing: s.replacing}
 	if s.Bound > 0 {
 		d.admitted = s.admitted.Len()
 	}
@@ -89,6 +90,9 @@ func (d decision) String() string {
 	fmt.Fprintf(&b, " (%s)", strings.Join(d.parts, ", "))
 	if d.admitted >= 0 {
 		fmt.Fprintf(&b, "; SLO admitted %d of %d nodes", d.admitted, d.total)
+	}
+	if d.replacing != "" {
+		fmt.Fprintf(&b, "; the node the rebalancer expected when it evicted pod %s", d.replacing)
 	}
 	if d.rejected != "" {
 		fmt.Fprintf(&b, "; %s", d.rejected)

@@ -52,6 +52,9 @@ type NetworkLatency struct {
 	columns  memo[[]int32]
 	// spill carries PostFilter's findings to the pod's next attempt.
 	spill *spillover
+	// replacements are the nodes the rebalancer expects the replacements
+	// of the pods it evicts on (replacement.go).
+	replacements *replacements
 	// measure asks probes to measure what a placement estimated; nil when
 	// the args turn that off or there is no API server.
 	measure *ondemand.Requester
@@ -89,20 +92,24 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle, maps feed.Source
 	}
 	m.EnableEstimation(args.MeasurementTTL.Duration)
 	pl := &NetworkLatency{
-		state:   cyclestate.New[*cycleState](stateKey),
-		handle:  h,
-		args:    args,
-		netmap:  m,
-		parse:   placement.Options(args),
-		waiting: newWaitingPods(),
-		spill:   newSpillover(),
-		columns: memo[[]int32]{size: 16},
-		buffers: sync.Pool{New: func() any { return &pickBuffers{} }},
-		now:     time.Now,
+		state:        cyclestate.New[*cycleState](stateKey),
+		handle:       h,
+		args:         args,
+		netmap:       m,
+		parse:        placement.Options(args),
+		waiting:      newWaitingPods(),
+		spill:        newSpillover(),
+		replacements: newReplacements(),
+		columns:      memo[[]int32]{size: 16},
+		buffers:      sync.Pool{New: func() any { return &pickBuffers{} }},
+		now:          time.Now,
 	}
 	if f := h.SharedInformerFactory(); f != nil {
 		pl.workloads = coverage.NewWorkloads(f, h.ClientSet())
 		pl.pods = f.Core().V1().Pods().Lister()
+		if err := pl.replacements.watch(f.Core().V1().Pods().Informer(), pl.now); err != nil {
+			return nil, fmt.Errorf("%s: watching pods for the rebalancer's expected nodes: %w", Name, err)
+		}
 	}
 	if n := args.MeasureRequestsPerSecond; n > 0 && h.KubeConfig() != nil {
 		edge, err := edgeclient.NewForConfig(feed.JSONConfig(h.KubeConfig()))

@@ -38,6 +38,9 @@ type cycleState struct {
 	// PreFilterResult holds them (the framework copies it, never writes it).
 	short  *shortlist.List
 	listed sets.Set[string]
+	// replacing names the pod, evicted by the rebalancer, whose expected
+	// node is the only candidate ("": none).
+	replacing string
 }
 
 // PreFilter parses the pod's intent, pins the current network map, works
@@ -150,11 +153,18 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		}
 		return nil
 	}
-	if pl.args.MinCandidates == 0 || everyNode || lister == nil || candidates.PinnedByName(pod) || candidates.ClaimsVolumes(pod) {
+	if everyNode || lister == nil || candidates.PinnedByName(pod) || candidates.ClaimsVolumes(pod) {
 		return everyAdmitted()
 	}
 	logger := klog.FromContext(ctx)
 	fits := candidates.NewAdmission(logger, pod, lister.NodeInfos(), s.Intent, s.View).Admits
+	if c, ok := pl.expectedReplacement(pod, s, fits); ok {
+		logger.V(3).Info("offering the node the rebalancer expects the replacement on", "pod", klog.KObj(pod), "node", c.Node, "evicted", s.replacing)
+		return pl.list(cs, s, []candidates.Candidate{c})
+	}
+	if pl.args.MinCandidates == 0 {
+		return everyAdmitted()
+	}
 	p := candidates.Picker{
 		RTT:          s.byRow,
 		RowNodes:     s.View.RowNodes,
@@ -193,6 +203,13 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		// NetworkLatency's queueing hints could bring it back.
 		return everyAdmitted()
 	}
+	logger.V(5).Info("nearest candidates", "pod", klog.KObj(pod), "nodes", len(picked), "added", len(extra))
+	return pl.list(cs, s, picked)
+}
+
+// list hands the framework the picked nodes, and lists them, with their
+// rows and RTTs, in the cycle state.
+func (pl *NetworkLatency) list(cs fwk.CycleState, s *cycleState, picked []candidates.Candidate) *fwk.PreFilterResult {
 	b := shortlist.NewBuilder(len(picked))
 	names := make(sets.Set[string], len(picked))
 	for _, c := range picked {
@@ -208,8 +225,23 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 	}
 	s.short, s.listed = b.Build(s.View.Snapshot), names
 	shortlist.Write(cs, s.short)
-	logger.V(5).Info("nearest candidates", "pod", klog.KObj(pod), "nodes", names.Len(), "added", len(extra))
 	return &fwk.PreFilterResult{NodeNames: names}
+}
+
+// expectedReplacement is the node the rebalancer expects the pod on, as a
+// candidate, when the pod replaces one it evicted and the node meets the
+// pod's bounds and can take it (replacement.go).
+func (pl *NetworkLatency) expectedReplacement(pod *v1.Pod, s *cycleState, fits func(string) bool) (candidates.Candidate, bool) {
+	r, ok := pl.replacements.take(pod, pl.now())
+	if !ok {
+		return candidates.Candidate{}, false
+	}
+	row, ok := s.View.Row(r.node)
+	if !ok || s.byRow[row] < 0 || (s.HoldsRows() && !s.eligible(row)) || !fits(r.node) {
+		return candidates.Candidate{}, false
+	}
+	s.replacing = r.evicted
+	return candidates.Candidate{Node: r.node, Row: row, RTT: s.byRow[row], Location: -1}, true
 }
 
 // eachUnranked calls visit with every node, and its row (-1: none), that

@@ -2,16 +2,20 @@ package rebalance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -55,6 +59,7 @@ type cluster struct {
 	synced       func() bool
 	events       events.EventRecorder
 	eventsAPI    eventsv1client.EventsV1Interface // where earlier moves are read (moves.go)
+	podsAPI      corev1client.PodsGetter          // where the expected node is written (expectReplacement)
 }
 
 const ownerIndex = "edgeplace.io/owner"
@@ -110,6 +115,7 @@ func (env *Env) start(ctx context.Context) (*cluster, error) {
 		},
 		events:    broadcaster.NewRecorder(scheme.Scheme, "edgeplace-descheduler"),
 		eventsAPI: kube.EventsV1(),
+		podsAPI:   kube.CoreV1(),
 	}, nil
 }
 
@@ -162,4 +168,25 @@ func (c *cluster) siblings(owner types.UID) []*v1.Pod {
 		}
 	}
 	return out
+}
+
+// replacementHold is how long the node the rebalancer expects a pod's
+// replacement on holds: the workload's controller creates the replacement
+// as soon as the pod is evicted, and the scheduler takes the expectation
+// for its first attempt only.
+const replacementHold = 2 * time.Minute
+
+// expectReplacement writes on the pod, before it is evicted, the node its
+// replacement is expected on, for the scheduler (v1alpha1.
+// ReplacementNodeAnnotation).
+func (c *cluster) expectReplacement(ctx context.Context, pod *v1.Pod, node string, now time.Time) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		v1alpha1.ReplacementNodeAnnotation:     node,
+		v1alpha1.ReplacementDeadlineAnnotation: now.Add(replacementHold).UTC().Format(time.RFC3339),
+	}}})
+	if err != nil {
+		return err
+	}
+	_, err = c.podsAPI.Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
 }

@@ -151,6 +151,13 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		p.skip(ctx, &m, skipRateLimit, fmt.Sprintf("the cluster-wide limit of %d evictions a minute is reached", *p.pl.args.MaxEvictionsPerMinute))
 		return
 	}
+	if !p.pl.dryRun {
+		// Without it the scheduler places the replacement on its own view of
+		// the last few minutes, which the history did not vouch for.
+		if err := p.pl.cluster.expectReplacement(ctx, pod, m.target, p.pl.now()); err != nil {
+			klog.FromContext(ctx).Error(err, "could not tell the scheduler where the replacement is expected; it will place it on its own view", "pod", klog.KObj(pod), "node", m.target)
+		}
+	}
 	// The descheduler's own event takes Reason as its reason: a short word;
 	// the plugin's event below has the figures.
 	if err := ev.Evict(ctx, pod, evictions.EvictOptions{StrategyName: PluginName, Reason: evictReason[rule]}); err != nil {

@@ -3,9 +3,11 @@ package integration
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
@@ -225,7 +228,9 @@ func TestRebalanceMovesAPodOffADegradedSite(t *testing.T) {
 	assert.NotEmpty(t, podOn(moved, b.Name), "the healthy replica stays")
 	_, err := f.e.kube.CoreV1().Pods(f.ns).Get(f.ctx, degraded, metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the evicted pod is gone")
-	// explain on the replacement says why it was made.
+	// The scheduler placed it where the rebalancer said it expected it,
+	// and explain on the replacement says why it was made.
+	assert.Contains(t, f.decisionNote(podOn(moved, spare.Name)), "the node the rebalancer expected when it evicted pod "+degraded)
 	explained := f.kubectlEdgeplace("explain", podOn(moved, spare.Name))
 	assert.Contains(t, explained, "Recorded by the rebalancer")
 	assert.Contains(t, explained, "moved pod "+degraded+" of this pod's ReplicaSet live: evicted: on node "+a.Name)
@@ -238,6 +243,72 @@ func TestRebalanceMovesAPodOffADegradedSite(t *testing.T) {
 	assert.Equal(t, podOn(moved, spare.Name), skip.Regarding.Name)
 	assert.Equal(t, v1.EventTypeWarning, skip.Type)
 	assert.Len(t, f.rebalanceEvents(v1alpha1.RebalanceEvicted), 1, "one move per cooldown")
+}
+
+// decisionNote polls for NetworkLatency's decision event on the pod (the
+// framework's broadcaster writes it asynchronously) and returns its note.
+func (f *fixture) decisionNote(pod string) string {
+	f.t.Helper()
+	sel := fields.Set{"reason": v1alpha1.DecisionReason, "regarding.name": pod}.AsSelector().String()
+	var note string
+	err := wait.PollUntilContextTimeout(f.ctx, 100*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+		list, err := f.e.kube.EventsV1().Events(f.ns).List(ctx, metav1.ListOptions{FieldSelector: sel})
+		if err != nil || len(list.Items) == 0 {
+			return false, err
+		}
+		note = list.Items[len(list.Items)-1].Note
+		return true, nil
+	})
+	require.NoError(f.t, err, "a decision event on pod %s", pod)
+	return note
+}
+
+// TestReplacementGoesWhereTheRebalancerExpects: the scheduler places the
+// replacement of a pod evicted with the rebalancer's expected node on it
+// on that node, though nearer nodes are free; the decision event says so.
+// An expectation whose deadline has passed steers nothing.
+func TestReplacementGoesWhereTheRebalancerExpects(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	lm := f.prefix + "-users"
+	f.landmark(lm)
+	a, b := f.node(f.prefix+"-a", 1, nil), f.node(f.prefix+"-b", 1, nil)
+	nearer, spare := f.node(f.prefix+"-nearer", 1, nil), f.node(f.prefix+"-spare", 1, nil)
+	for n, ms := range map[*v1.Node]time.Duration{a: 5, b: 10, nearer: 12, spare: 15} {
+		f.publish(n, rtt{landmark: lm, p90: ms * time.Millisecond})
+	}
+	f.syncMeasurements()
+	f.cordonBarrier()
+	f.kubelet()
+	pods := f.replicaSet("live", 2, demand(lm, "20ms"), 600)
+	require.ElementsMatch(t, []string{a.Name, b.Name}, slices.Collect(maps.Values(pods)), "the replicas fill the two nearest nodes")
+
+	evict := func(pod, node string, deadline time.Time) {
+		t.Helper()
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q,%q:%q}}}`,
+			v1alpha1.ReplacementNodeAnnotation, node, v1alpha1.ReplacementDeadlineAnnotation, deadline.UTC().Format(time.RFC3339))
+		_, err := f.e.kube.CoreV1().Pods(f.ns).Patch(f.ctx, pod, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+		require.NoError(t, err)
+		require.NoError(t, f.e.kube.PolicyV1().Evictions(f.ns).Evict(f.ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: f.ns}}))
+	}
+	moved := podOn(pods, a.Name)
+	evict(moved, spare.Name, time.Now().Add(time.Minute))
+	after := f.waitReplicas("live", 2, func(nodes map[string]string) bool { _, still := nodes[moved]; return !still })
+	replacement := podOn(after, spare.Name)
+	require.NotEmpty(t, replacement, "the replacement is on %s (15ms), not on %s (5ms, free again) or %s (12ms): %v", spare.Name, a.Name, nearer.Name, after)
+	assert.Contains(t, f.decisionNote(replacement), "the node the rebalancer expected when it evicted pod "+moved)
+
+	// Past its deadline, the expectation is not taken: the replacement
+	// goes to the nearest free node, not to the one named.
+	stale := podOn(after, b.Name)
+	evict(stale, nearer.Name, time.Now().Add(-time.Second))
+	after = f.waitReplicas("live", 2, func(nodes map[string]string) bool { _, still := nodes[stale]; return !still })
+	next := ""
+	for p, n := range after {
+		if p != replacement {
+			next = n
+		}
+	}
+	assert.Contains(t, []string{a.Name, b.Name}, next, "the nearest free nodes, not %s", nearer.Name)
 }
 
 // TestRebalanceCooldownOutlivesARestart: a descheduler that starts after

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -253,6 +254,17 @@ type replayResult struct {
 	slice      int
 	late       int // slices whose publishing and scoring overran the tick
 	publishing time.Duration
+	// pods is every pod seen running, by name: where its replacement went
+	// is read from it after the run.
+	pods map[string]seenPod
+	// landed counts the evictions whose replacement ran on the node the
+	// rebalancer expected, on another node of its site, or elsewhere.
+	landed struct{ node, site, elsewhere, unknown int }
+}
+
+type seenPod struct {
+	owner, node string
+	created     time.Time
 }
 
 func (r *replayResult) mean() float64 {
@@ -319,6 +331,8 @@ func BenchmarkRebalanceReplay(b *testing.B) {
 		}
 		fmt.Println()
 	}
+	fmt.Printf("replay with rebalancing: replacements on the node the rebalancer expected %d, on another node of its site %d, elsewhere %d, not found %d\n",
+		with.landed.node, with.landed.site, with.landed.elsewhere, with.landed.unknown)
 	fmt.Printf("rebalance: violation-minutes %d -> %d, mean RTT %.1f -> %.1f ms, evictions %d, flaps %d\n",
 		without.violationMinutes, with.violationMinutes, without.mean(), with.mean(), with.evictions, with.flaps)
 }
@@ -484,6 +498,12 @@ func (r *replayResult) sample(ctx context.Context, b *testing.B, e *env, ns stri
 		if _, err := fmt.Sscanf(p.Spec.NodeName, "s%02d-", &h); err == nil {
 			sites[p.Labels["app"]] = append(sites[p.Labels["app"]], h)
 		}
+		if r.pods == nil {
+			r.pods = map[string]seenPod{}
+		}
+		if ref := metav1.GetControllerOf(&p); ref != nil {
+			r.pods[p.Name] = seenPod{owner: ref.Name, node: p.Spec.NodeName, created: p.CreationTimestamp.Time}
+		}
 	}
 	q := &r.byQuarter[min(quarter, 3)]
 	defer func() { r.slice++ }()
@@ -533,6 +553,7 @@ func (r *replayResult) countEvictions(b *testing.B, f *fixture, cooldown time.Du
 		r.evictions++
 		if e.Related != nil {
 			byWorkload[e.Related.Name] = append(byWorkload[e.Related.Name], e.EventTime.Time)
+			r.landedOn(e.Related.Name, expectedNode.FindStringSubmatch(e.Note), e.EventTime.Time)
 		}
 	}
 	for _, times := range byWorkload {
@@ -544,4 +565,30 @@ func (r *replayResult) countEvictions(b *testing.B, f *fixture, cooldown time.Du
 		}
 	}
 	b.Logf("evictions by ReplicaSet: %v", byWorkload)
+}
+
+// expectedNode reads the node an eviction event expects the pod on.
+var expectedNode = regexp.MustCompile(`expected \S+ on node (\S+)$`)
+
+// landedOn finds the replacement of a pod of the ReplicaSet evicted at
+// evicted (the first replica created after it, to the second: events and
+// pods carry whole seconds) and counts where it ran against where the
+// rebalancer expected it.
+func (r *replayResult) landedOn(owner string, expected []string, evicted time.Time) {
+	var next *seenPod
+	for _, p := range r.pods {
+		if p.owner == owner && !p.created.Before(evicted.Truncate(time.Second)) && (next == nil || p.created.Before(next.created)) {
+			next = &p
+		}
+	}
+	switch {
+	case next == nil || len(expected) < 2:
+		r.landed.unknown++
+	case next.node == expected[1]:
+		r.landed.node++
+	case strings.SplitN(next.node, "-", 2)[0] == strings.SplitN(expected[1], "-", 2)[0]:
+		r.landed.site++
+	default:
+		r.landed.elsewhere++
+	}
 }

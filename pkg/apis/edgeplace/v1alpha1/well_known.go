@@ -99,6 +99,16 @@ const (
 	RebalanceEvicted    = "Evicted"
 	RebalanceWouldEvict = "WouldEvict"
 	RebalanceSkipped    = "Skipped"
+
+	// ReplacementNodeAnnotation names the node the rebalancer expects a
+	// pod's replacement on; it writes it on the pod just before evicting
+	// it, with ReplacementDeadlineAnnotation (RFC 3339) after which it no
+	// longer holds. The scheduler places the workload's next replica there
+	// if the node still takes it: the rebalancer chose that node on
+	// evidence the scheduler does not keep (an hour of history), and
+	// without it the replacement would go where the last few minutes say.
+	ReplacementNodeAnnotation     = "edgeplace.io/replacement-node"
+	ReplacementDeadlineAnnotation = "edgeplace.io/replacement-deadline"
 )
 
 // MeasureRequestMaxAge bounds how old a NodeNetwork's spec.measureNow may
