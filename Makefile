@@ -52,9 +52,9 @@ bench-smoke: $(BIN)/etcd $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN
 	@# The rebalancing replay on 20 slices, as fast as they publish; the real probe's own cost over 10 s.
 	EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler EDGEPLACE_PROBE=$(BIN)/edgeplace-probe \
 	  EDGEPLACE_DESCHEDULER=$(BIN)/edgeplace-descheduler $(GO) test ./test/integration -short -run '^$$' \
-	  -bench 'BenchmarkRebalanceReplay|BenchmarkProbeProcess' -benchtime 1x -timeout 20m -args -replay-tick=250ms \
+	  -bench 'BenchmarkRebalanceReplay|BenchmarkProbeProcess|BenchmarkProbeAPILoad' -benchtime 1x -timeout 20m -args -replay-tick=250ms \
 	  >$(E2E_LOGS)/integration-bench.txt 2>&1 || { tail -50 $(E2E_LOGS)/integration-bench.txt; exit 1; }
-	grep -E '^(replay|rebalance|BenchmarkProbeProcess|ok)' $(E2E_LOGS)/integration-bench.txt
+	grep -E '^(replay|rebalance|api load|BenchmarkProbe|ok)' $(E2E_LOGS)/integration-bench.txt
 
 # Hot path, scheduling cycle and network map benchmarks; BENCH_ARGS=-large
 # adds 50,000 and 100,000 nodes.

@@ -63,7 +63,9 @@
 // scheduler's), judgePercentile (p50), sloGracePeriod (5m),
 // gapGracePeriod (15m), minGap (5ms), minGapPercent (30), historyWindow
 // (1h), historyMarginPercent (10), cooldown (30m),
-// minReplicas (2), maxEvictionsPerMinute (6).
+// minReplicas (2), maxEvictionsPerMinute (6), placeReplacementOnTarget
+// (false: the scheduler places the replacement on its own view; true: on
+// the node the rebalancer expected, if it still takes it).
 //
 // # Events (reason v1alpha1.RebalanceReason, related to the workload)
 //

@@ -151,7 +151,7 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		p.skip(ctx, &m, skipRateLimit, fmt.Sprintf("the cluster-wide limit of %d evictions a minute is reached", *p.pl.args.MaxEvictionsPerMinute))
 		return
 	}
-	if !p.pl.dryRun {
+	if p.pl.args.PlaceReplacementOnTarget && !p.pl.dryRun {
 		// Without it the scheduler places the replacement on its own view of
 		// the last few minutes, which the history did not vouch for.
 		if err := p.pl.cluster.expectReplacement(ctx, pod, m.target, p.pl.now()); err != nil {

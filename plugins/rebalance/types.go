@@ -54,4 +54,12 @@ type EdgeplaceRebalanceArgs struct {
 	MinReplicas *int32 `json:"minReplicas,omitempty"`
 	// MaxEvictionsPerMinute bounds the evictions across the cluster.
 	MaxEvictionsPerMinute *int32 `json:"maxEvictionsPerMinute,omitempty"`
+	// PlaceReplacementOnTarget: before evicting a pod, write the node it
+	// is expected on (the one the history vouched for) on it, so that the
+	// scheduler places the replacement there if the node still takes it
+	// (v1alpha1.ReplacementNodeAnnotation). Off by default: on the
+	// Seattle replay the scheduler's own choice did better (bench/README,
+	// "Rebalancing"). It needs patch on pods, which the shipped RBAC
+	// leaves out (manifests/descheduler/rbac-replacement-node.yaml).
+	PlaceReplacementOnTarget bool `json:"placeReplacementOnTarget,omitempty"`
 }

@@ -202,6 +202,36 @@ func podOn(pods map[string]string, node string) string {
 	return ""
 }
 
+// grantReplacementNode applies placeReplacementOnTarget's RBAC until the
+// test ends: the binding is cluster-wide, and the control plane shared.
+func grantReplacementNode(t *testing.T, e *env) {
+	t.Helper()
+	applyManifest(t, e.kube, "descheduler/rbac-replacement-node.yaml")
+	t.Cleanup(func() {
+		const name = "edgeplace-descheduler-replacement-node"
+		ctx := context.Background()
+		_ = e.kube.RbacV1().ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{})
+		_ = e.kube.RbacV1().ClusterRoles().Delete(ctx, name, metav1.DeleteOptions{})
+	})
+}
+
+// TestRebalancePlacesTheReplacementOnTarget: with placeReplacementOnTarget
+// (and its RBAC), the rebalancer writes the node it expects on the pod it
+// evicts, and the scheduler's decision for the replacement says it placed
+// it there for that reason.
+func TestRebalancePlacesTheReplacementOnTarget(t *testing.T) {
+	f := newFixture(t, sharedEnv(t))
+	lm := f.prefix + "-users"
+	a, _, spare, pods := f.edgeSites(lm)
+	grantReplacementNode(t, f.e)
+	f.startDescheduler(policyArgs{"sloGracePeriod": "2s", "gapGracePeriod": "1h", "cooldown": "1h", "placeReplacementOnTarget": true})
+	degraded := podOn(pods, a.Name)
+	f.publish(a, rtt{landmark: lm, p90: 50 * time.Millisecond})
+	f.waitRebalanceEvent(v1alpha1.RebalanceEvicted, "expected 13.5ms on node "+spare.Name)
+	moved := f.waitReplicas("live", 2, func(nodes map[string]string) bool { return podOn(nodes, spare.Name) != "" })
+	assert.Contains(t, f.decisionNote(podOn(moved, spare.Name)), "the node the rebalancer expected when it evicted pod "+degraded)
+}
+
 // TestRebalanceMovesAPodOffADegradedSite: a site's RTT to the users rises
 // past the SLO; once it has for the grace period, the rebalancer evicts
 // the pod there, with an event naming both RTTs, and the scheduler places
@@ -228,9 +258,9 @@ func TestRebalanceMovesAPodOffADegradedSite(t *testing.T) {
 	assert.NotEmpty(t, podOn(moved, b.Name), "the healthy replica stays")
 	_, err := f.e.kube.CoreV1().Pods(f.ns).Get(f.ctx, degraded, metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the evicted pod is gone")
-	// The scheduler placed it where the rebalancer said it expected it,
-	// and explain on the replacement says why it was made.
-	assert.Contains(t, f.decisionNote(podOn(moved, spare.Name)), "the node the rebalancer expected when it evicted pod "+degraded)
+	// By default the scheduler placed it on its own view, not told where.
+	assert.NotContains(t, f.decisionNote(podOn(moved, spare.Name)), "the node the rebalancer expected")
+	// explain on the replacement says why it was made.
 	explained := f.kubectlEdgeplace("explain", podOn(moved, spare.Name))
 	assert.Contains(t, explained, "Recorded by the rebalancer")
 	assert.Contains(t, explained, "moved pod "+degraded+" of this pod's ReplicaSet live: evicted: on node "+a.Name)
@@ -416,8 +446,9 @@ func TestRebalanceDryRun(t *testing.T) {
 	assert.Empty(t, f.rebalanceEvents(v1alpha1.RebalanceEvicted))
 }
 
-// TestDeschedulerLeastPrivilege: the shipped RBAC lets the rebalancer read
-// and evict (the tests above run with it) and nothing more.
+// TestDeschedulerLeastPrivilege: the shipped RBAC lets the rebalancer read,
+// evict and patch the pods it evicts (the tests above run with it), and
+// nothing more.
 func TestDeschedulerLeastPrivilege(t *testing.T) {
 	f := newFixture(t, sharedEnv(t))
 	applyManifest(t, f.e.kube, "descheduler/rbac.yaml")
@@ -436,6 +467,12 @@ func TestDeschedulerLeastPrivilege(t *testing.T) {
 		t.Helper()
 		assert.True(t, apierrors.IsForbidden(err), "%s: want Forbidden, got %v", what, err)
 	}
+	patchPod := func() error {
+		_, err := kube.CoreV1().Pods(f.ns).Patch(ctx, pod.Name, types.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"`+v1alpha1.ReplacementNodeAnnotation+`":"`+node.Name+`"}}}`), metav1.PatchOptions{})
+		return err
+	}
+	forbidden("patch a pod", patchPod())
 	forbidden("delete a pod", kube.CoreV1().Pods(f.ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}))
 	forbidden("delete a node", kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}))
 	forbidden("delete events", kube.EventsV1().Events(f.ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}))
@@ -446,4 +483,14 @@ func TestDeschedulerLeastPrivilege(t *testing.T) {
 	forbidden("delete a NodeNetwork", edge.EdgeplaceV1alpha1().NodeNetworks().Delete(ctx, node.Name, metav1.DeleteOptions{}))
 	_, err = kube.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{})
 	forbidden("list secrets", err)
+
+	// With placeReplacementOnTarget's RBAC, it may patch pods, and still
+	// not update or delete them.
+	grantReplacementNode(t, f.e)
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, waitTimeout, true, func(context.Context) (bool, error) {
+		return patchPod() == nil, nil
+	}), "writes the node it expects a replacement on")
+	_, err = kube.CoreV1().Pods(f.ns).Update(ctx, pod, metav1.UpdateOptions{})
+	forbidden("update a pod", err)
+	forbidden("delete a pod", kube.CoreV1().Pods(f.ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}))
 }
