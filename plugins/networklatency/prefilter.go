@@ -157,14 +157,16 @@ func (pl *NetworkLatency) narrow(ctx context.Context, cs fwk.CycleState, pod *v1
 		return everyAdmitted()
 	}
 	logger := klog.FromContext(ctx)
-	fits := candidates.NewAdmission(logger, pod, lister.NodeInfos(), s.Intent, s.View).Admits
-	if c, ok := pl.expectedReplacement(pod, s, fits); ok {
-		logger.V(3).Info("offering the node the rebalancer expects the replacement on", "pod", klog.KObj(pod), "node", c.Node, "evicted", s.replacing)
-		return pl.list(cs, s, []candidates.Candidate{c})
+	if len(extra) == 0 { // a pod PostFilter widened is not steered back
+		if c, ok := pl.expectedReplacement(logger, pod, s, lister); ok {
+			logger.V(3).Info("offering the node the rebalancer expects the replacement on", "pod", klog.KObj(pod), "node", c.Node, "evicted", s.replacing)
+			return pl.list(cs, s, []candidates.Candidate{c})
+		}
 	}
 	if pl.args.MinCandidates == 0 {
 		return everyAdmitted()
 	}
+	fits := candidates.NewAdmission(logger, pod, lister.NodeInfos(), s.Intent, s.View).Admits
 	p := candidates.Picker{
 		RTT:          s.byRow,
 		RowNodes:     s.View.RowNodes,
@@ -231,13 +233,21 @@ func (pl *NetworkLatency) list(cs fwk.CycleState, s *cycleState, picked []candid
 // expectedReplacement is the node the rebalancer expects the pod on, as a
 // candidate, when the pod replaces one it evicted and the node meets the
 // pod's bounds and can take it (replacement.go).
-func (pl *NetworkLatency) expectedReplacement(pod *v1.Pod, s *cycleState, fits func(string) bool) (candidates.Candidate, bool) {
+func (pl *NetworkLatency) expectedReplacement(logger klog.Logger, pod *v1.Pod, s *cycleState, lister fwk.SharedLister) (candidates.Candidate, bool) {
 	r, ok := pl.replacements.take(pod, pl.now())
 	if !ok {
 		return candidates.Candidate{}, false
 	}
 	row, ok := s.View.Row(r.node)
-	if !ok || s.byRow[row] < 0 || (s.HoldsRows() && !s.eligible(row)) || !fits(r.node) {
+	switch {
+	case !ok || s.byRow[row] < 0:
+		logger.V(3).Info("the node the rebalancer expects the replacement on has no RTT; placing it as usual", "pod", klog.KObj(pod), "node", r.node)
+		return candidates.Candidate{}, false
+	case s.HoldsRows() && !s.eligible(row):
+		logger.V(3).Info("the node the rebalancer expects the replacement on is beyond the pod's bounds; placing it as usual", "pod", klog.KObj(pod), "node", r.node)
+		return candidates.Candidate{}, false
+	case !candidates.NewAdmission(logger, pod, lister.NodeInfos(), s.Intent, s.View).Admits(r.node):
+		logger.V(3).Info("the node the rebalancer expects the replacement on cannot take it; placing it as usual", "pod", klog.KObj(pod), "node", r.node)
 		return candidates.Candidate{}, false
 	}
 	s.replacing = r.evicted

@@ -12,16 +12,14 @@ import (
 	"github.com/edgeplace/edgeplace/pkg/coverage"
 )
 
-// The rebalancer moves a pod only when an hour of history says the node it
-// expects the pod on would have served the workload's users better. That
-// history lives in the rebalancer; the scheduler sees the last few minutes,
-// and on a network that jitters it placed most replacements elsewhere,
-// where the history did not vouch for them. So the rebalancer writes the
-// node it expects on the pod it evicts (v1alpha1.ReplacementNodeAnnotation)
-// and PreFilter offers the workload's next replica that node alone, if it
-// still meets the pod's bounds and has room. Filter still runs on it: when
-// another plugin turns it down, PostFilter widens the candidates as for any
-// candidate set that was turned down.
+// With its placeReplacementOnTarget arg, the rebalancer writes the node it
+// expects the replacement of a pod on (the one its hour of history vouched
+// for) on the pod before evicting it (v1alpha1.ReplacementNodeAnnotation),
+// and PreFilter offers the workload's next replica that node alone, once,
+// if it still meets the pod's bounds and has room. Filter still runs on
+// it: when another plugin turns it down, PostFilter widens the candidates
+// as for any candidate set that was turned down, and the next attempt is
+// not steered. Pods with volume claims keep their usual candidates.
 
 // replacement is where the rebalancer expects the replacement of a pod it
 // evicted.
@@ -33,21 +31,26 @@ type replacement struct {
 }
 
 // replacements holds, per workload, the expected node of the replacement
-// of its last evicted pod, until a replica of the workload is placed or the
-// deadline passes. It is safe for concurrent use.
+// of its last evicted pod, until a replica of the workload takes it or the
+// deadline passes. Each evicted pod is noted once: the updates a pod gets
+// while it terminates, and its deletion, do not bring back an expectation
+// already taken. It is safe for concurrent use.
 type replacements struct {
 	mu      sync.Mutex
 	byOwner map[types.UID]replacement
+	noted   map[types.UID]time.Time // evicted pods already noted, until their deadline
 }
 
 func newReplacements() *replacements {
-	return &replacements{byOwner: map[types.UID]replacement{}}
+	return &replacements{byOwner: map[types.UID]replacement{}, noted: map[types.UID]time.Time{}}
 }
 
 // watch notes the expected nodes of pods being deleted, from the
-// scheduler's pod informer. The informer delivers the rebalancer's
-// annotation, and the deletion, before the replacement the workload's
-// controller then creates.
+// scheduler's pod informer. The rebalancer writes the annotation before it
+// evicts, and the controller creates the replacement after the eviction,
+// but this handler runs apart from the scheduling queue's: if it lags
+// behind the replacement's first attempt, the expectation is missed and the
+// replacement is placed on the scheduler's own view, as without it.
 func (r *replacements) watch(informer cache.SharedIndexInformer, now func() time.Time) error {
 	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(_, obj any) {
@@ -68,9 +71,9 @@ func (r *replacements) watch(informer cache.SharedIndexInformer, now func() time
 }
 
 // note records the expected node a pod on its way out names, if its
-// deadline has not passed. Only pods being deleted are read, so that a
-// pod the rebalancer annotated but could not evict (a disruption budget)
-// steers nothing.
+// deadline has not passed and the pod was not noted before. Only pods
+// being deleted are read, so that a pod the rebalancer annotated but could
+// not evict (a disruption budget) steers nothing.
 func (r *replacements) note(pod *v1.Pod, now time.Time) {
 	node := pod.Annotations[v1alpha1.ReplacementNodeAnnotation]
 	if node == "" {
@@ -86,11 +89,20 @@ func (r *replacements) note(pod *v1.Pod, now time.Time) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, seen := r.noted[pod.UID]; seen {
+		return
+	}
 	for uid, e := range r.byOwner {
 		if !now.Before(e.deadline) {
 			delete(r.byOwner, uid)
 		}
 	}
+	for uid, d := range r.noted {
+		if !now.Before(d) {
+			delete(r.noted, uid)
+		}
+	}
+	r.noted[pod.UID] = deadline
 	r.byOwner[owner.UID] = replacement{node: node, evicted: pod.Name, evictedUID: pod.UID, deadline: deadline}
 }
 

@@ -74,6 +74,11 @@ func TestReplacements(t *testing.T) {
 				assert.Equal(t, "old", got.evicted)
 				_, again := r.take(tt.taker, replacementNow)
 				assert.False(t, again, "one attempt is steered")
+				// The pod's later updates while it terminates, and its
+				// deletion, bring nothing back.
+				r.note(tt.noted, replacementNow.Add(time.Second))
+				_, again = r.take(tt.taker, replacementNow.Add(time.Second))
+				assert.False(t, again, "an evicted pod is noted once")
 			}
 		})
 	}

@@ -170,20 +170,28 @@ func (c *cluster) siblings(owner types.UID) []*v1.Pod {
 	return out
 }
 
-// replacementHold is how long the node the rebalancer expects a pod's
-// replacement on holds: the workload's controller creates the replacement
-// as soon as the pod is evicted, and the scheduler takes the expectation
-// for its first attempt only.
+// replacementHold is how long, past the pod's grace period, the node the
+// rebalancer expects a pod's replacement on holds: a ReplicaSet creates the
+// replacement as soon as the pod is evicted, a StatefulSet once it is gone,
+// and the scheduler takes the expectation for its first attempt only.
 const replacementHold = 2 * time.Minute
 
 // expectReplacement writes on the pod, before it is evicted, the node its
 // replacement is expected on, for the scheduler (v1alpha1.
-// ReplacementNodeAnnotation).
+// ReplacementNodeAnnotation); with node "", it removes them again (an
+// eviction that was refused). The patch names the pod's UID, so that it
+// never lands on a new pod of the same name.
 func (c *cluster) expectReplacement(ctx context.Context, pod *v1.Pod, node string, now time.Time) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
-		v1alpha1.ReplacementNodeAnnotation:     node,
-		v1alpha1.ReplacementDeadlineAnnotation: now.Add(replacementHold).UTC().Format(time.RFC3339),
-	}}})
+	annotations := map[string]any{v1alpha1.ReplacementNodeAnnotation: nil, v1alpha1.ReplacementDeadlineAnnotation: nil}
+	if node != "" {
+		hold := replacementHold
+		if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+			hold += time.Duration(*g) * time.Second
+		}
+		annotations[v1alpha1.ReplacementNodeAnnotation] = node
+		annotations[v1alpha1.ReplacementDeadlineAnnotation] = now.Add(hold).UTC().Format(time.RFC3339)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"uid": pod.UID, "annotations": annotations}})
 	if err != nil {
 		return err
 	}

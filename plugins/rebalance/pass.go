@@ -18,6 +18,7 @@ import (
 	nodeutil "sigs.k8s.io/descheduler/pkg/descheduler/node"
 
 	"github.com/edgeplace/edgeplace/pkg/apis/edgeplace/v1alpha1"
+	nodecandidates "github.com/edgeplace/edgeplace/pkg/candidates"
 	"github.com/edgeplace/edgeplace/pkg/coverage"
 	"github.com/edgeplace/edgeplace/pkg/netmap"
 	"github.com/edgeplace/edgeplace/pkg/placement"
@@ -44,6 +45,9 @@ type pass struct {
 	now   time.Time
 	best  map[string][]placement.Ranked // by intent key
 	noted map[string]bool               // intents whose candidate rows the history has for this pass
+	// targeted holds the nodes this pass's evictions expect their
+	// replacements on: NodeFit sees them free until the replacements land.
+	targeted map[string]bool
 
 	judged, alone, evicted int // alone: replicas whose siblings are nearer to all their users
 	bad                    map[rebalance.Rule]int
@@ -53,7 +57,7 @@ func newPass(pl *Rebalance, snap *netmap.Snapshot, nodes []*v1.Node, now time.Ti
 	p := &pass{
 		pl: pl, snap: snap, view: snap.View(now, pl.args.MeasurementTTL.Duration), now: now,
 		nodes: make(map[string]*v1.Node, len(nodes)), best: map[string][]placement.Ranked{},
-		noted: map[string]bool{}, bad: map[rebalance.Rule]int{},
+		noted: map[string]bool{}, targeted: map[string]bool{}, bad: map[rebalance.Rule]int{},
 	}
 	for _, n := range nodes {
 		p.nodes[n.Name] = n
@@ -151,19 +155,27 @@ func (p *pass) judge(ctx context.Context, pod *v1.Pod) {
 		p.skip(ctx, &m, skipRateLimit, fmt.Sprintf("the cluster-wide limit of %d evictions a minute is reached", *p.pl.args.MaxEvictionsPerMinute))
 		return
 	}
-	if p.pl.args.PlaceReplacementOnTarget && !p.pl.dryRun {
-		// Without it the scheduler places the replacement on its own view of
-		// the last few minutes, which the history did not vouch for.
+	// The scheduler takes no expectation for pods with volume claims
+	// (their candidates stay the volumes').
+	expect := p.pl.args.PlaceReplacementOnTarget && !p.pl.dryRun && !nodecandidates.ClaimsVolumes(pod)
+	if expect {
 		if err := p.pl.cluster.expectReplacement(ctx, pod, m.target, p.pl.now()); err != nil {
+			expect = false
 			klog.FromContext(ctx).Error(err, "could not tell the scheduler where the replacement is expected; it will place it on its own view", "pod", klog.KObj(pod), "node", m.target)
 		}
 	}
 	// The descheduler's own event takes Reason as its reason: a short word;
 	// the plugin's event below has the figures.
 	if err := ev.Evict(ctx, pod, evictions.EvictOptions{StrategyName: PluginName, Reason: evictReason[rule]}); err != nil {
+		if expect {
+			if err := p.pl.cluster.expectReplacement(ctx, pod, "", p.pl.now()); err != nil {
+				klog.FromContext(ctx).Error(err, "could not remove the expected node from a pod that stays", "pod", klog.KObj(pod))
+			}
+		}
 		p.skip(ctx, &m, skipRefused, "the eviction was refused: "+err.Error())
 		return
 	}
+	p.targeted[m.target] = true
 	p.pl.limit.took(p.pl.now())
 	p.evicted++
 	evictionsTotal.WithLabelValues(string(rule), fmt.Sprint(p.pl.dryRun)).Inc()
@@ -307,7 +319,7 @@ func (p *pass) target(ctx context.Context, m *move, judged *placement.Request, b
 		}
 		for _, name := range p.view.RowNodes(b.Row) {
 			node, ok := p.nodes[name]
-			if !ok || name == m.pod.Spec.NodeName {
+			if !ok || name == m.pod.Spec.NodeName || p.targeted[name] {
 				continue
 			}
 			if !p.antiAffinityAllows(m.pod, node) {

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -62,7 +63,7 @@ func (c *apiCounter) count(r *http.Request) {
 	default:
 		return // discovery and the like
 	}
-	if len(parts) >= 2 && parts[0] == "namespaces" && len(parts) > 2 {
+	if len(parts) > 2 && parts[0] == "namespaces" {
 		parts = parts[2:]
 	}
 	resource := parts[0]
@@ -89,11 +90,7 @@ func (c *apiCounter) count(r *http.Request) {
 func (c *apiCounter) snapshot() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.n))
-	for k, v := range c.n {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.n)
 }
 
 // kubeconfig writes a kubeconfig that reaches the API server through the
@@ -194,7 +191,7 @@ func BenchmarkProbeAPILoad(b *testing.B) {
 	}
 	object := "site-" + site
 	leaderLease, standbyLease := "edgeplace-probe-"+object, "edgeplace-probe-"+object+"-standby"
-	model := siteAPILoad(probes, interval, lease, slowdown, 500*time.Millisecond, 5*time.Second)
+	model := siteAPILoad(probes, interval, lease, slowdown, flagDuration(b, probeArgs, "write-interval"), flagDuration(b, probeArgs, "heartbeat"))
 
 	var rates map[string]float64
 	for b.Loop() {
@@ -209,6 +206,17 @@ func BenchmarkProbeAPILoad(b *testing.B) {
 			l, s := f.holder(ns, leaderLease), f.holder(ns, standbyLease)
 			return l != "" && s != "" && l != s && roles["leader"] == 1 && roles["standby"] == 1 && roles["follower"] == probes-2, nil
 		}), "a leader, a standby and followers; have %v", roles)
+		// And past the start-up: the site object is written, and the
+		// standby compares with it at the full rate (every probe starts as
+		// a follower, whose first comparison waits a follower's interval).
+		last := -1
+		require.NoError(b, wait.PollUntilContextTimeout(f.ctx, time.Second, time.Minute, false, func(context.Context) (bool, error) {
+			n := counter.snapshot()
+			reads := n["GET nodenetworks"]
+			settled := n["CREATE nodenetworks"] > 0 && last >= 0 && float64(reads-last) >= 0.8*time.Second.Seconds()/interval.Seconds()
+			last = reads
+			return settled, nil
+		}), "the standby comparing with the site object")
 		before := counter.snapshot()
 		start := time.Now()
 		select {
@@ -246,6 +254,20 @@ func BenchmarkProbeAPILoad(b *testing.B) {
 		leaseReads, model.leaseReads, leaseReads/model.leaseReads,
 		objectReads, model.objectReads, objectReads/model.objectReads,
 		objectWrites, model.objectWritesMin, model.objectWritesMax)
+	// The model holds what it is for: a load that differs from it by more
+	// than the reads' lag (each loop waits its period after its read) is a
+	// model or a probe that is wrong.
+	for _, c := range []struct {
+		what           string
+		measured, want float64
+	}{{"Lease writes", leaseWrites, model.leaseWrites}, {"Lease reads", leaseReads, model.leaseReads}, {"site object reads", objectReads, model.objectReads}} {
+		if r := c.measured / c.want; r < 0.8 || r > 1.1 {
+			b.Errorf("%s: %.3f/s measured, %.3f/s by the model (%.2fx)", c.what, c.measured, c.want, r)
+		}
+	}
+	if objectWrites < 0.8*model.objectWritesMin || objectWrites > 1.1*model.objectWritesMax {
+		b.Errorf("site object writes: %.3f/s measured, %.2f..%.2f/s by the model", objectWrites, model.objectWritesMin, model.objectWritesMax)
+	}
 	at := siteAPILoad(20, 5*time.Second, 15*time.Second, 30, 30*time.Second, 2*time.Minute)
 	const sites = 5000
 	fmt.Printf("api load model at the defaults, 100,000 nodes in %d sites of 20: Lease writes %.0f/s, Lease reads %.0f/s, site object reads %.0f/s, site object writes %.0f..%.0f/s\n",
@@ -266,4 +288,18 @@ func siteRole(metrics string) string {
 		}
 	}
 	return ""
+}
+
+// flagDuration reads --name=value from flags.
+func flagDuration(tb testing.TB, flags []string, name string) time.Duration {
+	tb.Helper()
+	for _, f := range flags {
+		if v, ok := strings.CutPrefix(f, "--"+name+"="); ok {
+			d, err := time.ParseDuration(v)
+			require.NoError(tb, err, f)
+			return d
+		}
+	}
+	tb.Fatalf("no --%s in %v", name, flags)
+	return 0
 }

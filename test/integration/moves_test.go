@@ -161,6 +161,7 @@ func TestReplayMovesAgainstStaying(t *testing.T) {
 		{"placements-with-240.tsv", moveOutcome{better: 37, worse: 38, same: 33, saved10: -6, saved30: -24}},
 		{"placements-with-240-history.tsv", moveOutcome{better: 27, worse: 16, same: 22, saved10: 67, saved30: 101}},
 		{"placements-with-240-expected-node.tsv", moveOutcome{better: 26, worse: 26, same: 20, saved10: 54, saved30: 13}},
+		{"placements-with-240-history-2.tsv", moveOutcome{better: 20, worse: 15, same: 24, saved10: 48, saved30: -4}},
 	} {
 		t.Run(tc.placements, func(t *testing.T) {
 			p := readPlacements(t, filepath.Join("..", "..", "bench", "results", "rebalance", tc.placements))

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	v1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -202,11 +203,21 @@ func podOn(pods map[string]string, node string) string {
 	return ""
 }
 
-// grantReplacementNode applies placeReplacementOnTarget's RBAC until the
-// test ends: the binding is cluster-wide, and the control plane shared.
-func grantReplacementNode(t *testing.T, e *env) {
+// grantReplacementNode applies placeReplacementOnTarget's RBAC, and waits
+// until the authorizer has it, until the test ends: the binding is
+// cluster-wide, and the control plane shared.
+func grantReplacementNode(t testing.TB, e *env) {
 	t.Helper()
 	applyManifest(t, e.kube, "descheduler/rbac-replacement-node.yaml")
+	require.NoError(t, wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+		review, err := e.kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{
+				User:               "system:serviceaccount:kube-system:edgeplace-descheduler",
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "patch", Resource: "pods"},
+			},
+		}, metav1.CreateOptions{})
+		return err == nil && review.Status.Allowed, nil
+	}), "the descheduler may patch pods")
 	t.Cleanup(func() {
 		const name = "edgeplace-descheduler-replacement-node"
 		ctx := context.Background()
@@ -446,9 +457,9 @@ func TestRebalanceDryRun(t *testing.T) {
 	assert.Empty(t, f.rebalanceEvents(v1alpha1.RebalanceEvicted))
 }
 
-// TestDeschedulerLeastPrivilege: the shipped RBAC lets the rebalancer read,
-// evict and patch the pods it evicts (the tests above run with it), and
-// nothing more.
+// TestDeschedulerLeastPrivilege: the shipped RBAC lets the rebalancer read
+// and evict (the tests above run with it) and nothing more; with
+// placeReplacementOnTarget's, it may patch pods too.
 func TestDeschedulerLeastPrivilege(t *testing.T) {
 	f := newFixture(t, sharedEnv(t))
 	applyManifest(t, f.e.kube, "descheduler/rbac.yaml")
