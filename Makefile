@@ -93,8 +93,14 @@ bench-e2e: $(BIN)/etcd
 $(BIN)/etcd:
 	hack/install-etcd.sh
 
-$(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN)/edgeplace-descheduler: FORCE
+$(BIN)/edgeplace-scheduler $(BIN)/edgeplace-descheduler: FORCE
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/$(notdir $@)
+
+# The probe is built as its image builds it (cmd/Dockerfile: static, no
+# symbol tables), so that the tests and its cost benchmark run what runs on
+# every node.
+$(BIN)/edgeplace-probe: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $@ ./cmd/edgeplace-probe
 
 # Every fuzz target for FUZZTIME each (their seed corpora also run in
 # `make unit`, as ordinary tests).

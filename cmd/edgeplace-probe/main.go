@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"errors"
+	goflag "flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,12 +16,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/component-base/cli"
-	"k8s.io/component-base/metrics"
-	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
 	"github.com/edgeplace/edgeplace/pkg/agent/probe"
@@ -52,21 +50,48 @@ func defaultOptions() options {
 
 func main() {
 	o := defaultOptions()
-	cmd := &cobra.Command{
-		Use:     "edgeplace-probe",
-		Version: version.Get().String(),
-		Short:   "Measure RTT from this node to every Landmark and publish it as the node's NodeNetwork",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			return o.run(ctx)
-		},
-		SilenceUsage: true,
+	fs := pflag.NewFlagSet("edgeplace-probe", pflag.ContinueOnError)
+	o.addFlags(fs)
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	// Only klog's verbosity flags, as component-base's commands offer them.
+	logFlags := goflag.NewFlagSet("klog", goflag.ContinueOnError)
+	klog.InitFlags(logFlags)
+	fs.AddGoFlag(logFlags.Lookup("v"))
+	fs.AddGoFlag(logFlags.Lookup("vmodule"))
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "edgeplace-probe measures RTT from this node to every Landmark and publishes it as the node's NodeNetwork.\n\nUsage:\n  edgeplace-probe [flags]\n\nFlags:\n%s", fs.FlagUsages())
 	}
-	f := cmd.Flags()
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "Error: %v\nRun 'edgeplace-probe --help' for the flags.\n", err)
+		os.Exit(1)
+	}
+	if *showVersion {
+		fmt.Println("edgeplace-probe version " + version.Get().String())
+		os.Exit(0)
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := o.run(ctx)
+	stop()
+	if err != nil {
+		klog.ErrorS(err, "Exiting")
+		klog.Flush()
+		os.Exit(1)
+	}
+	klog.Flush()
+}
+
+// The probe parses its flags with pflag alone: cobra's help templates link
+// a template engine, which keeps every exported method of every linked type
+// in the binary, and the binary's pages are most of the probe's memory.
+func (o *options) addFlags(f *pflag.FlagSet) {
+	f.SortFlags = false
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; in-cluster configuration when empty")
 	f.StringVar(&o.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (from the downward API in the DaemonSet)")
 	f.DurationVar(&o.probe.ProbeInterval, "probe-interval", o.probe.ProbeInterval, "mean time between two probes of one landmark (jittered by up to 20%)")
@@ -90,7 +115,6 @@ func main() {
 	f.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "edgeplace-system"), "namespace of the site-mode Leases")
 	f.StringVar(&o.sourceIP, "source-ip", "", "local address to send probes from (one uplink of a multi-homed node); empty lets the kernel choose")
 	f.StringVar(&o.metricsAddress, "metrics-bind-address", ":10361", "address serving /metrics and /healthz; 0 disables")
-	os.Exit(cli.Run(cmd))
 }
 
 func envOr(key, fallback string) string {
@@ -191,7 +215,6 @@ func (o *options) run(ctx context.Context) error {
 		return err
 	}
 
-	probe.RegisterMetrics()
 	if o.metricsAddress != "0" {
 		if err := serveMetrics(ctx, o.metricsAddress); err != nil {
 			return fmt.Errorf("--metrics-bind-address: %w", err)
@@ -244,9 +267,7 @@ func serveMetrics(ctx context.Context, address string) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	// Uncompressed: a scrape is a few kilobytes, and a gzip writer is more
-	// than a megabyte of the heap of a process that runs on every node.
-	mux.Handle("/metrics", metrics.HandlerFor(legacyregistry.DefaultGatherer, metrics.HandlerOpts{DisableCompression: true}))
+	mux.Handle("/metrics", probe.MetricsHandler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)

@@ -131,7 +131,6 @@ type landmarkProbe struct {
 
 // NewAgent returns an agent that reads Landmarks through api.
 func NewAgent(cfg Config, api API) *Agent {
-	RegisterMetrics() // unregistered component-base vectors cannot delete series
 	cfg = cfg.withDefaults()
 	a := &Agent{
 		cfg:         cfg,
@@ -205,7 +204,7 @@ func (a *Agent) setIntervalLocked() {
 	if time.Duration(a.interval.Swap(int64(d))) == d {
 		return
 	}
-	probeInterval.Set(d.Seconds())
+	probeInterval.Set("", d.Seconds())
 	close(a.rateChanged)
 	a.rateChanged = make(chan struct{})
 }
@@ -375,9 +374,9 @@ func (a *Agent) record(name string, p *landmarkProbe, rtt time.Duration, err err
 	now := a.cfg.Clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	probesSent.WithLabelValues(name).Inc()
+	probesSent.Inc(name)
 	if err != nil {
-		probesFailed.WithLabelValues(name).Inc()
+		probesFailed.Inc(name)
 		klog.V(4).InfoS("Probe failed", "landmark", name, "err", err)
 		p.window.Add(Sample{At: now, Lost: true})
 		return
@@ -402,7 +401,7 @@ func (a *Agent) Summary(now time.Time) Summary {
 		last := p.lastSuccess
 		p.mu.Unlock()
 		if !last.IsZero() {
-			lastSuccessAge.WithLabelValues(name).Set(now.Sub(last).Seconds())
+			lastSuccessAge.Set(name, now.Sub(last).Seconds())
 		}
 		if st.Answered >= a.cfg.MinSamples {
 			out[name] = st

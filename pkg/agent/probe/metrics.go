@@ -1,74 +1,37 @@
 package probe
 
 import (
-	"sync"
+	"net/http"
 
-	"k8s.io/component-base/metrics"
-	"k8s.io/component-base/metrics/legacyregistry"
+	"github.com/edgeplace/edgeplace/pkg/agent/textmetrics"
 )
 
-const metricsSubsystem = "edgeplace_probe"
+const metricsSubsystem = "edgeplace_probe_"
 
 var (
-	probesSent = metrics.NewCounterVec(&metrics.CounterOpts{
-		Subsystem:      metricsSubsystem,
-		Name:           "probes_total",
-		Help:           "Probes sent, by landmark.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"landmark"})
-	probesFailed = metrics.NewCounterVec(&metrics.CounterOpts{
-		Subsystem:      metricsSubsystem,
-		Name:           "probe_failures_total",
-		Help:           "Probes that got no answer (timeout, refused or any other error), by landmark.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"landmark"})
-	lastSuccessAge = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Subsystem:      metricsSubsystem,
-		Name:           "last_success_age_seconds",
-		Help:           "Age of the landmark's last answered probe, updated at every publish step.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"landmark"})
-	probeInterval = metrics.NewGauge(&metrics.GaugeOpts{
-		Subsystem:      metricsSubsystem,
-		Name:           "interval_seconds",
-		Help:           "Base time between two probes of one landmark, before the jitter of up to +20% (a mean of 1.1x this): the probe interval, or longer when the landmarks at that interval would exceed the probe budget; a site follower's is its slowdown times that.",
-		StabilityLevel: metrics.ALPHA,
-	})
-	siteRole = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Subsystem:      metricsSubsystem,
-		Name:           "site_role",
-		Help:           "In site mode, 1 for this probe's role in its site (leader: probes at the full rate and publishes the site object; standby: probes at the full rate, takes over when the leader goes; follower: samples at a low rate; own: measures differently from its site and publishes its node's own object), 0 for the others.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"role"})
-	writes = metrics.NewCounterVec(&metrics.CounterOpts{
-		Subsystem:      metricsSubsystem,
-		Name:           "writes_total",
-		Help:           "NodeNetwork writes, by reason (first, changed, heartbeat, requested, retry) or error.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"reason"})
-	measureRequests = metrics.NewCounterVec(&metrics.CounterOpts{
-		Subsystem:      metricsSubsystem,
-		Name:           "measure_requests_total",
-		Help:           "The scheduler's requests to measure now (a NodeNetwork's spec.measureNow), by result: taken, or stale (older than a minute when seen).",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"result"})
-	writeSkips = metrics.NewCounterVec(&metrics.CounterOpts{
-		Subsystem:      metricsSubsystem,
-		Name:           "write_skips_total",
-		Help:           "Publish steps that wrote nothing, by reason (unchanged, rate-limited, backoff).",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"reason"})
+	registry = &textmetrics.Registry{}
+
+	probesSent = registry.Counter(metricsSubsystem+"probes_total",
+		"Probes sent, by landmark.", "landmark")
+	probesFailed = registry.Counter(metricsSubsystem+"probe_failures_total",
+		"Probes that got no answer (timeout, refused or any other error), by landmark.", "landmark")
+	lastSuccessAge = registry.Gauge(metricsSubsystem+"last_success_age_seconds",
+		"Age of the landmark's last answered probe, updated at every publish step.", "landmark")
+	probeInterval = registry.Gauge(metricsSubsystem+"interval_seconds",
+		"Base time between two probes of one landmark, before the jitter of up to +20% (a mean of 1.1x this): the probe interval, or longer when the landmarks at that interval would exceed the probe budget; a site follower's is its slowdown times that.", "")
+	siteRole = registry.Gauge(metricsSubsystem+"site_role",
+		"In site mode, 1 for this probe's role in its site (leader: probes at the full rate and publishes the site object; standby: probes at the full rate, takes over when the leader goes; follower: samples at a low rate; own: measures differently from its site and publishes its node's own object), 0 for the others.", "role")
+	writes = registry.Counter(metricsSubsystem+"writes_total",
+		"NodeNetwork writes, by reason (first, changed, heartbeat, requested, retry) or error.", "reason")
+	writeSkips = registry.Counter(metricsSubsystem+"write_skips_total",
+		"Publish steps that wrote nothing, by reason (unchanged, rate-limited, backoff).", "reason")
+	measureRequests = registry.Counter(metricsSubsystem+"measure_requests_total",
+		"The scheduler's requests to measure now (a NodeNetwork's spec.measureNow), by result: taken, or stale (older than a minute when seen).", "result")
 )
 
-var registerOnce sync.Once
-
-// RegisterMetrics registers the probe's metrics with the legacy registry
-// that component-base serves.
-func RegisterMetrics() {
-	registerOnce.Do(func() {
-		legacyregistry.MustRegister(probesSent, probesFailed, lastSuccessAge, probeInterval, siteRole, writes, writeSkips, measureRequests)
-	})
-}
+// MetricsHandler serves the probe's metrics, and the process's and the Go
+// runtime's, uncompressed: a scrape is a few kilobytes.
+func MetricsHandler() http.Handler { return registry.Handler() }
 
 // Site roles, as the site_role metric names them.
 const (
@@ -85,13 +48,13 @@ func SetSiteRole(role string) {
 		if r == role {
 			v = 1
 		}
-		siteRole.WithLabelValues(r).Set(v)
+		siteRole.Set(r, v)
 	}
 }
 
 // forgetLandmark drops a removed landmark's series.
 func forgetLandmark(name string) {
-	probesSent.DeleteLabelValues(name)
-	probesFailed.DeleteLabelValues(name)
-	lastSuccessAge.DeleteLabelValues(name)
+	probesSent.Delete(name)
+	probesFailed.Delete(name)
+	lastSuccessAge.Delete(name)
 }

@@ -65,12 +65,12 @@ func (a *Agent) ServeRequests(ctx context.Context, object string) {
 			case !at.After(taken):
 				continue // answered already
 			case a.cfg.Clock.Since(at) > v1alpha1.MeasureRequestMaxAge:
-				measureRequests.WithLabelValues("stale").Inc()
+				measureRequests.Inc("stale")
 				taken = at
 				continue
 			}
 			taken = at
-			measureRequests.WithLabelValues("taken").Inc()
+			measureRequests.Inc("taken")
 			klog.V(2).InfoS("Measuring now, as asked", "nodeNetwork", object, "landmarks", req.Landmarks, "requestedAt", at)
 			go a.MeasureNow(ctx, req.Landmarks)
 		}

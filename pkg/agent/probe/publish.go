@@ -102,18 +102,18 @@ func (p *Publisher) step(ctx context.Context, now time.Time, requested bool) Dec
 	summary := p.agent.Summary(now)
 	d := p.state.decide(now, summary, requested)
 	if !d.Write {
-		writeSkips.WithLabelValues(d.Reason).Inc()
+		writeSkips.Inc(d.Reason)
 		return d
 	}
 	if err := p.write(ctx, summary, now); err != nil {
 		wait := p.state.failed(now)
-		writes.WithLabelValues("error").Inc()
+		writes.Inc("error")
 		klog.ErrorS(err, "Writing measurements failed; backing off", "retryIn", wait)
 		return Decision{false, "error"}
 	}
 	p.state.succeeded(now, summary)
 	p.firstWrite()
-	writes.WithLabelValues(d.Reason).Inc()
+	writes.Inc(d.Reason)
 	klog.V(2).InfoS("Wrote measurements", "reason", d.Reason, "landmarks", len(summary))
 	return d
 }

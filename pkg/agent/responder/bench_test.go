@@ -104,14 +104,14 @@ const payload = 32 // what probes send
 // startBare starts the yardstick: the least a TCP echo can be in Go, one
 // goroutine per connection copying what it reads, with none of the
 // responder's limits, deadlines or delays.
-func startBare(b *testing.B) string {
-	b.Helper()
+func startBare(tb testing.TB) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	b.Cleanup(func() { ln.Close(); wg.Wait() })
+	tb.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
