@@ -198,3 +198,45 @@ func TestConfirmed(t *testing.T) {
 		})
 	}
 }
+
+func TestStepKeepsRTTsCloseEnough(t *testing.T) {
+	tests := []struct {
+		us, want int32
+	}{
+		{-1, -1},
+		{0, 0},
+		{4, 0},
+		{5, 10},
+		{8_004, 8_000},
+		{8_005, 8_010},
+		{327_670, 327_670},
+		{327_674, 327_670},
+		{327_675, 327_680},
+		{327_680, 327_680},
+		{328_179, 327_680},
+		{328_180, 328_680},
+		{1_000_000, 999_680},
+		{33_000_000, 32_999_680},
+		{1 << 30, 33_093_680}, // saturates: over any bound an SLO would set
+	}
+	for _, tc := range tests {
+		got := toStep(tc.us).us()
+		assert.Equal(t, tc.want, got, "%d us", tc.us)
+	}
+	// Every RTT under 327 ms comes back within 5 us, every one above within 0.2%.
+	for us := int32(0); us < 2_000_000; us += 37 {
+		got := toStep(us).us()
+		if us < 327_675 {
+			require.LessOrEqual(t, abs(got-us), int32(5), "%d us", us)
+		} else {
+			require.LessOrEqual(t, float64(abs(got-us)), 0.002*float64(us), "%d us", us)
+		}
+	}
+}
+
+func abs(x int32) int32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
