@@ -29,7 +29,7 @@ type decision struct {
 	total     int
 	others    []ranked
 	rejected  string // what edgeplace's Filters rejected (pkg/verdicts)
-	replacing string // the pod the rebalancer evicted, expecting this one here
+	replacing string // the pod the rebalancer evicted, expecting this one here ("pod web-7")
 }
 
 type ranked struct {
@@ -92,7 +92,7 @@ func (d decision) String() string {
 		fmt.Fprintf(&b, "; SLO admitted %d of %d nodes", d.admitted, d.total)
 	}
 	if d.replacing != "" {
-		fmt.Fprintf(&b, "; the node the rebalancer expected when it evicted pod %s", d.replacing)
+		fmt.Fprintf(&b, "; the node the rebalancer expected when it evicted %s", d.replacing)
 	}
 	if d.rejected != "" {
 		fmt.Fprintf(&b, "; %s", d.rejected)

@@ -250,7 +250,11 @@ func (pl *NetworkLatency) expectedReplacement(logger klog.Logger, pod *v1.Pod, s
 		logger.V(3).Info("the node the rebalancer expects the replacement on cannot take it; placing it as usual", "pod", klog.KObj(pod), "node", r.node)
 		return candidates.Candidate{}, false
 	}
-	s.replacing = r.evicted
+	s.replacing = "pod " + r.evicted
+	if r.evicted == pod.Name {
+		// A StatefulSet's replacement has the evicted pod's name.
+		s.replacing = "this pod's previous instance"
+	}
 	return candidates.Candidate{Node: r.node, Row: row, RTT: s.byRow[row], Location: -1}, true
 }
 

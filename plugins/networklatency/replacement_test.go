@@ -140,3 +140,26 @@ func TestPreFilterOffersTheExpectedReplacement(t *testing.T) {
 		})
 	}
 }
+
+// TestDecisionNamesAStatefulSetsEarlierInstance: a StatefulSet's
+// replacement has the name of the pod the rebalancer evicted, so the
+// decision does not name the pod after itself.
+func TestDecisionNamesAStatefulSetsEarlierInstance(t *testing.T) {
+	pl, _ := narrowingCluster(t, nil)
+	annotations := map[string]string{v1alpha1.DemandAnnotation: "hz"}
+	now := pl.now()
+	evicted := replicaOf("web", "web-1", annotations)
+	evicted.UID = "web-1-before"
+	pl.replacements.note(evictedTo(evicted, "n07", now.Add(time.Minute)), now)
+	pod := replicaOf("web", "web-1", annotations)
+	pod.UID = "web-1-after"
+	cs := framework.NewCycleState()
+	res, st := pl.PreFilter(context.Background(), cs, pod, nil)
+	require.True(t, st.IsSuccess(), st.Message())
+	require.NotNil(t, res)
+	assert.ElementsMatch(t, []string{"n07"}, res.NodeNames.UnsortedList())
+	s, _ := pl.state.Read(cs)
+	decision := pl.decide(s, "n07").String()
+	assert.Contains(t, decision, "the node the rebalancer expected when it evicted this pod's previous instance")
+	assert.NotContains(t, decision, "evicted pod web-1")
+}

@@ -149,15 +149,31 @@ func siteAPILoad(probes int, interval, lease time.Duration, slowdown int, writeI
 	}
 }
 
-// BenchmarkProbeAPILoad runs the real probes of one site of 5 nodes in
-// site mode (400 ms probe interval, 3 s Leases, a follower slowdown of 20,
-// 500 ms write interval, 5 s heartbeat) with every
-// request they make counted on its way to the API server, over a minute
-// once the site has a leader and a standby (15 s with -short), and reports
-// each kind of call per second beside the load model's figure for the same
-// flags. It then prints the model's figures at the defaults for 100,000
-// nodes in 5,000 sites of 20, which bench/README quotes.
+// BenchmarkProbeAPILoad runs the real probes of 1 and of 4 sites of 5
+// nodes each in site mode (400 ms probe interval, 3 s Leases, a follower
+// slowdown of 20, 500 ms write interval, 5 s heartbeat) with every request
+// they make counted on its way to the API server, over a minute once every
+// site has a leader and a standby (15 s, and one site only, with -short),
+// and reports each kind of call per second beside the load model's figure
+// for the same flags: the sites' calls should add up, none slowing
+// another's. It then prints the model's figures at the defaults for
+// 100,000 nodes in 5,000 sites of 20, which bench/README quotes.
 func BenchmarkProbeAPILoad(b *testing.B) {
+	for _, sites := range []int{1, 4} {
+		b.Run(fmt.Sprintf("sites=%d", sites), func(b *testing.B) {
+			if testing.Short() && sites > 1 {
+				b.Skip("-short: one site only")
+			}
+			benchmarkProbeAPILoad(b, sites)
+		})
+	}
+	at := siteAPILoad(20, 5*time.Second, 15*time.Second, 30, 30*time.Second, 2*time.Minute)
+	const sites = 5000
+	fmt.Printf("api load model at the defaults, 100,000 nodes in %d sites of 20: Lease writes %.0f/s, Lease reads %.0f/s, site object reads %.0f/s, site object writes %.0f..%.0f/s\n",
+		sites, sites*at.leaseWrites, sites*at.leaseReads, sites*at.objectReads, sites*at.objectWritesMin, sites*at.objectWritesMax)
+}
+
+func benchmarkProbeAPILoad(b *testing.B, sites int) {
 	span := time.Minute
 	if testing.Short() {
 		span = 15 * time.Second
@@ -166,7 +182,7 @@ func BenchmarkProbeAPILoad(b *testing.B) {
 	// standby's reads of the site object alone (10/s) would be over the
 	// client's 5 requests/s, which then sets the rate instead of the model.
 	const (
-		probes   = 5
+		probes   = 5 // a site
 		interval = 400 * time.Millisecond
 		lease    = 3 * time.Second
 		slowdown = 20
@@ -181,17 +197,28 @@ func BenchmarkProbeAPILoad(b *testing.B) {
 	lm := f.prefix + "-users"
 	f.probedLandmark(lm, v1alpha1.ProtocolUDPEcho, echo.Addr().String())
 	ns := f.siteNamespace()
-	site := f.prefix + "-site"
-	var procs []probeProc
-	for i := range probes {
-		n := f.node(fmt.Sprintf("%s-%d", f.prefix, i), 4, map[string]string{v1alpha1.SiteLabel: site})
-		procs = append(procs, f.probeProcess(n.Name, fmt.Sprintf("127.0.0.%d", 41+i), append(slices.Clone(probeArgs),
-			"--kubeconfig="+kubeconfig, "--probe-interval="+interval.String(), "--site-mode", "--namespace="+ns,
-			fmt.Sprintf("--follower-slowdown=%d", slowdown), "--site-lease-duration="+lease.String())...))
+	type siteProbes struct {
+		procs                     []probeProc
+		leaderLease, standbyLease string
 	}
-	object := "site-" + site
-	leaderLease, standbyLease := "edgeplace-probe-"+object, "edgeplace-probe-"+object+"-standby"
-	model := siteAPILoad(probes, interval, lease, slowdown, flagDuration(b, probeArgs, "write-interval"), flagDuration(b, probeArgs, "heartbeat"))
+	var all []siteProbes
+	for j := range sites {
+		site := fmt.Sprintf("%s-site%d", f.prefix, j)
+		object := "site-" + site
+		sp := siteProbes{leaderLease: "edgeplace-probe-" + object, standbyLease: "edgeplace-probe-" + object + "-standby"}
+		for i := range probes {
+			n := f.node(fmt.Sprintf("%s-%d-%d", f.prefix, j, i), 4, map[string]string{v1alpha1.SiteLabel: site})
+			sp.procs = append(sp.procs, f.probeProcess(n.Name, fmt.Sprintf("127.0.0.%d", 41+j*probes+i), append(slices.Clone(probeArgs),
+				"--kubeconfig="+kubeconfig, "--probe-interval="+interval.String(), "--site-mode", "--namespace="+ns,
+				fmt.Sprintf("--follower-slowdown=%d", slowdown), "--site-lease-duration="+lease.String())...))
+		}
+		all = append(all, sp)
+	}
+	site := siteAPILoad(probes, interval, lease, slowdown, flagDuration(b, probeArgs, "write-interval"), flagDuration(b, probeArgs, "heartbeat"))
+	model := siteAPIRates{
+		leaseWrites: float64(sites) * site.leaseWrites, leaseReads: float64(sites) * site.leaseReads, objectReads: float64(sites) * site.objectReads,
+		objectWritesMin: float64(sites) * site.objectWritesMin, objectWritesMax: float64(sites) * site.objectWritesMax,
+	}
 
 	var rates map[string]float64
 	for b.Loop() {
@@ -199,24 +226,30 @@ func BenchmarkProbeAPILoad(b *testing.B) {
 		// measured span.
 		var roles map[string]int
 		require.NoError(b, wait.PollUntilContextTimeout(f.ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-			roles = map[string]int{}
-			for _, p := range procs {
-				roles[siteRole(p.metrics)]++
+			for _, sp := range all {
+				roles = map[string]int{}
+				for _, p := range sp.procs {
+					roles[siteRole(p.metrics)]++
+				}
+				l, s := f.holder(ns, sp.leaderLease), f.holder(ns, sp.standbyLease)
+				if l == "" || s == "" || l == s || roles["leader"] != 1 || roles["standby"] != 1 || roles["follower"] != probes-2 {
+					return false, nil
+				}
 			}
-			l, s := f.holder(ns, leaderLease), f.holder(ns, standbyLease)
-			return l != "" && s != "" && l != s && roles["leader"] == 1 && roles["standby"] == 1 && roles["follower"] == probes-2, nil
-		}), "a leader, a standby and followers; have %v", roles)
-		// And past the start-up: the site object is written, and the
-		// standby compares with it at the full rate (every probe starts as
-		// a follower, whose first comparison waits a follower's interval).
+			return true, nil
+		}), "a leader, a standby and followers in every site; one has %v", roles)
+		// And past the start-up: every site object is written, and the
+		// standbys compare with them at the full rate (every probe starts
+		// as a follower, whose first comparison waits a follower's
+		// interval).
 		last := -1
 		require.NoError(b, wait.PollUntilContextTimeout(f.ctx, time.Second, time.Minute, false, func(context.Context) (bool, error) {
 			n := counter.snapshot()
 			reads := n["GET nodenetworks"]
-			settled := n["CREATE nodenetworks"] > 0 && last >= 0 && float64(reads-last) >= 0.8*time.Second.Seconds()/interval.Seconds()
+			settled := n["CREATE nodenetworks"] >= sites && last >= 0 && float64(reads-last) >= 0.8*float64(sites)*time.Second.Seconds()/interval.Seconds()
 			last = reads
 			return settled, nil
-		}), "the standby comparing with the site object")
+		}), "the standbys comparing with the site objects")
 		before := counter.snapshot()
 		start := time.Now()
 		select {
@@ -249,8 +282,8 @@ func BenchmarkProbeAPILoad(b *testing.B) {
 	b.ReportMetric(leaseReads, "lease-reads/s")
 	b.ReportMetric(objectReads, "object-reads/s")
 	b.ReportMetric(objectWrites, "object-writes/s")
-	fmt.Printf("api load: one site of %d probes over %s: Lease writes %.3f/s (model %.3f, %.2fx), Lease reads %.3f/s (model %.3f, %.2fx), site object reads %.3f/s (model %.3f, %.2fx), site object writes %.3f/s (model %.2f..%.2f)\n",
-		probes, span, leaseWrites, model.leaseWrites, leaseWrites/model.leaseWrites,
+	fmt.Printf("api load: %d site(s) of %d probes over %s: Lease writes %.3f/s (model %.3f, %.2fx), Lease reads %.3f/s (model %.3f, %.2fx), site object reads %.3f/s (model %.3f, %.2fx), site object writes %.3f/s (model %.2f..%.2f)\n",
+		sites, probes, span, leaseWrites, model.leaseWrites, leaseWrites/model.leaseWrites,
 		leaseReads, model.leaseReads, leaseReads/model.leaseReads,
 		objectReads, model.objectReads, objectReads/model.objectReads,
 		objectWrites, model.objectWritesMin, model.objectWritesMax)
@@ -268,10 +301,6 @@ func BenchmarkProbeAPILoad(b *testing.B) {
 	if objectWrites < 0.8*model.objectWritesMin || objectWrites > 1.1*model.objectWritesMax {
 		b.Errorf("site object writes: %.3f/s measured, %.2f..%.2f/s by the model", objectWrites, model.objectWritesMin, model.objectWritesMax)
 	}
-	at := siteAPILoad(20, 5*time.Second, 15*time.Second, 30, 30*time.Second, 2*time.Minute)
-	const sites = 5000
-	fmt.Printf("api load model at the defaults, 100,000 nodes in %d sites of 20: Lease writes %.0f/s, Lease reads %.0f/s, site object reads %.0f/s, site object writes %.0f..%.0f/s\n",
-		sites, sites*at.leaseWrites, sites*at.leaseReads, sites*at.objectReads, sites*at.objectWritesMin, sites*at.objectWritesMax)
 }
 
 // siteRole is the role a probe's site_role metric marks ("": none yet).

@@ -132,7 +132,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, e *env) *fixture {
 	t.Helper()
-	prefix := strings.ToLower(strings.NewReplacer("_", "-", "/", "-").Replace(t.Name()))
+	prefix := strings.ToLower(strings.NewReplacer("_", "-", "/", "-", "=", "-").Replace(t.Name()))
 	if len(prefix) > 40 {
 		prefix = prefix[:40]
 	}
