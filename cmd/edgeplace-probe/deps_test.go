@@ -12,7 +12,7 @@ import (
 // informer factory or client-go's leader election would link every API
 // group's types and their registration again (about 8 MiB of resident
 // memory on every node); Prometheus' client (with protobuf) and cobra
-// (with a template engine) another 2.6 MiB (bench/README, "The probe's own
+// (with a template engine) another 2.3 MiB (bench/README, "The probe's own
 // cost").
 func TestLinksOnlyItsOwnResources(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()

@@ -9,10 +9,13 @@ import (
 	"errors"
 	goflag "flag"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,24 +54,35 @@ func defaultOptions() options {
 func main() {
 	o := defaultOptions()
 	fs := pflag.NewFlagSet("edgeplace-probe", pflag.ContinueOnError)
+	// --node_name means --node-name, as in component-base's commands.
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		return pflag.NormalizedName(strings.ReplaceAll(name, "_", "-"))
+	})
 	o.addFlags(fs)
+	help := fs.BoolP("help", "h", false, "print this help and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	flushEvery := fs.Duration("log-flush-frequency", 5*time.Second, "maximum number of seconds between log flushes")
 	// Only klog's verbosity flags, as component-base's commands offer them.
 	logFlags := goflag.NewFlagSet("klog", goflag.ContinueOnError)
 	klog.InitFlags(logFlags)
 	fs.AddGoFlag(logFlags.Lookup("v"))
 	fs.AddGoFlag(logFlags.Lookup("vmodule"))
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "edgeplace-probe measures RTT from this node to every Landmark and publishes it as the node's NodeNetwork.\n\nUsage:\n  edgeplace-probe [flags]\n\nFlags:\n%s", fs.FlagUsages())
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "edgeplace-probe measures RTT from this node to every Landmark and publishes it as the node's NodeNetwork.\n\nUsage:\n  edgeplace-probe [flags]\n\nFlags:\n%s", fs.FlagUsages())
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			os.Exit(0)
-		}
+	fs.Usage = func() { usage(os.Stderr) }
+	err := fs.Parse(os.Args[1:])
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected arguments %q: edgeplace-probe takes flags only", fs.Args())
+	}
+	switch {
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "Error: %v\nRun 'edgeplace-probe --help' for the flags.\n", err)
 		os.Exit(1)
-	}
-	if *showVersion {
+	case *help:
+		usage(os.Stdout)
+		os.Exit(0)
+	case *showVersion:
 		fmt.Println("edgeplace-probe version " + version.Get().String())
 		os.Exit(0)
 	}
@@ -76,8 +90,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
 	}
+	klog.StartFlushDaemon(*flushEvery)
+	// The standard library's own logs (net/http's among them) go to klog too.
+	log.SetFlags(0)
+	log.SetOutput(klogWriter{})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := o.run(ctx)
+	err = o.run(ctx)
 	stop()
 	if err != nil {
 		klog.ErrorS(err, "Exiting")
@@ -85,6 +103,14 @@ func main() {
 		os.Exit(1)
 	}
 	klog.Flush()
+}
+
+// klogWriter hands what the standard library's log writes to klog.
+type klogWriter struct{}
+
+func (klogWriter) Write(p []byte) (int, error) {
+	klog.InfoDepth(4, strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 // The probe parses its flags with pflag alone: cobra's help templates link

@@ -45,29 +45,29 @@ func (s *series) at(pass int) int32 {
 	return s.rtt[pass-s.from].us()
 }
 
-// step is an RTT in 10 us steps up to 327.67 ms, in 1 ms steps above that
-// up to about 33 s, or notMeasured: rounded to within 5 us where SLOs are
-// set, and to within 0.2% above.
+// step is an RTT rounded up to 10 us steps up to 327.67 ms, to whole
+// milliseconds from 328 ms up to about 33 s, or notMeasured. Rounded up,
+// never down, so that an RTT over a bound stays over it.
 type step uint16
 
 const (
 	notMeasured  step = 0xFFFF
-	fineSteps         = 0x8000 // steps of 10 us below this
+	maxStep      step = notMeasured - 1
+	fineSteps         = 0x8000 // steps of fineUS below this one
 	fineUS            = 10
 	coarseUS          = 1000
-	coarseFromUS      = fineSteps * fineUS
-	maxStep      step = notMeasured - 1
+	coarseFromUS      = 328_000 // the first coarse step's RTT: a whole millisecond past the fine steps
 )
 
 func toStep(us int32) step {
-	switch {
-	case us < 0:
+	if us < 0 {
 		return notMeasured
-	case us < coarseFromUS-fineUS/2:
-		return step((us + fineUS/2) / fineUS)
 	}
-	coarse := (int64(us) - coarseFromUS + coarseUS/2) / coarseUS
-	return step(min(int64(fineSteps)+max(coarse, 0), int64(maxStep)))
+	if fine := (int64(us) + fineUS - 1) / fineUS; fine < fineSteps {
+		return step(fine)
+	}
+	coarse := max(0, (int64(us)-coarseFromUS+coarseUS-1)/coarseUS)
+	return step(min(fineSteps+coarse, int64(maxStep)))
 }
 
 func (s step) us() int32 {

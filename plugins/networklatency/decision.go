@@ -24,12 +24,13 @@ type decision struct {
 	sources  map[netmap.Source]bool
 	// estimated are the landmarks whose RTT from the node was not a fresh
 	// measurement: estimated or unknown.
-	estimated []string
-	admitted  int // nodes the SLO admitted; -1 without an SLO
-	total     int
-	others    []ranked
-	rejected  string // what edgeplace's Filters rejected (pkg/verdicts)
-	replacing string // the pod the rebalancer evicted, expecting this one here ("pod web-7")
+	estimated       []string
+	admitted        int // nodes the SLO admitted; -1 without an SLO
+	total           int
+	others          []ranked
+	rejected        string // what edgeplace's Filters rejected (pkg/verdicts)
+	replacing       string // the pod the rebalancer evicted, expecting this one here
+	replacingItself bool   // the evicted pod had this one's name
 }
 
 type ranked struct {
@@ -40,7 +41,7 @@ type ranked struct {
 // decide describes the chosen node's RTT to each demand landmark and the
 // best other nodes by NetworkLatency's own score.
 func (pl *NetworkLatency) decide(s *cycleState, node string) decision {
-	d := decision{node: node, weighted: unknownRTT, sources: map[netmap.Source]bool{}, admitted: -1, total: s.View.NumNodes(), replacing: s.replacing}
+	d := decision{node: node, weighted: unknownRTT, sources: map[netmap.Source]bool{}, admitted: -1, total: s.View.NumNodes(), replacing: s.replacing, replacingItself: s.replacingItself}
 	if s.Bound > 0 {
 		d.admitted = s.admitted.Len()
 	}
@@ -91,8 +92,11 @@ func (d decision) String() string {
 	if d.admitted >= 0 {
 		fmt.Fprintf(&b, "; SLO admitted %d of %d nodes", d.admitted, d.total)
 	}
-	if d.replacing != "" {
-		fmt.Fprintf(&b, "; the node the rebalancer expected when it evicted %s", d.replacing)
+	switch {
+	case d.replacingItself:
+		b.WriteString("; the node the rebalancer expected when it evicted this pod's previous instance")
+	case d.replacing != "":
+		fmt.Fprintf(&b, "; the node the rebalancer expected when it evicted pod %s", d.replacing)
 	}
 	if d.rejected != "" {
 		fmt.Fprintf(&b, "; %s", d.rejected)

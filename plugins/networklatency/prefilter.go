@@ -39,8 +39,10 @@ type cycleState struct {
 	short  *shortlist.List
 	listed sets.Set[string]
 	// replacing names the pod, evicted by the rebalancer, whose expected
-	// node is the only candidate ("": none).
-	replacing string
+	// node is the only candidate ("": none); replacingItself, when it had
+	// this pod's name (a StatefulSet's).
+	replacing       string
+	replacingItself bool
 }
 
 // PreFilter parses the pod's intent, pins the current network map, works
@@ -250,11 +252,9 @@ func (pl *NetworkLatency) expectedReplacement(logger klog.Logger, pod *v1.Pod, s
 		logger.V(3).Info("the node the rebalancer expects the replacement on cannot take it; placing it as usual", "pod", klog.KObj(pod), "node", r.node)
 		return candidates.Candidate{}, false
 	}
-	s.replacing = "pod " + r.evicted
-	if r.evicted == pod.Name {
-		// A StatefulSet's replacement has the evicted pod's name.
-		s.replacing = "this pod's previous instance"
-	}
+	s.replacing = r.evicted
+	// A StatefulSet's replacement has the evicted pod's name.
+	s.replacingItself = r.evicted == pod.Name
 	return candidates.Candidate{Node: r.node, Row: row, RTT: s.byRow[row], Location: -1}, true
 }
 

@@ -61,8 +61,12 @@ func (r *Registry) add(name, help, kind, label string) *Vec {
 	return v
 }
 
-// Add adds d to the series of labelValue ("" for an unlabelled family).
+// Add adds d to the series of labelValue ("" for an unlabelled family). A
+// counter only goes up: a negative d panics, as in Prometheus' client.
 func (v *Vec) Add(labelValue string, d float64) {
+	if v.kind == "counter" && d < 0 {
+		panic("textmetrics: counter " + v.name + " decreased")
+	}
 	v.mu.Lock()
 	v.values[labelValue] += d
 	v.mu.Unlock()
@@ -71,8 +75,11 @@ func (v *Vec) Add(labelValue string, d float64) {
 // Inc adds one to the series of labelValue.
 func (v *Vec) Inc(labelValue string) { v.Add(labelValue, 1) }
 
-// Set sets the series of labelValue to x.
+// Set sets a gauge's series of labelValue to x; it panics on a counter.
 func (v *Vec) Set(labelValue string, x float64) {
+	if v.kind == "counter" {
+		panic("textmetrics: counter " + v.name + " set")
+	}
 	v.mu.Lock()
 	v.values[labelValue] = x
 	v.mu.Unlock()

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -86,8 +89,47 @@ func TestInvalidNamesAndDuplicatesPanic(t *testing.T) {
 		assert.Panics(t, func() { (&Registry{}).Counter(tc.name, "", tc.label) }, "%q/%q", tc.name, tc.label)
 	}
 	r := &Registry{}
-	r.Counter("twice_total", "", "")
+	c := r.Counter("twice_total", "", "")
 	assert.Panics(t, func() { r.Gauge("twice_total", "", "") })
+	assert.Panics(t, func() { c.Add("", -1) }, "a counter goes down")
+	assert.Panics(t, func() { c.Set("", 3) }, "a counter is set")
+	g := r.Gauge("g", "", "")
+	g.Add("", -1)
+	assert.Equal(t, -1.0, g.Value(""), "a gauge goes down")
+}
+
+// TestPrometheusParsesIt: Prometheus' own text parser reads the handler's
+// whole output, families, types, labels and values as written.
+func TestPrometheusParsesIt(t *testing.T) {
+	r := &Registry{}
+	c := r.Counter("edgeplace_test_probes_total", "Probes \\ sent\nby landmark.", "landmark")
+	c.Add("tokyo", 3)
+	c.Inc(`odd "name"` + "\n")
+	r.Gauge("edgeplace_test_interval_seconds", "Interval.", "").Set("", 0.5)
+	rec := httptest.NewRecorder()
+	r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	// The legacy name rules: the ones the writer itself holds names to.
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(rec.Body)
+	require.NoError(t, err)
+
+	probes := families["edgeplace_test_probes_total"]
+	require.NotNil(t, probes)
+	assert.Equal(t, dto.MetricType_COUNTER, probes.GetType())
+	assert.Equal(t, "Probes \\ sent\nby landmark.", probes.GetHelp())
+	got := map[string]float64{}
+	for _, m := range probes.GetMetric() {
+		require.Len(t, m.GetLabel(), 1)
+		assert.Equal(t, "landmark", m.GetLabel()[0].GetName())
+		got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+	}
+	assert.Equal(t, map[string]float64{"tokyo": 3, `odd "name"` + "\n": 1}, got)
+	interval := families["edgeplace_test_interval_seconds"]
+	require.NotNil(t, interval)
+	assert.Equal(t, dto.MetricType_GAUGE, interval.GetType())
+	assert.Equal(t, 0.5, interval.GetMetric()[0].GetGauge().GetValue())
+	assert.Equal(t, dto.MetricType_GAUGE, families["process_resident_memory_bytes"].GetType())
+	assert.Equal(t, dto.MetricType_COUNTER, families["process_cpu_seconds_total"].GetType())
 }
 
 func TestConcurrentUpdatesAddUp(t *testing.T) {
