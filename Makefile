@@ -78,7 +78,7 @@ bench-rebalance: $(BIN)/edgeplace-scheduler $(BIN)/edgeplace-probe $(BIN)/edgepl
 	set -o pipefail; EDGEPLACE_SCHEDULER=$(BIN)/edgeplace-scheduler EDGEPLACE_PROBE=$(BIN)/edgeplace-probe \
 	  EDGEPLACE_DESCHEDULER=$(BIN)/edgeplace-descheduler $(GO) test ./test/integration -run '^$$' \
 	  -bench BenchmarkRebalanceReplay -benchtime 1x -timeout 120m -args $(REPLAY_ARGS) | tee $(RESULTS)/rebalance.txt
-	@grep '^rebalance:' $(RESULTS)/rebalance.txt
+	@grep '^rebalance' $(RESULTS)/rebalance.txt
 
 # End-to-end throughput with scheduler_perf: stock vs edgeplace at 1,000
 # and 5,000 nodes.

@@ -61,7 +61,7 @@ func main() {
 	o.addFlags(fs)
 	help := fs.BoolP("help", "h", false, "print this help and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	flushEvery := fs.Duration("log-flush-frequency", 5*time.Second, "maximum number of seconds between log flushes")
+	flushEvery := fs.Duration("log-flush-frequency", 5*time.Second, "longest time between two log flushes")
 	// Only klog's verbosity flags, as component-base's commands offer them.
 	logFlags := goflag.NewFlagSet("klog", goflag.ContinueOnError)
 	klog.InitFlags(logFlags)

@@ -255,6 +255,7 @@ type replayResult struct {
 	}
 	byWorkload map[string]int // violation minutes
 	trace      io.Writer
+	tracePath  string
 	slice      int
 	late       int // slices whose publishing and scoring overran the tick
 	publishing time.Duration
@@ -340,6 +341,11 @@ func BenchmarkRebalanceReplay(b *testing.B) {
 	}
 	fmt.Printf("replay with rebalancing: replacements on the node the rebalancer expected %d, on another node of its site %d, elsewhere %d, not found %d\n",
 		with.landed.node, with.landed.site, with.landed.elsewhere, with.landed.unknown)
+	// Paired within the run: the runs with and without rebalancing start
+	// from different first placements (TestReplayAgainstItsFirstPlacement).
+	actual, kept := againstFirstPlacement(data, plan, readPlacements(b, with.tracePath))
+	fmt.Printf("replay with rebalancing, against its own first placement kept: violation-minutes %d -> %d (%+.1f%%)\n",
+		kept, actual, 100*float64(actual-kept)/float64(max(1, kept)))
 	if *replayWith {
 		fmt.Printf("rebalance (with only): violation-minutes %d, mean RTT %.1f ms, evictions %d, flaps %d\n",
 			with.violationMinutes, with.mean(), with.evictions, with.flaps)
@@ -483,7 +489,7 @@ func replay(b *testing.B, data *seattle, plan []replayWorkload, nSlices int, reb
 	require.NoError(b, err)
 	defer trace.Close()
 	b.Logf("placements: %s", trace.Name())
-	res.trace = trace
+	res.trace, res.tracePath = trace, trace.Name()
 	clock := time.NewTicker(tick)
 	defer clock.Stop()
 	for t := range nSlices {
