@@ -52,37 +52,15 @@ func defaultOptions() options {
 }
 
 func main() {
-	o := defaultOptions()
-	fs := pflag.NewFlagSet("edgeplace-probe", pflag.ContinueOnError)
-	// --node_name means --node-name, as in component-base's commands.
-	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
-		return pflag.NormalizedName(strings.ReplaceAll(name, "_", "-"))
-	})
-	o.addFlags(fs)
-	help := fs.BoolP("help", "h", false, "print this help and exit")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	flushEvery := fs.Duration("log-flush-frequency", 5*time.Second, "longest time between two log flushes")
-	// Only klog's verbosity flags, as component-base's commands offer them.
-	logFlags := goflag.NewFlagSet("klog", goflag.ContinueOnError)
-	klog.InitFlags(logFlags)
-	fs.AddGoFlag(logFlags.Lookup("v"))
-	fs.AddGoFlag(logFlags.Lookup("vmodule"))
-	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "edgeplace-probe measures RTT from this node to every Landmark and publishes it as the node's NodeNetwork.\n\nUsage:\n  edgeplace-probe [flags]\n\nFlags:\n%s", fs.FlagUsages())
-	}
-	fs.Usage = func() { usage(os.Stderr) }
-	err := fs.Parse(os.Args[1:])
-	if err == nil && fs.NArg() > 0 {
-		err = fmt.Errorf("unexpected arguments %q: edgeplace-probe takes flags only", fs.Args())
-	}
+	o, cl, err := parseFlags(os.Args[1:])
 	switch {
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "Error: %v\nRun 'edgeplace-probe --help' for the flags.\n", err)
 		os.Exit(1)
-	case *help:
-		usage(os.Stdout)
+	case cl.help:
+		fmt.Print(cl.usage)
 		os.Exit(0)
-	case *showVersion:
+	case cl.version:
 		fmt.Println("edgeplace-probe version " + version.Get().String())
 		os.Exit(0)
 	}
@@ -90,7 +68,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
 	}
-	klog.StartFlushDaemon(*flushEvery)
+	klog.StartFlushDaemon(cl.flushEvery)
 	// The standard library's own logs (net/http's among them) go to klog too.
 	log.SetFlags(0)
 	log.SetOutput(klogWriter{})
@@ -103,6 +81,42 @@ func main() {
 		os.Exit(1)
 	}
 	klog.Flush()
+}
+
+// commandLine is what the flags ask for besides the probe's options.
+type commandLine struct {
+	help, version bool
+	flushEvery    time.Duration
+	usage         string
+}
+
+// parseFlags reads the command line as component-base's commands would:
+// --node_name means --node-name, and klog's -v and --vmodule are the only
+// logging flags.
+func parseFlags(args []string) (options, commandLine, error) {
+	o := defaultOptions()
+	var cl commandLine
+	fs := pflag.NewFlagSet("edgeplace-probe", pflag.ContinueOnError)
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		return pflag.NormalizedName(strings.ReplaceAll(name, "_", "-"))
+	})
+	fs.SetOutput(io.Discard) // the caller prints the error
+	o.addFlags(fs)
+	fs.BoolVarP(&cl.help, "help", "h", false, "print this help and exit")
+	fs.BoolVar(&cl.version, "version", false, "print the version and exit")
+	fs.DurationVar(&cl.flushEvery, "log-flush-frequency", 5*time.Second, "longest time between two log flushes")
+	logFlags := goflag.NewFlagSet("klog", goflag.ContinueOnError)
+	klog.InitFlags(logFlags)
+	fs.AddGoFlag(logFlags.Lookup("v"))
+	fs.AddGoFlag(logFlags.Lookup("vmodule"))
+	cl.usage = "edgeplace-probe measures RTT from this node to every Landmark and publishes it as the node's NodeNetwork.\n\nUsage:\n  edgeplace-probe [flags]\n\nFlags:\n" + fs.FlagUsages()
+	if err := fs.Parse(args); err != nil {
+		return o, cl, err
+	}
+	if fs.NArg() > 0 {
+		return o, cl, fmt.Errorf("unexpected arguments %q: edgeplace-probe takes flags only", fs.Args())
+	}
+	return o, cl, nil
 }
 
 // klogWriter hands what the standard library's log writes to klog.

@@ -50,6 +50,23 @@ func readPlacements(t testing.TB, path string) map[string][][]int {
 	return out
 }
 
+// slicesIn is how many slices a replay's placements cover.
+func slicesIn(placements map[string][][]int) int {
+	n := 0
+	for _, p := range placements {
+		n = max(n, len(p))
+	}
+	return n
+}
+
+// sitesAt is where a workload's replicas ran at slice t (none: nil).
+func sitesAt(placements map[string][][]int, workload string, t int) []int {
+	if t < len(placements[workload]) {
+		return placements[workload][t]
+	}
+	return nil
+}
+
 // violated is whether a workload on these sites misses its SLO for some
 // user at the truth's slice, as the replay scores it.
 func violated(tr *truth, w replayWorkload, sites []int) bool {
@@ -78,10 +95,7 @@ func violated(tr *truth, w replayWorkload, sites []int) bool {
 // counts the slices the actual placements missed the SLO and those the
 // old replicas would have: fewer is better.
 func analyseMoves(data *seattle, plan []replayWorkload, placements map[string][][]int) moveOutcome {
-	n := 0
-	for _, p := range placements {
-		n = max(n, len(p))
-	}
+	n := slicesIn(placements)
 	// actual[w][t] and, for every move, the replicas it replaced.
 	type move struct {
 		w   int
@@ -109,10 +123,7 @@ func analyseMoves(data *seattle, plan []replayWorkload, placements map[string][]
 	for t := range n {
 		tr.advance(t)
 		for i, w := range plan {
-			var sites []int
-			if t < len(placements[w.name]) {
-				sites = placements[w.name][t]
-			}
+			sites := sitesAt(placements, w.name, t)
 			actual[i] = append(actual[i], violated(tr, w, sites))
 		}
 		for j, m := range moves {
@@ -167,10 +178,7 @@ func TestReplayMovesAgainstStaying(t *testing.T) {
 	} {
 		t.Run(tc.placements, func(t *testing.T) {
 			p := readPlacements(t, filepath.Join("..", "..", "bench", "results", "rebalance", tc.placements))
-			n := 0
-			for _, s := range p {
-				n = max(n, len(s))
-			}
+			n := slicesIn(p)
 			require.Equal(t, 240, n, "slices in the file")
 			got := analyseMoves(data, replayPlan(data, n), p)
 			t.Logf("%+v", got)
@@ -261,19 +269,13 @@ func TestBestStaticInHindsight(t *testing.T) {
 // plugins' ties, the timing of the first binds), and that difference
 // alone has moved a run without rebalancing by 10% or more.
 func againstFirstPlacement(data *seattle, plan []replayWorkload, placements map[string][][]int) (actual, kept int) {
-	n := 0
-	for _, p := range placements {
-		n = max(n, len(p))
-	}
+	n := slicesIn(placements)
 	first := make([][]int, len(plan))
 	tr := newTruth(data)
 	for t := range n {
 		tr.advance(t)
 		for i, w := range plan {
-			var sites []int
-			if t < len(placements[w.name]) {
-				sites = placements[w.name][t]
-			}
+			sites := sitesAt(placements, w.name, t)
 			if first[i] == nil && len(sites) == replayReplicas {
 				first[i] = sites
 			}

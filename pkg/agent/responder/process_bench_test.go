@@ -57,7 +57,7 @@ func BenchmarkResponderProcess(b *testing.B) {
 func TestEchoServerProcess(t *testing.T) {
 	server := os.Getenv(serverProcessEnv)
 	if server == "" {
-		t.Skip("the server end of BenchmarkResponderProcess, started by it")
+		t.Skip("a helper, not a test: it serves only in the process BenchmarkResponderProcess starts, with " + serverProcessEnv + " set")
 	}
 	var addr string
 	switch server {
